@@ -1,0 +1,43 @@
+# The two README commands: `make demo` and `make test`. Both bootstrap the machine first.
+BUILD ?= build
+JOBS ?= 2
+CMAKE_FLAGS ?=
+
+.PHONY: all bootstrap build test demo clean format format-check sanitize tsan
+
+all: build
+
+bootstrap:
+	scripts/bootstrap
+
+$(BUILD)/CMakeCache.txt: | bootstrap
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+
+build: bootstrap $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+demo: build
+	scripts/demo $(BUILD)
+
+# ASan+UBSan and TSan builds running the C tests (CI runs these).
+sanitize: bootstrap
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DKAT_SANITIZE=address,undefined -DKAT_WERROR=ON
+	cmake --build build-asan -j$(JOBS)
+	cd build-asan && ctest --output-on-failure -j$(JOBS) -E '^py_'
+
+tsan: bootstrap
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DKAT_SANITIZE=thread -DKAT_WERROR=ON
+	cmake --build build-tsan -j$(JOBS)
+	cd build-tsan && ctest --output-on-failure -j$(JOBS) -E '^py_'
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) build-asan build-tsan

@@ -1,0 +1,16 @@
+/*
+ * The katana command-line tool: one function per subcommand, each in its own cmd_<name>.c.
+ * The tool uses only the public API (include/katana/).
+ */
+#ifndef KAT_CLI_H
+#define KAT_CLI_H
+
+/* Each returns the process exit status: 0 on success, 1 on failure, 2 on a usage error. */
+int kat_cmd_doctor(int argc, char **argv);
+int kat_cmd_track(int argc, char **argv);
+int kat_cmd_bench(int argc, char **argv);
+int kat_cmd_eval(int argc, char **argv);
+int kat_cmd_onnx(int argc, char **argv);
+int kat_cmd_synth(int argc, char **argv);
+
+#endif

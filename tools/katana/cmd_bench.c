@@ -1,0 +1,11 @@
+/* katana bench: placeholder until the subcommand lands; it says so and fails. */
+#include <stdio.h>
+
+#include "cli.h"
+
+int kat_cmd_bench(int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  fprintf(stderr, "katana bench: not available in this build yet\n");
+  return 1;
+}

@@ -1,0 +1,11 @@
+/* katana track: placeholder until the subcommand lands; it says so and fails. */
+#include <stdio.h>
+
+#include "cli.h"
+
+int kat_cmd_track(int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  fprintf(stderr, "katana track: not available in this build yet\n");
+  return 1;
+}
