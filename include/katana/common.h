@@ -31,24 +31,24 @@ extern "C" {
 /*
  * Status codes. 0 is success; every failure is negative. XX(name, value, message).
  */
-#define KAT_STATUS_MAP(XX)                                                        \
-  XX(OK, 0, "success")                                                            \
-  XX(EINVAL, -1, "invalid argument")                                              \
-  XX(ENOMEM, -2, "out of memory")                                                 \
-  XX(EIO, -3, "input/output error")                                               \
-  XX(ENOENT, -4, "no such file or directory")                                     \
-  XX(EFORMAT, -5, "malformed or unsupported file format")                         \
-  XX(EMODEL, -6, "model bundle is invalid or does not match its manifest")        \
-  XX(ECONTRACT, -7, "tensor name, dtype or shape does not match the contract")    \
-  XX(ERUNTIME, -8, "ONNX Runtime error")                                          \
-  XX(EPROVIDER, -9, "execution provider unavailable or claims no nodes")          \
-  XX(EMEDIA, -10, "media decode or encode error")                                 \
-  XX(ESTATE, -11, "call not valid in the object's current state")                 \
-  XX(ECANCELED, -12, "operation canceled")                                        \
-  XX(EOF, -13, "end of stream")                                                   \
-  XX(ERANGE, -14, "value out of range")                                           \
-  XX(ENOTSUP, -15, "operation not supported")                                     \
-  XX(ECHECK, -16, "numeric check failed")                                         \
+#define KAT_STATUS_MAP(XX)                                                     \
+  XX(OK, 0, "success")                                                         \
+  XX(EINVAL, -1, "invalid argument")                                           \
+  XX(ENOMEM, -2, "out of memory")                                              \
+  XX(EIO, -3, "input/output error")                                            \
+  XX(ENOENT, -4, "no such file or directory")                                  \
+  XX(EFORMAT, -5, "malformed or unsupported file format")                      \
+  XX(EMODEL, -6, "model bundle is invalid or does not match its manifest")     \
+  XX(ECONTRACT, -7, "tensor name, dtype or shape does not match the contract") \
+  XX(ERUNTIME, -8, "ONNX Runtime error")                                       \
+  XX(EPROVIDER, -9, "execution provider unavailable or claims no nodes")       \
+  XX(EMEDIA, -10, "media decode or encode error")                              \
+  XX(ESTATE, -11, "call not valid in the object's current state")              \
+  XX(ECANCELED, -12, "operation canceled")                                     \
+  XX(EOF, -13, "end of stream")                                                \
+  XX(ERANGE, -14, "value out of range")                                        \
+  XX(ENOTSUP, -15, "operation not supported")                                  \
+  XX(ECHECK, -16, "numeric check failed")                                      \
   XX(EINTERNAL, -17, "internal error")
 
 typedef enum kat_status {
@@ -59,7 +59,8 @@ typedef enum kat_status {
 
 /* Returns a static, human-readable message for a status code ("unknown status" if unknown). */
 KAT_API const char *kat_strerror(int status);
-/* Returns the static symbolic name of a status code, e.g. "KAT_EINVAL" ("KAT_UNKNOWN" if unknown). */
+/* Returns the static symbolic name of a status code, e.g. "KAT_EINVAL" ("KAT_UNKNOWN" if unknown).
+ */
 KAT_API const char *kat_status_name(int status);
 
 /* Log levels, in increasing severity. */

@@ -6,5 +6,6 @@
 
 #include "katana/common.h"
 #include "katana/runtime.h"
+#include "katana/system.h"
 
 #endif

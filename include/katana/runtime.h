@@ -28,7 +28,12 @@ typedef enum kat_module {
 /* Returns the module's bundle name, e.g. "image_encoder", or NULL. */
 KAT_API const char *kat_module_name(kat_module m);
 
-typedef enum kat_ep_kind { KAT_EP_CPU = 0, KAT_EP_CUDA, KAT_EP_TENSORRT, KAT_EP_COREML } kat_ep_kind;
+typedef enum kat_ep_kind {
+  KAT_EP_CPU = 0,
+  KAT_EP_CUDA,
+  KAT_EP_TENSORRT,
+  KAT_EP_COREML
+} kat_ep_kind;
 
 typedef enum kat_coreml_units {
   KAT_COREML_ALL = 0,
@@ -43,12 +48,12 @@ typedef struct kat_ep_config {
   /* CPU (also the threads of the CPU part of any provider). 0 means ONNX Runtime's default. */
   int intra_op_threads;
   int inter_op_threads;
-  int allow_spinning;   /* 1: worker threads spin between runs (lower latency, more CPU) */
-  int graph_opt_level;  /* 0 disable, 1 basic, 2 extended, 99 all */
-  int save_optimized;   /* 1: save/reuse the optimised model in cache_dir (keyed by hash+options) */
+  int allow_spinning;  /* 1: worker threads spin between runs (lower latency, more CPU) */
+  int graph_opt_level; /* 0 disable, 1 basic, 2 extended, 99 all */
+  int save_optimized;  /* 1: save/reuse the optimised model in cache_dir (keyed by hash+options) */
   /* CUDA and TensorRT. */
   int device_id;
-  size_t gpu_mem_limit; /* bytes, 0 = no limit */
+  size_t gpu_mem_limit;  /* bytes, 0 = no limit */
   int cudnn_algo_search; /* 0 exhaustive, 1 heuristic, 2 default */
   int trt_fp16;
   size_t trt_workspace; /* bytes, 0 = provider default */

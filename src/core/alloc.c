@@ -35,7 +35,9 @@ void kat_set_allocator(const kat_allocator *alloc) {
   }
 }
 
-void *kat__malloc(size_t size) { return g_alloc.malloc_fn(g_alloc.user, size ? size : 1); }
+void *kat__malloc(size_t size) {
+  return g_alloc.malloc_fn(g_alloc.user, size ? size : 1);
+}
 
 void *kat__calloc(size_t count, size_t size) {
   size_t total;

@@ -13,9 +13,9 @@
 #include "katana/common.h"
 
 /* Programming-error check (never for input errors): logs and aborts. */
-#define KAT_ASSERT(cond)                                                      \
-  do {                                                                        \
-    if (!(cond)) kat__assert_fail(#cond, __FILE__, __LINE__);                 \
+#define KAT_ASSERT(cond)                                      \
+  do {                                                        \
+    if (!(cond)) kat__assert_fail(#cond, __FILE__, __LINE__); \
   } while (0)
 void kat__assert_fail(const char *expr, const char *file, int line);
 

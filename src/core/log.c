@@ -17,12 +17,12 @@ static kat_log_level g_log_min = KAT_LOG_WARN;
 
 static const char *level_name(kat_log_level l) {
   switch (l) {
-  case KAT_LOG_VERBOSE: return "verbose";
-  case KAT_LOG_DEBUG: return "debug";
-  case KAT_LOG_INFO: return "info";
-  case KAT_LOG_WARN: return "warn";
-  case KAT_LOG_ERROR: return "error";
-  default: return "off";
+    case KAT_LOG_VERBOSE: return "verbose";
+    case KAT_LOG_DEBUG: return "debug";
+    case KAT_LOG_INFO: return "info";
+    case KAT_LOG_WARN: return "warn";
+    case KAT_LOG_ERROR: return "error";
+    default: return "off";
   }
 }
 
@@ -98,4 +98,6 @@ uint64_t kat__now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-double kat__now_ms(void) { return (double)kat__now_ns() / 1e6; }
+double kat__now_ms(void) {
+  return (double)kat__now_ns() / 1e6;
+}

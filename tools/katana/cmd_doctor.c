@@ -1,11 +1,46 @@
-/* katana doctor: placeholder until the runtime lands. */
+/*
+ * katana doctor: versions, library paths, CPU, providers, and a one-line verdict per preset.
+ */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
+#include "katana/katana.h"
+#include "katana/system.h"
 
 int kat_cmd_doctor(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "katana doctor: not available in this build yet\n");
-  return 1;
+  if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+    printf(
+        "usage: katana doctor\n\nReports katana, ONNX Runtime and FFmpeg versions, the CPU, the\n"
+        "execution providers, and whether each preset can run here.\n");
+    return 0;
+  }
+  kat_system_info si;
+  kat_system_info_get(&si);
+  printf("katana        %s\n", si.katana_version);
+  printf("onnxruntime   %s  (%s)\n", si.ort_version, si.ort_library[0] ? si.ort_library : "?");
+  printf("  compiled-in providers: %s\n", si.ort_providers);
+  printf("ffmpeg        %s\n", si.ffmpeg);
+  printf("os            %s\n", si.os);
+  printf("cpu           %s, %d logical cores\n", si.cpu_model[0] ? si.cpu_model : "unknown",
+         si.logical_cores);
+  printf("  features:   %s\n", si.cpu_features[0] ? si.cpu_features : "(none detected)");
+  printf("gpu           %s\n", si.gpu[0] ? si.gpu : "none found (nvidia-smi)");
+  printf("\npresets:\n");
+  static const char *const presets[] = {"cpu", "cuda", "tensorrt", "mac"};
+  int usable = 0;
+  for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
+    kat_ep_profile p;
+    kat_ep_profile_preset(presets[i], &p);
+    char why[1024];
+    int rc = kat_ep_check(p.module[0].kind, why, sizeof why);
+    /* Keep the verdict to one line: the first line of the provider's reason. */
+    char *nl = strchr(why, '\n');
+    if (nl) *nl = '\0';
+    if (rc == KAT_OK) usable++;
+    printf("  %-9s %s%s%s\n", presets[i],
+           rc == KAT_OK ? "usable" : "not usable here: ", rc == KAT_OK ? "" : "",
+           rc == KAT_OK ? "" : why);
+  }
+  return usable > 0 ? 0 : 1;
 }

@@ -1,0 +1,37 @@
+/*
+ * The process-wide ONNX Runtime environment: API table, environment with katana's logger, and a
+ * per-thread capture of ORT's session log used to learn node placement.
+ *
+ * Thread-safety: kat__ort_get() initialises once (pthread_once) and is safe from any thread.
+ * A capture is per thread: session creation on one thread never sees another's messages.
+ */
+#ifndef KAT_RUNTIME_ORT_H
+#define KAT_RUNTIME_ORT_H
+
+#include <onnxruntime_c_api.h>
+
+#include "core/core.h"
+#include "katana/runtime.h"
+
+/* Returns the ORT API table and environment, or a status with the reason in `eb`. */
+int kat__ort_get(const OrtApi **api, OrtEnv **env, kat_errbuf *eb);
+
+/*
+ * Copies ORT's message of `st` into `eb` prefixed by `what`, releases `st` and returns
+ * KAT_ERUNTIME (or `status_if_error`). Returns KAT_OK and does nothing when `st` is NULL.
+ */
+int kat__ort_check(OrtStatus *st, kat_errbuf *eb, int status_if_error, const char *what);
+
+/* Collects "placed on [EP]. Number of nodes: N" lines logged while active on this thread. */
+typedef struct kat_ort_capture {
+  int count;
+  char ep[8][48];
+  int nodes[8];
+} kat_ort_capture;
+void kat__ort_capture_begin(kat_ort_capture *cap);
+void kat__ort_capture_end(void);
+
+/* While on (per thread), ORT's log messages are dropped: used when probing providers. */
+void kat__ort_quiet(int on);
+
+#endif /* KAT_RUNTIME_ORT_H */
