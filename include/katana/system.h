@@ -22,7 +22,7 @@ typedef struct kat_system_info {
   char cpu_model[128];
   int logical_cores;
   char cpu_features[256]; /* SIMD features katana cares about, space-separated */
-  char os[128];
+  char os[320];
   char ffmpeg[128]; /* libavformat/libavcodec/libswscale/libavutil versions */
   char gpu[128];    /* first NVIDIA GPU from the driver's /proc entry, or "" */
 } kat_system_info;

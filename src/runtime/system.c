@@ -68,8 +68,15 @@ int kat_system_info_get(kat_system_info *out) {
   memset(out, 0, sizeof *out);
   kat__strlcpy(out->katana_version, kat_version(), sizeof out->katana_version);
   kat__strlcpy(out->ort_version, kat_ort_version(), sizeof out->ort_version);
+  /* dladdr wants an object pointer; a union converts the function address without a cast. */
+  union {
+    const OrtApiBase *(ORT_API_CALL *fn)(void);
+    void *obj;
+  } addr;
+  addr.obj = NULL;
+  addr.fn = OrtGetApiBase;
   Dl_info di;
-  if (dladdr((void *)OrtGetApiBase, &di) && di.dli_fname)
+  if (dladdr(addr.obj, &di) && di.dli_fname)
     kat__strlcpy(out->ort_library, di.dli_fname, sizeof out->ort_library);
   kat_ort_providers(out->ort_providers, sizeof out->ort_providers);
   cpu_info(out);

@@ -37,10 +37,18 @@ int kat_cmd_doctor(int argc, char **argv) {
     /* Keep the verdict to one line: the first line of the provider's reason. */
     char *nl = strchr(why, '\n');
     if (nl) *nl = '\0';
+    /* ORT prefixes its reason with a source location; keep the part a person can act on. */
+    const char *reason = strstr(why, "FAIL : ");
+    reason = reason ? reason + strlen("FAIL : ") : why;
     if (rc == KAT_OK) usable++;
-    printf("  %-9s %s%s%s\n", presets[i],
-           rc == KAT_OK ? "usable" : "not usable here: ", rc == KAT_OK ? "" : "",
-           rc == KAT_OK ? "" : why);
+    if (rc == KAT_OK)
+      printf("  %-9s usable (%s)\n", presets[i], kat_ep_ort_name(p.module[0].kind));
+    else
+      printf("  %-9s not usable here: %s\n", presets[i], reason);
+    if (rc != KAT_OK && strstr(reason, "providers_shared"))
+      printf(
+          "            (this ONNX Runtime has no GPU provider libraries: build katana against a\n"
+          "             GPU build of ONNX Runtime with ORT_ROOT=/path/to/onnxruntime)\n");
   }
   return usable > 0 ? 0 : 1;
 }
