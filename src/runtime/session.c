@@ -33,6 +33,9 @@ struct kat__session {
   OrtValue *run_out[KAT_MAX_IO]; /* what Run fills: bound values or ORT-allocated ones */
   kat_placement placement;
   double last_ms;
+  OrtIoBinding *iob; /* owned; used when use_iob is set and every output is bound */
+  int use_iob;
+  int iob_dirty; /* a binding changed since the IoBinding was last filled */
 };
 
 size_t kat__dtype_size(kat_dtype dt) {
@@ -295,6 +298,7 @@ void kat__session_destroy(kat__session *s) {
     else if (s->run_out[i])
       api->ReleaseValue(s->run_out[i]);
   }
+  if (s->iob) api->ReleaseIoBinding(s->iob);
   if (s->mem) api->ReleaseMemoryInfo(s->mem);
   if (s->session) api->ReleaseSession(s->session);
   kat__free(s);
@@ -403,7 +407,34 @@ static int bind(kat__session *s, kat_binding *b, const kat_tensor_spec *spec, vo
   b->data = data;
   b->rank = rank;
   memcpy(b->shape, shape, sizeof(int64_t) * (size_t)rank);
+  s->iob_dirty = 1;
   return KAT_OK;
+}
+
+int kat__session_set_iobinding(kat__session *s, int on, kat_errbuf *eb) {
+  if (on && !s->iob) {
+    int rc = kat__ort_check(s->api->CreateIoBinding(s->session, &s->iob), eb, 0, "IoBinding");
+    if (rc) return rc;
+  }
+  s->use_iob = on;
+  s->iob_dirty = 1;
+  return KAT_OK;
+}
+
+/* Refills the IoBinding from the current bindings (only after a binding changed). */
+static int refresh_iobinding(kat__session *s, kat_errbuf *eb) {
+  const OrtApi *api = s->api;
+  api->ClearBoundInputs(s->iob);
+  api->ClearBoundOutputs(s->iob);
+  int rc = KAT_OK;
+  for (int i = 0; i < s->n_in && !rc; i++)
+    rc = kat__ort_check(api->BindInput(s->iob, s->in[i].name, s->bin[i].value), eb, 0,
+                        "IoBinding input");
+  for (int i = 0; i < s->n_out && !rc; i++)
+    rc = kat__ort_check(api->BindOutput(s->iob, s->out[i].name, s->bout[i].value), eb, 0,
+                        "IoBinding output");
+  if (!rc) s->iob_dirty = 0;
+  return rc;
 }
 
 int kat__session_bind_input(kat__session *s, int i, void *data, const int64_t *shape, int rank,
@@ -436,6 +467,23 @@ int kat__session_run(kat__session *s, kat_errbuf *eb) {
       s->api->ReleaseValue(s->run_out[i]);
       s->run_out[i] = NULL;
     }
+  }
+  int all_out_bound = 1;
+  for (int i = 0; i < s->n_out; i++) all_out_bound &= s->bout[i].value != NULL;
+  if (s->use_iob && all_out_bound) {
+    if (s->iob_dirty) {
+      int rc = refresh_iobinding(s, eb);
+      if (rc) return rc;
+    }
+    double t0 = kat__now_ms();
+    OrtStatus *st = s->api->RunWithBinding(s->session, NULL, s->iob);
+    s->last_ms = kat__now_ms() - t0;
+    if (st) {
+      char what[128];
+      snprintf(what, sizeof what, "%s: run failed", s->label);
+      return kat__ort_check(st, eb, KAT_ERUNTIME, what);
+    }
+    return KAT_OK;
   }
   double t0 = kat__now_ms();
   OrtStatus *st = s->api->Run(s->session, NULL, s->in_names, inputs, (size_t)s->n_in, s->out_names,

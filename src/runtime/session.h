@@ -94,6 +94,12 @@ int kat__session_bind_input(kat__session *s, int i, void *data, const int64_t *s
 int kat__session_bind_output(kat__session *s, int i, void *data, const int64_t *shape, int rank,
                              kat_errbuf *eb);
 
+/*
+ * Switches between Run() over the bound OrtValues (default) and an OrtIoBinding over the same
+ * values (RunWithBinding; used only while every output is bound). bench/ measures both.
+ */
+int kat__session_set_iobinding(kat__session *s, int on, kat_errbuf *eb);
+
 /* Runs the session on the bound inputs into the bound outputs. */
 int kat__session_run(kat__session *s, kat_errbuf *eb);
 
