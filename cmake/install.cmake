@@ -12,5 +12,9 @@ configure_package_config_file(cmake/katanaConfig.cmake.in ${CMAKE_BINARY_DIR}/ka
 write_basic_package_version_file(${CMAKE_BINARY_DIR}/katanaConfigVersion.cmake COMPATIBILITY SameMajorVersion)
 install(FILES ${CMAKE_BINARY_DIR}/katanaConfig.cmake ${CMAKE_BINARY_DIR}/katanaConfigVersion.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/katana)
+set(KAT_PC_AVDEVICE "")
+if(AVDEVICE_FOUND)
+  set(KAT_PC_AVDEVICE " libavdevice")
+endif()
 configure_file(cmake/katana.pc.in ${CMAKE_BINARY_DIR}/katana.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/katana.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -4,8 +4,14 @@
 #ifndef KATANA_KATANA_H
 #define KATANA_KATANA_H
 
+#include "katana/bench.h"
 #include "katana/common.h"
+#include "katana/eval.h"
+#include "katana/media.h"
+#include "katana/onnx.h"
 #include "katana/runtime.h"
+#include "katana/synth.h"
 #include "katana/system.h"
+#include "katana/tracker.h"
 
 #endif

@@ -1,11 +1,675 @@
-/* katana eval: placeholder until the subcommand lands; it says so and fails. */
+/*
+ * katana eval: scores tracking runs against ground truth (a LaSOT-style box file or a folder of
+ * mask PNGs) and compares runs frame by frame. Prints a table; --json writes every number,
+ * curve and worst-frame list. Uses only the public API (katana/eval.h).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
+#include "katana/eval.h"
+#include "katana/katana.h"
+
+#define MAX_RUNS 16
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: katana eval --results DIR [--results DIR ...] --gt FILE|MASK_DIR [options]\n"
+          "       katana eval --results DIR [--results DIR ...] --against OTHER_DIR [options]\n"
+          "       katana eval --dataset --results ROOT [--results ROOT ...] --gt ROOT [options]\n"
+          "\n"
+          "Scores katana results folders (boxes.txt, results.jsonl, masks/NNNNN.png) against a\n"
+          "LaSOT-style box file (x,y,w,h per line; NaN or 0,0,0,0 for an absent target) or a\n"
+          "folder of mask PNGs, and/or compares each run with another run frame by frame.\n"
+          "\n"
+          "options:\n"
+          "  --results DIR        a run to score (repeat for a side-by-side table; a box file\n"
+          "                       or mask folder also works)\n"
+          "  --gt PATH            ground truth: box file or mask folder (<frame>.png)\n"
+          "  --against DIR        compare every --results run with this run\n"
+          "  --json FILE          write the full report as JSON ('-' for stdout)\n"
+          "  --object-id N        mask ground truth: score the pixels equal to N (palette index\n"
+          "                       or gray level); default: every non-zero pixel\n"
+          "  --worst N            list the N worst frames (default 10 with --against, else 0\n"
+          "                       on the terminal; the JSON always has them)\n"
+          "  --absent-as-failure  keep absent-gt frames in the denominator as failures\n"
+          "                       (pytracking's default); default: leave them out (LaSOT)\n"
+          "  --no-first-frame-gt  score frame 0's own prediction instead of the ground truth\n"
+          "  --no-hold            score an invalid prediction as a miss instead of holding the\n"
+          "                       previous box (LaSOT toolkit holds)\n"
+          "  --curves             also print the success and precision curves\n"
+          "  --dataset            --gt is a folder of sequence folders (each with\n"
+          "                       groundtruth.txt and/or masks/, one or two levels down as in\n"
+          "                       LaSOT); each --results holds one results folder per\n"
+          "                       sequence name; scores are means over sequences\n"
+          "  --per-sequence       with --dataset, also print each sequence's row\n");
+}
+
+static int parse_count(const char *s, long lo, long hi, long *out) {
+  char *end = NULL;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end != '\0' || v < lo || v > hi) return -1;
+  *out = v;
+  return 0;
+}
+
+/* Prints a JSON string literal. */
+static void json_str(FILE *f, const char *s) {
+  fputc('"', f);
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p == '"' || *p == '\\') {
+      fputc('\\', f);
+      fputc(*p, f);
+    } else if (*p < 0x20) {
+      fprintf(f, "\\u%04x", *p);
+    } else {
+      fputc(*p, f);
+    }
+  }
+  fputc('"', f);
+}
+
+static void json_num(FILE *f, double v) {
+  if (isfinite(v)) {
+    fprintf(f, "%.6f", v);
+  } else {
+    fputs("null", f);
+  }
+}
+
+static void json_curve(FILE *f, const double *c, size_t n) {
+  fputc('[', f);
+  for (size_t i = 0; i < n; i++) {
+    if (i) fputs(", ", f);
+    json_num(f, c[i]);
+  }
+  fputc(']', f);
+}
+
+static void json_worst(FILE *f, const kat_eval_frame *w, size_t n, const char *indent) {
+  fputc('[', f);
+  for (size_t i = 0; i < n; i++) {
+    fprintf(f, "%s\n%s  {\"frame\": %zu, \"box_iou\": ", i ? "," : "", indent, w[i].frame);
+    json_num(f, w[i].box_iou);
+    fputs(", \"mask_iou\": ", f);
+    json_num(f, w[i].mask_iou);
+    fprintf(f, ", \"candidate_a\": %d, \"candidate_b\": %d}", w[i].candidate_a, w[i].candidate_b);
+  }
+  fprintf(f, "%s]", n ? "\n    " : "");
+}
+
+/* Percent with one decimal, or "-" when not computed. */
+static void cell(char *buf, size_t size, int ok, double v) {
+  if (ok && isfinite(v)) {
+    snprintf(buf, size, "%.2f", 100.0 * v);
+  } else {
+    snprintf(buf, size, "-");
+  }
+}
+
+/* The last path component (for narrow table columns). */
+static const char *short_name(const char *path) {
+  size_t n = strlen(path);
+  while (n > 1 && path[n - 1] == '/') n--;
+  size_t s = n;
+  while (s > 0 && path[s - 1] != '/') s--;
+  return path + s;
+}
+
+/* The first frame with a mask file. */
+static size_t first_mask(const kat_eval_seq *seq) {
+  size_t n = kat_eval_seq_frames(seq);
+  for (size_t i = 0; i < n; i++)
+    if (kat_eval_seq_mask_path(seq, i)) return i;
+  return n;
+}
+
+static void print_worst(const kat_eval_frame *w, size_t n, size_t limit, int two_runs) {
+  if (n > limit) n = limit;
+  if (!n) return;
+  printf("  worst frames:%s\n",
+         two_runs ? "  frame   box IoU  mask IoU  cand a/b" : "  frame   box IoU  mask IoU  cand");
+  for (size_t i = 0; i < n; i++) {
+    char bi[16], mi[16];
+    cell(bi, sizeof bi, 1, w[i].box_iou);
+    cell(mi, sizeof mi, 1, w[i].mask_iou);
+    if (two_runs) {
+      printf("               %6zu  %8s  %8s  %d/%d\n", w[i].frame, bi, mi, w[i].candidate_a,
+             w[i].candidate_b);
+    } else {
+      printf("               %6zu  %8s  %8s  %d\n", w[i].frame, bi, mi, w[i].candidate_a);
+    }
+  }
+}
+
+/* ---- --dataset: many sequences ---- */
+
+typedef struct seq_entry {
+  char name[256];
+  char path[4096];
+} seq_entry;
+
+static int is_dir_path(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int is_file_path(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* A sequence folder holds groundtruth.txt or masks/. */
+static int is_sequence_dir(const char *p) {
+  char buf[4200];
+  snprintf(buf, sizeof buf, "%s/groundtruth.txt", p);
+  if (is_file_path(buf)) return 1;
+  snprintf(buf, sizeof buf, "%s/masks", p);
+  return is_dir_path(buf);
+}
+
+static int cmp_entry(const void *a, const void *b) {
+  return strcmp(((const seq_entry *)a)->name, ((const seq_entry *)b)->name);
+}
+
+/* Appends the sequence folders under `dir` (depth 1, or depth 2 as LaSOT's class/sequence). */
+static int find_sequences(const char *dir, int depth, seq_entry **list, size_t *n, size_t *cap) {
+  DIR *d = opendir(dir);
+  if (!d) return -1;
+  struct dirent *e;
+  int rc = 0;
+  while ((e = readdir(d)) != NULL && rc == 0) {
+    if (e->d_name[0] == '.') continue;
+    char p[4096];
+    if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= (int)sizeof p) continue;
+    if (!is_dir_path(p)) continue;
+    if (is_sequence_dir(p)) {
+      if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        seq_entry *nl = realloc(*list, nc * sizeof *nl);
+        if (!nl) {
+          rc = -1;
+          break;
+        }
+        *list = nl;
+        *cap = nc;
+      }
+      snprintf((*list)[*n].name, sizeof(*list)[*n].name, "%s", e->d_name);
+      snprintf((*list)[*n].path, sizeof(*list)[*n].path, "%s", p);
+      (*n)++;
+    } else if (depth == 1) {
+      rc = find_sequences(p, 2, list, n, cap);
+    }
+  }
+  closedir(d);
+  return rc;
+}
+
+/* Scores every --results root on every sequence of the --gt root; averages per sequence. */
+static int run_dataset(const char *gt_root, const char **results, size_t nres, int object_id,
+                       const kat_eval_options *opt, const char *json_path, int per_sequence) {
+  seq_entry *seqs = NULL;
+  size_t nseq = 0, cap = 0;
+  int rc = 1;
+  FILE *jf = NULL;
+  kat_eval_score *sc = NULL;
+  kat_eval_seq **gts = NULL;
+  char err[1024];
+  if (find_sequences(gt_root, 1, &seqs, &nseq, &cap) != 0 || nseq == 0) {
+    fprintf(stderr, "katana eval: %s: no sequence folders (with groundtruth.txt or masks/)\n",
+            gt_root);
+    goto done;
+  }
+  qsort(seqs, nseq, sizeof *seqs, cmp_entry);
+  gts = calloc(nseq, sizeof *gts);
+  sc = calloc(nres * nseq, sizeof *sc);
+  if (!gts || !sc) {
+    fprintf(stderr, "katana eval: out of memory\n");
+    goto done;
+  }
+  for (size_t q = 0; q < nseq; q++) {
+    if (kat_eval_seq_load(seqs[q].path, object_id, &gts[q], err, sizeof err) != KAT_OK) {
+      fprintf(stderr, "katana eval: ground truth: %s\n", err);
+      goto done;
+    }
+  }
+  for (size_t r = 0; r < nres; r++) {
+    for (size_t q = 0; q < nseq; q++) {
+      char p[4400];
+      snprintf(p, sizeof p, "%s/%s", results[r], seqs[q].name);
+      kat_eval_seq *run = NULL;
+      if (kat_eval_seq_load(p, 0, &run, err, sizeof err) != KAT_OK) {
+        fprintf(stderr, "katana eval: results for sequence %s: %s\n", seqs[q].name, err);
+        goto done;
+      }
+      int st = kat_eval_score_run(run, gts[q], opt, &sc[r * nseq + q], err, sizeof err);
+      kat_eval_seq_destroy(run);
+      if (st != KAT_OK) {
+        fprintf(stderr, "katana eval: %s: %s\n", p, err);
+        goto done;
+      }
+    }
+  }
+
+  printf("dataset: %s (%zu sequences)\n", gt_root, nseq);
+  printf("%-24s %5s %7s %7s %7s %7s %7s %8s %9s\n", "run", "seqs", "frames", "AUC", "P@20", "NP@.2",
+         "NP-AUC", "AO(box)", "mIoU(msk)");
+  if (json_path) {
+    jf = strcmp(json_path, "-") == 0 ? stdout : fopen(json_path, "w");
+    if (!jf) {
+      fprintf(stderr, "katana eval: cannot write %s: %s\n", json_path, strerror(errno));
+      goto done;
+    }
+    fprintf(jf, "{\n  \"katana_version\": ");
+    json_str(jf, kat_version());
+    fprintf(jf, ",\n  \"dataset\": ");
+    json_str(jf, gt_root);
+    fprintf(jf, ",\n  \"sequences\": %zu,\n  \"runs\": [", nseq);
+  }
+  for (size_t r = 0; r < nres; r++) {
+    /* Dataset scores: the mean over sequences of each sequence's value (toolkit convention). */
+    double auc = 0, p20 = 0, np = 0, npa = 0, ao = 0, miou = 0;
+    double succ[KAT_EVAL_SUCCESS_POINTS] = {0};
+    size_t box_seqs = 0, mask_seqs = 0, frames = 0;
+    for (size_t q = 0; q < nseq; q++) {
+      const kat_eval_score *s = &sc[r * nseq + q];
+      frames += s->box_frames;
+      if (s->has_boxes && s->box_frames) {
+        auc += s->auc;
+        p20 += s->precision_20;
+        np += s->norm_precision_020;
+        npa += s->norm_precision_auc;
+        ao += s->mean_box_iou;
+        for (size_t t = 0; t < KAT_EVAL_SUCCESS_POINTS; t++) succ[t] += s->success[t];
+        box_seqs++;
+      }
+      if (s->has_masks && s->mask_frames) {
+        miou += s->miou;
+        mask_seqs++;
+      }
+    }
+    double bn = box_seqs ? (double)box_seqs : NAN, mn = mask_seqs ? (double)mask_seqs : NAN;
+    char c1[16], c2[16], c3[16], c4[16], c5[16], c6[16];
+    cell(c1, sizeof c1, box_seqs > 0, auc / bn);
+    cell(c2, sizeof c2, box_seqs > 0, p20 / bn);
+    cell(c3, sizeof c3, box_seqs > 0, np / bn);
+    cell(c4, sizeof c4, box_seqs > 0, npa / bn);
+    cell(c5, sizeof c5, box_seqs > 0, ao / bn);
+    cell(c6, sizeof c6, mask_seqs > 0, miou / mn);
+    printf("%-24.24s %5zu %7zu %7s %7s %7s %7s %8s %9s\n", short_name(results[r]), nseq, frames, c1,
+           c2, c3, c4, c5, c6);
+    for (size_t q = 0; per_sequence && q < nseq; q++) {
+      const kat_eval_score *s = &sc[r * nseq + q];
+      cell(c1, sizeof c1, s->has_boxes, s->auc);
+      cell(c2, sizeof c2, s->has_boxes, s->precision_20);
+      cell(c3, sizeof c3, s->has_boxes, s->norm_precision_020);
+      cell(c4, sizeof c4, s->has_boxes, s->norm_precision_auc);
+      cell(c5, sizeof c5, s->has_boxes, s->mean_box_iou);
+      cell(c6, sizeof c6, s->has_masks, s->miou);
+      printf("  %-22.22s %5s %7zu %7s %7s %7s %7s %8s %9s\n", seqs[q].name, "", s->box_frames, c1,
+             c2, c3, c4, c5, c6);
+    }
+    if (jf) {
+      fprintf(jf, "%s\n    {\"results\": ", r ? "," : "");
+      json_str(jf, results[r]);
+      fprintf(jf, ", \"box_sequences\": %zu, \"mask_sequences\": %zu, \"box_frames\": %zu,\n",
+              box_seqs, mask_seqs, frames);
+      fprintf(jf, "     \"auc\": ");
+      json_num(jf, auc / bn);
+      fprintf(jf, ", \"precision_20\": ");
+      json_num(jf, p20 / bn);
+      fprintf(jf, ", \"norm_precision\": ");
+      json_num(jf, np / bn);
+      fprintf(jf, ", \"norm_precision_auc\": ");
+      json_num(jf, npa / bn);
+      fprintf(jf, ", \"mean_box_iou\": ");
+      json_num(jf, ao / bn);
+      fprintf(jf, ", \"miou\": ");
+      json_num(jf, miou / mn);
+      for (size_t t = 0; t < KAT_EVAL_SUCCESS_POINTS; t++) succ[t] /= bn;
+      fprintf(jf, ",\n     \"success_curve\": ");
+      json_curve(jf, succ, KAT_EVAL_SUCCESS_POINTS);
+      fprintf(jf, ",\n     \"per_sequence\": [");
+      for (size_t q = 0; q < nseq; q++) {
+        const kat_eval_score *s = &sc[r * nseq + q];
+        fprintf(jf, "%s\n       {\"name\": ", q ? "," : "");
+        json_str(jf, seqs[q].name);
+        fprintf(jf, ", \"frames\": %zu, \"box_frames\": %zu, \"auc\": ", s->frames, s->box_frames);
+        json_num(jf, s->has_boxes ? s->auc : NAN);
+        fprintf(jf, ", \"precision_20\": ");
+        json_num(jf, s->has_boxes ? s->precision_20 : NAN);
+        fprintf(jf, ", \"norm_precision\": ");
+        json_num(jf, s->has_boxes ? s->norm_precision_020 : NAN);
+        fprintf(jf, ", \"mean_box_iou\": ");
+        json_num(jf, s->has_boxes ? s->mean_box_iou : NAN);
+        fprintf(jf, ", \"miou\": ");
+        json_num(jf, s->has_masks ? s->miou : NAN);
+        fprintf(jf, "}");
+      }
+      fprintf(jf, "\n     ]}");
+    }
+  }
+  printf("(percent; mean over sequences of each sequence's score)\n");
+  if (jf) {
+    fprintf(jf, "\n  ]\n}\n");
+    if (jf != stdout && fclose(jf) != 0) {
+      jf = NULL;
+      fprintf(stderr, "katana eval: error writing %s\n", json_path);
+      goto done;
+    }
+    jf = NULL;
+  }
+  rc = 0;
+done:
+  if (jf && jf != stdout) fclose(jf);
+  for (size_t q = 0; gts && q < nseq; q++) kat_eval_seq_destroy(gts[q]);
+  free(gts);
+  free(sc);
+  free(seqs);
+  return rc;
+}
 
 int kat_cmd_eval(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "katana eval: not available in this build yet\n");
-  return 1;
+  const char *results[MAX_RUNS];
+  size_t nres = 0;
+  const char *gt_path = NULL, *against_path = NULL, *json_path = NULL;
+  long object_id = 0, worst = -1;
+  int curves = 0, dataset = 0, per_sequence = 0;
+  kat_eval_options opt;
+  kat_eval_options_default(&opt);
+
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      usage(stdout);
+      return 0;
+    } else if (strcmp(a, "--absent-as-failure") == 0) {
+      opt.absent_as_failure = 1;
+    } else if (strcmp(a, "--no-first-frame-gt") == 0) {
+      opt.first_frame_gt = 0;
+    } else if (strcmp(a, "--no-hold") == 0) {
+      opt.hold_last_box = 0;
+    } else if (strcmp(a, "--dataset") == 0) {
+      dataset = 1;
+    } else if (strcmp(a, "--per-sequence") == 0) {
+      per_sequence = 1;
+    } else if (strcmp(a, "--curves") == 0) {
+      curves = 1;
+    } else if (!v) {
+      fprintf(stderr, "katana eval: unknown option or missing value: %s\n\n", a);
+      usage(stderr);
+      return 2;
+    } else if (strcmp(a, "--results") == 0) {
+      if (nres == MAX_RUNS) {
+        fprintf(stderr, "katana eval: at most %d --results\n", MAX_RUNS);
+        return 2;
+      }
+      results[nres++] = v;
+      i++;
+    } else if (strcmp(a, "--gt") == 0) {
+      gt_path = v;
+      i++;
+    } else if (strcmp(a, "--against") == 0) {
+      against_path = v;
+      i++;
+    } else if (strcmp(a, "--json") == 0) {
+      json_path = v;
+      i++;
+    } else if (strcmp(a, "--object-id") == 0) {
+      if (parse_count(v, 0, 255, &object_id)) {
+        fprintf(stderr, "katana eval: --object-id takes 0..255, not '%s'\n", v);
+        return 2;
+      }
+      i++;
+    } else if (strcmp(a, "--worst") == 0) {
+      if (parse_count(v, 0, KAT_EVAL_WORST_MAX, &worst)) {
+        fprintf(stderr, "katana eval: --worst takes 0..%d, not '%s'\n", KAT_EVAL_WORST_MAX, v);
+        return 2;
+      }
+      i++;
+    } else {
+      fprintf(stderr, "katana eval: unknown option: %s\n\n", a);
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (dataset) {
+    if (nres == 0 || !gt_path || against_path) {
+      fprintf(stderr, "katana eval: --dataset needs --gt ROOT and --results ROOT (no --against)\n");
+      return 2;
+    }
+    opt.worst_count = 0;
+    return run_dataset(gt_path, results, nres, (int)object_id, &opt, json_path, per_sequence);
+  }
+  if (nres == 0 || (!gt_path && !against_path)) {
+    fprintf(stderr, "katana eval: need --results and --gt and/or --against\n\n");
+    usage(stderr);
+    return 2;
+  }
+  opt.worst_count = worst >= 0 ? (size_t)worst : 10;
+  size_t term_worst = worst >= 0 ? (size_t)worst : (against_path ? 10 : 0);
+
+  int rc = 1;
+  char err[1024];
+  kat_eval_seq *gt = NULL, *other = NULL;
+  kat_eval_seq *runs[MAX_RUNS] = {0};
+  kat_eval_score *scores = NULL;
+  kat_eval_compare *cmps = NULL;
+  FILE *jf = NULL;
+
+  scores = calloc(nres, sizeof *scores);
+  cmps = calloc(nres, sizeof *cmps);
+  if (!scores || !cmps) {
+    fprintf(stderr, "katana eval: out of memory\n");
+    goto done;
+  }
+  if (gt_path && kat_eval_seq_load(gt_path, (int)object_id, &gt, err, sizeof err) != KAT_OK) {
+    fprintf(stderr, "katana eval: ground truth: %s\n", err);
+    goto done;
+  }
+  if (against_path && kat_eval_seq_load(against_path, 0, &other, err, sizeof err) != KAT_OK) {
+    fprintf(stderr, "katana eval: --against: %s\n", err);
+    goto done;
+  }
+  for (size_t r = 0; r < nres; r++) {
+    if (kat_eval_seq_load(results[r], 0, &runs[r], err, sizeof err) != KAT_OK) {
+      fprintf(stderr, "katana eval: results: %s\n", err);
+      goto done;
+    }
+    if (gt && kat_eval_score_run(runs[r], gt, &opt, &scores[r], err, sizeof err) != KAT_OK) {
+      fprintf(stderr, "katana eval: %s: %s\n", results[r], err);
+      goto done;
+    }
+    if (other && kat_eval_compare_runs(runs[r], other, &opt, &cmps[r], err, sizeof err) != KAT_OK) {
+      fprintf(stderr, "katana eval: %s vs %s: %s\n", results[r], against_path, err);
+      goto done;
+    }
+  }
+
+  /* Terminal tables. */
+  if (gt) {
+    printf("ground truth: %s (%zu frames, boxes from %s%s)\n", gt_path, kat_eval_seq_frames(gt),
+           kat_eval_seq_box_source(gt), kat_eval_seq_has_masks(gt) ? ", masks" : "");
+    if (kat_eval_seq_absent_flags(gt))
+      printf("  %zu frames with a box are marked absent by full_occlusion.txt/out_of_view.txt\n",
+             kat_eval_seq_absent_flags(gt));
+    printf("rules: absent gt frames %s; frame 0 %s; invalid predictions %s\n",
+           opt.absent_as_failure ? "count as failures" : "left out",
+           opt.first_frame_gt ? "= ground truth" : "scored as predicted",
+           opt.hold_last_box ? "hold the previous box" : "count as misses");
+    printf("%-24s %6s %6s %6s %7s %7s %7s %7s %8s %9s %7s\n", "run", "frames", "scored", "absent",
+           "AUC", "P@20", "NP@.2", "NP-AUC", "AO(box)", "mIoU(msk)", "invalid");
+    for (size_t r = 0; r < nres; r++) {
+      const kat_eval_score *s = &scores[r];
+      char c_auc[16], c_p[16], c_np[16], c_npa[16], c_ao[16], c_m[16];
+      cell(c_auc, sizeof c_auc, s->has_boxes, s->auc);
+      cell(c_p, sizeof c_p, s->has_boxes, s->precision_20);
+      cell(c_np, sizeof c_np, s->has_boxes, s->norm_precision_020);
+      cell(c_npa, sizeof c_npa, s->has_boxes, s->norm_precision_auc);
+      cell(c_ao, sizeof c_ao, s->has_boxes, s->mean_box_iou);
+      cell(c_m, sizeof c_m, s->has_masks, s->miou);
+      printf("%-24.24s %6zu %6zu %6zu %7s %7s %7s %7s %8s %9s %7zu\n", short_name(results[r]),
+             s->frames, s->box_frames, s->absent_frames, c_auc, c_p, c_np, c_npa, c_ao, c_m,
+             s->invalid_pred);
+      if (s->has_masks && s->missing_masks)
+        printf(
+            "  note: %zu of %zu ground-truth mask frames have no predicted mask (scored as "
+            "empty)\n",
+            s->missing_masks, s->mask_frames);
+      if (s->has_masks) {
+        size_t g0 = first_mask(gt), r0 = first_mask(runs[r]);
+        if (g0 != r0)
+          printf(
+              "  note: the ground truth's masks start at frame %zu, the run's at %zu (masks are "
+              "matched by the number in their file names)\n",
+              g0, r0);
+      }
+      if (kat_eval_seq_frames(runs[r]) < s->frames)
+        printf("  note: the run has %zu frames, the ground truth %zu\n",
+               kat_eval_seq_frames(runs[r]), s->frames);
+      print_worst(s->worst, s->worst_count, term_worst, 0);
+      if (curves && s->has_boxes) {
+        printf("  success (IoU > t, t = 0:0.05:1):");
+        for (size_t t = 0; t < KAT_EVAL_SUCCESS_POINTS; t++) printf(" %.3f", s->success[t]);
+        printf("\n  precision (err <= t px, t = 0:5:50):");
+        for (size_t t = 0; t < KAT_EVAL_PRECISION_POINTS; t += 5) printf(" %.3f", s->precision[t]);
+        printf("\n  norm. precision (t = 0:0.05:0.5):");
+        for (size_t t = 0; t < KAT_EVAL_NORM_PRECISION_POINTS; t += 5)
+          printf(" %.3f", s->norm_precision[t]);
+        printf("\n");
+      }
+    }
+    printf("(percent; AUC = mean of the 21-point success curve; AO = mean box IoU)\n");
+  }
+  if (other) {
+    if (gt) printf("\n");
+    printf("compared with: %s\n", against_path);
+    printf("%-24s %6s %9s %9s %8s %10s %10s %10s\n", "run", "frames", "box IoU", "min box",
+           "IoU>=.9", "mask IoU", "min mask", "same cand");
+    for (size_t r = 0; r < nres; r++) {
+      const kat_eval_compare *c = &cmps[r];
+      char c_b[16], c_bm[16], c_m[16], c_mm[16], c_s[16];
+      cell(c_b, sizeof c_b, c->box_frames > 0, c->mean_box_iou);
+      cell(c_bm, sizeof c_bm, c->box_frames > 0, c->min_box_iou);
+      cell(c_m, sizeof c_m, c->mask_frames > 0, c->mean_mask_iou);
+      cell(c_mm, sizeof c_mm, c->mask_frames > 0, c->min_mask_iou);
+      cell(c_s, sizeof c_s, c->candidate_frames > 0, c->identical_choice_rate);
+      printf("%-24.24s %6zu %9s %9s %8zu %10s %10s %10s\n", short_name(results[r]), c->frames, c_b,
+             c_bm, c->box_agree_90, c_m, c_mm, c_s);
+      print_worst(c->worst, c->worst_count, term_worst, 1);
+    }
+  }
+
+  if (json_path) {
+    jf = strcmp(json_path, "-") == 0 ? stdout : fopen(json_path, "w");
+    if (!jf) {
+      fprintf(stderr, "katana eval: cannot write %s: %s\n", json_path, strerror(errno));
+      goto done;
+    }
+    fprintf(jf, "{\n  \"katana_version\": ");
+    json_str(jf, kat_version());
+    fprintf(jf,
+            ",\n  \"options\": {\"first_frame_gt\": %s, \"hold_last_box\": %s, "
+            "\"absent_as_failure\": %s, \"object_id\": %d},\n",
+            opt.first_frame_gt ? "true" : "false", opt.hold_last_box ? "true" : "false",
+            opt.absent_as_failure ? "true" : "false", (int)object_id);
+    if (gt) {
+      fprintf(jf, "  \"gt\": {\"path\": ");
+      json_str(jf, gt_path);
+      fprintf(jf, ", \"frames\": %zu, \"box_source\": ", kat_eval_seq_frames(gt));
+      json_str(jf, kat_eval_seq_box_source(gt));
+      fprintf(jf, ", \"masks\": %s, \"absent_flags\": %zu},\n",
+              kat_eval_seq_has_masks(gt) ? "true" : "false", kat_eval_seq_absent_flags(gt));
+      fprintf(jf, "  \"runs\": [");
+      for (size_t r = 0; r < nres; r++) {
+        const kat_eval_score *s = &scores[r];
+        fprintf(jf, "%s\n    {\"results\": ", r ? "," : "");
+        json_str(jf, results[r]);
+        fprintf(jf, ", \"box_source\": ");
+        json_str(jf, kat_eval_seq_box_source(runs[r]));
+        fprintf(jf, ", \"run_frames\": %zu,\n     \"frames\": %zu, \"has_boxes\": %s, ",
+                kat_eval_seq_frames(runs[r]), s->frames, s->has_boxes ? "true" : "false");
+        fprintf(jf, "\"box_frames\": %zu, \"absent_frames\": %zu, \"invalid_pred\": %zu,\n",
+                s->box_frames, s->absent_frames, s->invalid_pred);
+        fprintf(jf, "     \"auc\": ");
+        json_num(jf, s->has_boxes ? s->auc : NAN);
+        fprintf(jf, ", \"mean_box_iou\": ");
+        json_num(jf, s->has_boxes ? s->mean_box_iou : NAN);
+        fprintf(jf, ", \"precision_20\": ");
+        json_num(jf, s->has_boxes ? s->precision_20 : NAN);
+        fprintf(jf, ", \"norm_precision\": ");
+        json_num(jf, s->has_boxes ? s->norm_precision_020 : NAN);
+        fprintf(jf, ", \"norm_precision_auc\": ");
+        json_num(jf, s->has_boxes ? s->norm_precision_auc : NAN);
+        fprintf(jf, ",\n     \"success_curve\": ");
+        json_curve(jf, s->success, KAT_EVAL_SUCCESS_POINTS);
+        fprintf(jf, ",\n     \"precision_curve\": ");
+        json_curve(jf, s->precision, KAT_EVAL_PRECISION_POINTS);
+        fprintf(jf, ",\n     \"norm_precision_curve\": ");
+        json_curve(jf, s->norm_precision, KAT_EVAL_NORM_PRECISION_POINTS);
+        if (s->has_masks) {
+          fprintf(jf, ",\n     \"mask\": {\"frames\": %zu, \"missing\": %zu, \"miou\": ",
+                  s->mask_frames, s->missing_masks);
+          json_num(jf, s->miou);
+          fprintf(jf, "}");
+        } else {
+          fprintf(jf, ",\n     \"mask\": null");
+        }
+        fprintf(jf, ",\n     \"worst_frames\": ");
+        json_worst(jf, s->worst, s->worst_count, "     ");
+        fprintf(jf, "}");
+      }
+      fprintf(jf, "\n  ]%s\n", other ? "," : "");
+    }
+    if (other) {
+      fprintf(jf, "  \"comparisons\": [");
+      for (size_t r = 0; r < nres; r++) {
+        const kat_eval_compare *c = &cmps[r];
+        fprintf(jf, "%s\n    {\"a\": ", r ? "," : "");
+        json_str(jf, results[r]);
+        fprintf(jf, ", \"b\": ");
+        json_str(jf, against_path);
+        fprintf(jf, ",\n     \"frames\": %zu, \"box_frames\": %zu, \"mean_box_iou\": ", c->frames,
+                c->box_frames);
+        json_num(jf, c->mean_box_iou);
+        fprintf(jf, ", \"min_box_iou\": ");
+        json_num(jf, c->min_box_iou);
+        fprintf(jf, ", \"box_agree_90\": %zu,\n     \"mask_frames\": %zu, \"mean_mask_iou\": ",
+                c->box_agree_90, c->mask_frames);
+        json_num(jf, c->mean_mask_iou);
+        fprintf(jf, ", \"min_mask_iou\": ");
+        json_num(jf, c->min_mask_iou);
+        fprintf(jf, ",\n     \"candidate_frames\": %zu, \"identical_choice_rate\": ",
+                c->candidate_frames);
+        json_num(jf, c->identical_choice_rate);
+        fprintf(jf, ",\n     \"worst_frames\": ");
+        json_worst(jf, c->worst, c->worst_count, "     ");
+        fprintf(jf, "}");
+      }
+      fprintf(jf, "\n  ]\n");
+    }
+    fprintf(jf, "}\n");
+    if (jf != stdout && fclose(jf) != 0) {
+      jf = NULL;
+      fprintf(stderr, "katana eval: error writing %s\n", json_path);
+      goto done;
+    }
+    jf = NULL;
+  }
+  rc = 0;
+done:
+  if (jf && jf != stdout) fclose(jf);
+  kat_eval_seq_destroy(gt);
+  kat_eval_seq_destroy(other);
+  for (size_t r = 0; r < nres; r++) kat_eval_seq_destroy(runs[r]);
+  free(scores);
+  free(cmps);
+  return rc;
 }

@@ -1,11 +1,185 @@
-/* katana onnx: placeholder until the subcommand lands; it says so and fails. */
+/*
+ * katana onnx: inspect a model, report execution-provider coverage, and apply verified graph
+ * rewrites. A thin layer over include/katana/onnx.h.
+ */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
+#include "katana/katana.h"
+#include "katana/onnx.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: katana onnx inspect MODEL\n"
+          "       katana onnx coverage MODEL|BUNDLE --ep PRESET\n"
+          "       katana onnx rewrite MODEL -o OUT [--pass NAME ...] [--force]\n"
+          "           [--fixed-memory N] [--memory-dim NAME] [--dim NAME=N ...] [--default-dim N]\n"
+          "           [--seed N] [--fp16-keep OP ...] [--tol ABS] [--fp16-tol REL]\n\n"
+          "passes: gather-to-split, scatternd-to-concat (the default pair), expose-multimask,\n"
+          "        fixed-memory (needs --fixed-memory N), fp16\n"
+          "Every pass that changes the graph is checked in ONNX Runtime (CPU) on seeded random\n"
+          "inputs; a failed check writes nothing unless --force.\n");
+}
+
+static bool parse_i64(const char *s, int64_t *v) {
+  if (!s || !*s) return false;
+  char *end = NULL;
+  errno = 0;
+  long long x = strtoll(s, &end, 10);
+  if (errno || *end) return false;
+  *v = x;
+  return true;
+}
+
+static bool parse_f64(const char *s, double *v) {
+  if (!s || !*s) return false;
+  char *end = NULL;
+  errno = 0;
+  double x = strtod(s, &end);
+  if (errno || *end) return false;
+  *v = x;
+  return true;
+}
+
+static int emit(int rc, char *report, const char *err) {
+  if (report && *report) fputs(report, stdout);
+  kat_onnx_free(report);
+  if (rc) {
+    fprintf(stderr, "katana onnx: %s (%s)\n", err, kat_status_name(rc));
+    return 1;
+  }
+  return 0;
+}
+
+static int cmd_rewrite(int argc, char **argv) {
+  kat_onnx_rewrite_options o;
+  kat_onnx_rewrite_options_init(&o);
+  const char *in = NULL, *out = NULL;
+  /* Storage for NAME of --dim NAME=N (argv strings are split in place). */
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    int64_t n;
+    double d;
+    if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+      if (!v) goto missing;
+      out = v;
+      i++;
+    } else if (!strcmp(a, "--pass")) {
+      if (!v) goto missing;
+      if (!kat_onnx_pass_known(v)) {
+        fprintf(stderr, "katana onnx rewrite: unknown pass '%s'\n", v);
+        return 2;
+      }
+      if (o.n_passes == KAT_ONNX_MAX_PASSES) {
+        fprintf(stderr, "katana onnx rewrite: too many passes\n");
+        return 2;
+      }
+      o.passes[o.n_passes++] = v;
+      i++;
+    } else if (!strcmp(a, "--force")) {
+      o.force = 1;
+    } else if (!strcmp(a, "--fixed-memory")) {
+      if (!parse_i64(v, &n) || n <= 0) goto bad;
+      o.fixed_memory = n;
+      i++;
+    } else if (!strcmp(a, "--memory-dim")) {
+      if (!v) goto missing;
+      o.fixed_memory_dim = v;
+      i++;
+    } else if (!strcmp(a, "--dim")) {
+      char *eq = v ? strchr(argv[i + 1], '=') : NULL;
+      if (!eq || o.n_dims == KAT_ONNX_MAX_DIMS || !parse_i64(eq + 1, &n) || n <= 0) goto bad;
+      *eq = 0;
+      o.dims[o.n_dims].name = argv[i + 1];
+      o.dims[o.n_dims++].value = n;
+      i++;
+    } else if (!strcmp(a, "--default-dim")) {
+      if (!parse_i64(v, &n) || n <= 0) goto bad;
+      o.default_dim = n;
+      i++;
+    } else if (!strcmp(a, "--seed")) {
+      if (!parse_i64(v, &n)) goto bad;
+      o.seed = (uint64_t)n;
+      i++;
+    } else if (!strcmp(a, "--fp16-keep")) {
+      if (!v || o.n_fp16_keep == KAT_ONNX_MAX_KEEP) goto bad;
+      o.fp16_keep[o.n_fp16_keep++] = v;
+      i++;
+    } else if (!strcmp(a, "--tol")) {
+      if (!parse_f64(v, &d) || !(d > 0)) goto bad;
+      o.tol_abs = d;
+      i++;
+    } else if (!strcmp(a, "--fp16-tol")) {
+      if (!parse_f64(v, &d) || !(d > 0)) goto bad;
+      o.fp16_tol_rel = d;
+      i++;
+    } else if (a[0] == '-') {
+      fprintf(stderr, "katana onnx rewrite: unknown option %s\n", a);
+      return 2;
+    } else if (!in) {
+      in = a;
+    } else {
+      fprintf(stderr, "katana onnx rewrite: unexpected argument %s\n", a);
+      return 2;
+    }
+    continue;
+  missing:
+    fprintf(stderr, "katana onnx rewrite: %s needs a value\n", a);
+    return 2;
+  bad:
+    fprintf(stderr, "katana onnx rewrite: bad value for %s\n", a);
+    return 2;
+  }
+  if (!in || !out) {
+    usage(stderr);
+    return 2;
+  }
+  char *report = NULL, err[1024];
+  int rc = kat_onnx_rewrite(in, out, &o, &report, err, sizeof err);
+  return emit(rc, report, err);
+}
 
 int kat_cmd_onnx(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "katana onnx: not available in this build yet\n");
-  return 1;
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const char *sub = argv[1];
+  char *report = NULL, err[1024];
+  if (!strcmp(sub, "inspect")) {
+    if (argc != 3) {
+      usage(stderr);
+      return 2;
+    }
+    int rc = kat_onnx_inspect(argv[2], &report, err, sizeof err);
+    return emit(rc, report, err);
+  }
+  if (!strcmp(sub, "coverage")) {
+    const char *target = NULL, *preset = NULL;
+    for (int i = 2; i < argc; i++) {
+      if (!strcmp(argv[i], "--ep") && i + 1 < argc)
+        preset = argv[++i];
+      else if (argv[i][0] != '-' && !target)
+        target = argv[i];
+      else {
+        usage(stderr);
+        return 2;
+      }
+    }
+    if (!target || !preset) {
+      usage(stderr);
+      return 2;
+    }
+    int rc = kat_onnx_coverage(target, preset, &report, err, sizeof err);
+    return emit(rc, report, err);
+  }
+  if (!strcmp(sub, "rewrite")) return cmd_rewrite(argc - 2, argv + 2);
+  fprintf(stderr, "katana onnx: unknown subcommand '%s'\n", sub);
+  usage(stderr);
+  return 2;
 }

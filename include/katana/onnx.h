@@ -1,0 +1,102 @@
+/*
+ * ONNX model tools: inspection, execution-provider coverage and verified graph rewrites.
+ *
+ * Each function works on files and returns a human-readable report as a heap string the caller
+ * releases with kat_onnx_free(). On failure the message goes to `err` (always NUL-terminated when
+ * err_size > 0), and a report, when one was produced up to the failure, is still returned.
+ * Malformed or truncated model files give KAT_EFORMAT with the file name in the message.
+ *
+ * Thread-safety: the functions are reentrant; they share no state between calls.
+ */
+#ifndef KATANA_ONNX_H
+#define KATANA_ONNX_H
+
+#include <stdint.h>
+
+#include "katana/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KAT_ONNX_MAX_PASSES 8
+#define KAT_ONNX_MAX_DIMS 8
+#define KAT_ONNX_MAX_KEEP 16
+
+/* A size for a named symbolic dimension, used for the numeric check's random inputs. */
+typedef struct kat_onnx_dim {
+  const char *name; /* borrowed for the call */
+  int64_t value;
+} kat_onnx_dim;
+
+/*
+ * Options of kat_onnx_rewrite(). Every pointer is borrowed for the call only. Initialise with
+ * kat_onnx_rewrite_options_init().
+ */
+typedef struct kat_onnx_rewrite_options {
+  /* Passes in order of application: "gather-to-split", "scatternd-to-concat",
+   * "expose-multimask", "fixed-memory", "fp16". None given: gather-to-split and
+   * scatternd-to-concat (the exact ones). */
+  const char *passes[KAT_ONNX_MAX_PASSES];
+  int n_passes;
+  /* Write the output even when the numeric check fails (the report says so). */
+  int force;
+  /* fixed-memory: the size N to pin, and the symbolic dim's name (NULL: the dim_param on axis 1
+   * of the input "memory", else the first symbolic dim shared by two or more inputs). */
+  int64_t fixed_memory;
+  const char *fixed_memory_dim;
+  /* Numeric check: sizes for named symbolic dims; other symbolic dims take default_dim. */
+  kat_onnx_dim dims[KAT_ONNX_MAX_DIMS];
+  int n_dims;
+  int64_t default_dim; /* default 4 */
+  uint64_t seed;       /* default 1 */
+  /* fp16: op types kept in FP32 in addition to the defaults (LayerNormalization, Softmax, the
+   * ReduceMean/Pow/Sqrt/Div of a decomposed LayerNorm, the MatMul feeding a Softmax). */
+  const char *fp16_keep[KAT_ONNX_MAX_KEEP];
+  int n_fp16_keep;
+  /* Check bars: exact passes refuse when max_abs > tol_abs (default 1e-5); fp16 refuses when
+   * max |a-b| / (max |a| + 1e-6) over an output exceeds fp16_tol_rel (default 1e-2). */
+  double tol_abs;
+  double fp16_tol_rel;
+} kat_onnx_rewrite_options;
+
+KAT_API void kat_onnx_rewrite_options_init(kat_onnx_rewrite_options *o);
+
+/* Returns 1 if `name` is a rewrite pass this build knows, else 0. */
+KAT_API int kat_onnx_pass_known(const char *name);
+
+/*
+ * Reports a model's opsets, inputs/outputs with shapes (symbolic dims named), op histogram,
+ * node and initializer counts and bytes, external data files (and whether they exist), dynamic
+ * dims that block TensorRT/CoreML, and pattern findings (last-axis Gather with a scalar constant
+ * index, ScatterND, Reshape above rank 5, complex ops).
+ */
+KAT_API int kat_onnx_inspect(const char *path, char **report, char *err, size_t err_size);
+
+/*
+ * Reports which nodes each execution provider claims for a model, or for each module of a
+ * bundle folder, under the EP profile preset `preset` ("cpu", "cuda", "tensorrt", "mac").
+ * Where the provider is not in this ONNX Runtime build the report says so and still lists the
+ * static pattern checks; that is not an error.
+ */
+KAT_API int kat_onnx_coverage(const char *model_or_bundle, const char *preset, char **report,
+                              char *err, size_t err_size);
+
+/*
+ * Applies the passes of `opt` (NULL for defaults) to the model at `in_path` and writes the result
+ * to `out_path` (never the input file). Each pass that changes the graph is checked by running
+ * the graphs before and after it in ONNX Runtime (CPU) on seeded random inputs; a failed check
+ * returns KAT_ECHECK and writes nothing unless opt->force. When no pass changes anything, the
+ * output is a byte-identical copy of the input. External data is read in and written inline.
+ */
+KAT_API int kat_onnx_rewrite(const char *in_path, const char *out_path,
+                             const kat_onnx_rewrite_options *opt, char **report, char *err,
+                             size_t err_size);
+
+/* Frees a report (NULL is a no-op). */
+KAT_API void kat_onnx_free(char *report);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* KATANA_ONNX_H */

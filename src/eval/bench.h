@@ -1,0 +1,27 @@
+/*
+ * Benchmark internals: percentiles on sorted samples and the pieces of kat_bench_run
+ * (include/katana/bench.h). The statistics are pure functions, tested in tests/test_bench.c.
+ */
+#ifndef KAT_EVAL_BENCH_H
+#define KAT_EVAL_BENCH_H
+
+#include <stddef.h>
+
+#include "katana/bench.h"
+
+/*
+ * Percentile p (0..100) of sorted[0..n) (ascending, n >= 1) by linear interpolation between the
+ * order statistics at rank p/100 * (n-1) (numpy's default "linear" method).
+ */
+double kat__percentile_sorted(const double *sorted, size_t n, double p);
+
+/* Median of v[0..n) (n >= 1); sorts `scratch` (n doubles, may not alias v). */
+double kat__median(const double *v, size_t n, double *scratch);
+
+/*
+ * Statistics of samples[0..n) using `scratch` (n doubles) for the sort. Same contract as
+ * kat_bench_stats_compute, without allocating.
+ */
+int kat__bench_stats(const double *samples, size_t n, double *scratch, kat_bench_stats *out);
+
+#endif /* KAT_EVAL_BENCH_H */

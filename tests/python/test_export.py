@@ -1,0 +1,270 @@
+"""Bundle exporter tests: manifest vs files, ORT-vs-PyTorch verify, export lint, ort.py errors.
+
+Uses $KAT_TEST_DATA/bundles/<config> when scripts/testdata/10-bundles made them, otherwise exports
+the micro bundles into a temporary folder."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.environ.get("KAT_SOURCE_DIR") or os.path.normpath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tools", "export"))
+
+from katana_export import bundle as B  # noqa: E402
+from katana_export import export as E  # noqa: E402
+from katana_export import ort  # noqa: E402
+from katana_export import verify as V  # noqa: E402
+from katana_export.modelsrc import load_model  # noqa: E402
+
+MICRO = ["micro_efficienttam", "micro_sam2.1"]
+SEED = 1
+_TMP = None
+
+
+def bundle_dir(cfg):
+    """A bundle of `cfg` exported from seed SEED (shared test data, or exported once here)."""
+    global _TMP
+    data = os.environ.get("KAT_TEST_DATA")
+    if data:
+        d = os.path.join(data, "bundles", cfg)
+        if os.path.isfile(os.path.join(d, "katana.json")):
+            return d
+    if _TMP is None:
+        _TMP = tempfile.mkdtemp(prefix="kat_export_test_")
+    d = os.path.join(_TMP, cfg)
+    if not os.path.isfile(os.path.join(d, "katana.json")):
+        env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "tools", "export"))
+        subprocess.run([sys.executable, "-m", "katana_export", "--model", cfg, "--random-init",
+                        "--seed", str(SEED), "--out", d, "--no-verify"], check=True, env=env)
+    return d
+
+
+def tearDownModule():
+    if _TMP:
+        shutil.rmtree(_TMP, ignore_errors=True)
+
+
+def tiny_model(nodes, inputs, outputs, inits=()):
+    g = helper.make_graph(nodes, "t", inputs, outputs, initializer=list(inits))
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    return m
+
+
+class TestManifest(unittest.TestCase):
+    def test_manifest_matches_files(self):
+        for cfg in MICRO:
+            with self.subTest(cfg=cfg):
+                d = bundle_dir(cfg)
+                man = B.load_manifest(d)
+                self.assertEqual(man["config"], cfg)
+                self.assertIn(man["family"], ("efficienttam", "sam2.1"))
+                self.assertEqual(V.check_manifest(d, man), [])
+                S = man["image_size"]
+                fh, fw = man["feat_size"]
+                self.assertEqual((fh, fw), (S // 16, S // 16))
+                self.assertEqual(man["low_res_mask_size"], S // 4)
+                mods = man["modules"]
+                for name in ("image_encoder", "memory_attention", "mask_decoder", "memory_encoder"):
+                    ent = mods[name]
+                    path = os.path.join(d, ent["file"])
+                    self.assertEqual(B.sha256_file(path), ent["sha256"])
+                    # names, dtypes and shapes straight from the ONNX graph
+                    g = onnx.load(path).graph
+                    inits = {t.name for t in g.initializer}
+                    for kind, vis in (("inputs", [v for v in g.input if v.name not in inits]),
+                                      ("outputs", list(g.output))):
+                        got = []
+                        for v in vis:
+                            tt = v.type.tensor_type
+                            shape = [x.dim_param if x.dim_param else x.dim_value
+                                     for x in tt.shape.dim]
+                            got.append({"name": v.name,
+                                        "dtype": onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[tt.elem_type].name,
+                                        "shape": shape})
+                        self.assertEqual(got, ent[kind], "%s %s %s" % (cfg, name, kind))
+                ma = mods["memory_attention"]
+                self.assertEqual(ma["inputs"][1], {"name": "memory", "dtype": "float32",
+                                                   "shape": [1, "M", man["mem_dim"]]})
+                self.assertEqual(ma["inputs"][3]["dtype"], "int64")
+                md = mods["mask_decoder"]
+                self.assertEqual(md["outputs"][0]["shape"], [1, 4, S // 4, S // 4])
+                self.assertEqual([t["name"] for t in md["outputs"]],
+                                 ["masks", "iou_pred", "obj_score_logits", "obj_ptr"])
+                hr = man["use_high_res_features"]
+                self.assertEqual(hr, cfg.startswith("micro_sam"))
+                self.assertEqual(len(mods["image_encoder"]["outputs"]), 3 if hr else 1)
+                # constants: contiguous, sized as declared, with the required names
+                const = B.load_constants(d, man)
+                for n in ("vision_pos", "maskmem_pos_enc", "maskmem_tpos_enc", "no_mem_embed",
+                          "no_obj_ptr"):
+                    self.assertIn(n, const)
+                self.assertEqual(list(const["maskmem_tpos_enc"].shape),
+                                 [man["num_maskmem"], 1, 1, man["mem_dim"]])
+                if cfg == "micro_sam2.1":
+                    self.assertIn("no_obj_embed_spatial", const)
+                    self.assertIn("obj_ptr_tpos_proj.weight", const)
+                    self.assertTrue(man["tracker"]["proj_tpos_enc_in_obj_ptrs"])
+                else:
+                    self.assertFalse(man["tracker"]["add_tpos_enc_to_obj_ptrs"])
+                self.assertEqual(man["samurai"]["stable_frames_threshold"], 15)
+
+    def test_tampered_file_is_detected(self):
+        d = bundle_dir(MICRO[0])
+        tmp = tempfile.mkdtemp(prefix="kat_tamper_")
+        try:
+            t = os.path.join(tmp, "b")
+            shutil.copytree(d, t)
+            with open(os.path.join(t, "constants.bin"), "r+b") as f:
+                f.seek(0)
+                b = f.read(1)
+                f.seek(0)
+                f.write(bytes([b[0] ^ 1]))
+            probs = V.check_manifest(t)
+            self.assertTrue(any("sha256" in p for p in probs), probs)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class TestVerify(unittest.TestCase):
+    def test_verify_micro_bundles(self):
+        for cfg in MICRO:
+            with self.subTest(cfg=cfg):
+                d = bundle_dir(cfg)
+                model, _ = load_model(cfg, None, SEED)
+                res = V.verify_bundle(d, model, seed=3, log=lambda *a: None)
+                self.assertTrue(res["ok"])
+                for name, r in res["modules"].items():
+                    self.assertLessEqual(r["max_abs"], V.TOL_FP32, name)
+                    # the check really ran on every output
+                    self.assertTrue(r["outputs"])
+                    self.assertTrue(r["cases"])
+                self.assertGreaterEqual(len(res["modules"]["memory_attention"]["cases"]), 2)
+
+    def test_verify_detects_other_weights(self):
+        d = bundle_dir(MICRO[0])
+        # other seed: constants.bin no longer matches the model
+        model, _ = load_model(MICRO[0], None, SEED + 1)
+        with self.assertRaises(V.VerifyError):
+            V.verify_bundle(d, model, seed=3, log=lambda *a: None)
+        # same seed but one memory-encoder weight nudged: the ORT-vs-PyTorch check must fail
+        model, _ = load_model(MICRO[0], None, SEED)
+        w = model.memory_encoder.pix_feat_proj.weight
+        w.data[0, 0] += 0.05
+        with self.assertRaises(V.VerifyError) as cm:
+            V.verify_bundle(d, model, seed=3, log=lambda *a: None, modules=["memory_encoder"])
+        self.assertIn("memory_encoder", str(cm.exception))
+
+
+class TestLint(unittest.TestCase):
+    def test_last_axis_scalar_gather_rejected(self):
+        idx = helper.make_tensor("i", TensorProto.INT64, [], [1])
+        m = tiny_model([helper.make_node("Gather", ["x", "i"], ["y"], axis=2)],
+                       [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 2])],
+                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], [idx])
+        probs = E.lint(m)
+        self.assertTrue(any("last axis" in p for p in probs), probs)
+        m2 = tiny_model([helper.make_node("Gather", ["x", "i"], ["y"], axis=-1)],
+                        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 2])],
+                        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], [idx])
+        self.assertTrue(E.lint(m2))
+
+    def test_other_gathers_pass(self):
+        idx = helper.make_tensor("i", TensorProto.INT64, [], [1])
+        m = tiny_model([helper.make_node("Gather", ["x", "i"], ["y"], axis=1)],
+                       [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 2])],
+                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])], [idx])
+        self.assertEqual(E.lint(m), [])
+        idx1 = helper.make_tensor("j", TensorProto.INT64, [1], [1])
+        m = tiny_model([helper.make_node("Gather", ["x", "j"], ["y"], axis=2)],
+                       [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 2])],
+                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 1])], [idx1])
+        self.assertEqual(E.lint(m), [])
+
+    def test_scatternd_rejected(self):
+        ind = helper.make_tensor("ind", TensorProto.INT64, [1, 1], [0])
+        upd = helper.make_tensor("upd", TensorProto.FLOAT, [1, 3], [1, 2, 3])
+        m = tiny_model([helper.make_node("ScatterND", ["x", "ind", "upd"], ["y"])],
+                       [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])], [ind, upd])
+        self.assertTrue(any("ScatterND" in p for p in E.lint(m)))
+
+    def test_rank6_reshape_rejected(self):
+        shp = helper.make_tensor("s", TensorProto.INT64, [6], [1, 1, 1, 1, 2, 3])
+        m = tiny_model([helper.make_node("Reshape", ["x", "s"], ["y"])],
+                       [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 1, 1, 2, 3])],
+                       [shp])
+        self.assertTrue(any("rank 6" in p for p in E.lint(m)))
+
+    def test_exported_bundles_are_clean(self):
+        for cfg in MICRO:
+            d = bundle_dir(cfg)
+            man = B.load_manifest(d)
+            hw = man["feat_size"][0] * man["feat_size"][1]
+            for name, ent in man["modules"].items():
+                m = onnx.load(os.path.join(d, ent["file"]))
+                # feeds let lint measure ranks shape inference leaves unknown (dynamic N / M)
+                self.assertEqual(E.lint(m, E.probe_feeds(ent, hw)), [], "%s/%s" % (cfg, name))
+                ops = E.op_histogram(m)
+                self.assertNotIn("ScatterND", ops)
+                self.assertGreater(len(ops), 5)
+
+
+class TestOrt(unittest.TestCase):
+    def test_missing_file_clear_error(self):
+        with self.assertRaises(FileNotFoundError) as cm:
+            ort.Session("/nonexistent/dir/model.onnx")
+        self.assertIn("/nonexistent/dir/model.onnx", str(cm.exception))
+
+    def test_corrupt_file_reports_ort_message(self):
+        with tempfile.NamedTemporaryFile(suffix=".onnx", delete=False) as f:
+            f.write(b"not a model")
+            p = f.name
+        try:
+            with self.assertRaises(ort.OrtError) as cm:
+                ort.Session(p)
+            self.assertIn(p, str(cm.exception))
+        finally:
+            os.unlink(p)
+
+    def test_run_and_metadata(self):
+        m = tiny_model([helper.make_node("Add", ["a", "b"], ["c"])],
+                       [helper.make_tensor_value_info("a", TensorProto.FLOAT, ["N", 3]),
+                        helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 3])],
+                       [helper.make_tensor_value_info("c", TensorProto.FLOAT, ["N", 3])])
+        with tempfile.TemporaryDirectory() as t:
+            p = os.path.join(t, "add.onnx")
+            onnx.save(m, p)
+            s = ort.Session(p)
+            self.assertEqual([(i.name, i.dtype, i.shape) for i in s.inputs],
+                             [("a", "float32", ["N", 3]), ("b", "float32", [1, 3])])
+            a = np.arange(6, dtype=np.float32).reshape(2, 3)
+            b = np.array([[10, 20, 30]], dtype=np.float32)
+            out = s.run({"a": a, "b": b})
+            np.testing.assert_array_equal(out["c"], a + b)
+            with self.assertRaises(ort.OrtError):
+                s.run({"a": a})  # missing input
+            with self.assertRaises(ort.OrtError):
+                s.run({"a": np.zeros((2, 4), np.float32), "b": b})  # bad shape, ORT's message
+            s.close()
+
+    def test_bad_library_env(self):
+        env = dict(os.environ, KAT_ORT_LIB="/nonexistent/libonnxruntime.so",
+                   PYTHONPATH=os.path.join(ROOT, "tools", "export"))
+        r = subprocess.run([sys.executable, "-c", "from katana_export import ort; ort.version()"],
+                           env=env, capture_output=True, text=True)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("/nonexistent/libonnxruntime.so", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

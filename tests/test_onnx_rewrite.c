@@ -1,0 +1,395 @@
+/*
+ * Tests of the rewrite passes on the graphs of scripts/testdata/07-onnx: each pattern is gone
+ * from the output (op types counted), the output runs in ONNX Runtime and matches the input
+ * graph on seeded random inputs (compared here, independently of the pass's own check), graphs
+ * without the pattern come out byte-identical, and a failing check writes nothing.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kat_test.h"
+#include "katana/onnx.h"
+#include "onnx/graph.h"
+#include "onnx/passes.h"
+
+static char g_tmp[256];
+
+static const char *data(const char *name) {
+  static char buf[4][4200];
+  static int k;
+  const char *p = kat_test_data(name);
+  if (!p) KAT_SKIP("KAT_TEST_DATA is not set");
+  char *b = buf[k++ & 3];
+  snprintf(b, sizeof buf[0], "%s", p);
+  return b;
+}
+
+static const char *tmp(const char *name) {
+  static char buf[4][600];
+  static int k;
+  char *b = buf[k++ & 3];
+  snprintf(b, sizeof buf[0], "%s/%s", g_tmp, name);
+  return b;
+}
+
+static uint8_t *slurp(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  *n = 0;
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long len = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  uint8_t *b = malloc(len > 0 ? (size_t)len : 1);
+  *n = fread(b, 1, (size_t)len, f);
+  fclose(f);
+  return b;
+}
+
+static bool same_bytes(const char *a, const char *b) {
+  size_t na, nb;
+  uint8_t *x = slurp(a, &na), *y = slurp(b, &nb);
+  bool same = x && y && na == nb && memcmp(x, y, na) == 0;
+  free(x);
+  free(y);
+  return same;
+}
+
+/* Runs both models (inline data) on the same seeded inputs; returns the max abs / rel diff over
+ * the outputs of `a` (missing outputs or shape changes give +inf). */
+static void run_compare(const char *a, const char *b, const kat_onnx_rewrite_options *o,
+                        double *max_abs, double *max_rel) {
+  kat__onnx_model *ma = NULL, *mb = NULL;
+  kat_errbuf eb = {{0}};
+  kat__onnx_run_result ra, rb;
+  memset(&ra, 0, sizeof ra);
+  memset(&rb, 0, sizeof rb);
+  *max_abs = *max_rel = INFINITY;
+  uint8_t *ba = NULL, *bb = NULL;
+  size_t na = 0, nb = 0;
+  if (kat__onnx_load(a, true, &ma, &eb) || kat__onnx_load(b, true, &mb, &eb) ||
+      kat__onnx_serialize(ma, &ba, &na, &eb) || kat__onnx_serialize(mb, &bb, &nb, &eb) ||
+      kat__onnx_run(ba, na, ma, o, &ra, &eb) || kat__onnx_run(bb, nb, ma, o, &rb, &eb) ||
+      kat__onnx_compare(&ra, &rb, max_abs, max_rel, NULL, 0, &eb)) {
+    fprintf(stderr, "run_compare %s vs %s: %s\n", a, b, eb.msg);
+    *max_abs = *max_rel = INFINITY;
+  }
+  kat__onnx_run_result_cleanup(&ra);
+  kat__onnx_run_result_cleanup(&rb);
+  kat__free(ba);
+  kat__free(bb);
+  kat__onnx_destroy(ma);
+  kat__onnx_destroy(mb);
+}
+
+static size_t count_op(const char *path, const char *op) {
+  kat__onnx_model *m = NULL;
+  kat_errbuf eb = {{0}};
+  if (kat__onnx_load(path, true, &m, &eb)) return (size_t)-1;
+  size_t c = kat__onnx_count_op(m->proto->graph, op);
+  kat__onnx_destroy(m);
+  return c;
+}
+
+static int rewrite(const char *in, const char *out, const kat_onnx_rewrite_options *o) {
+  char err[1024], *rep = NULL;
+  remove(out);
+  int rc = kat_onnx_rewrite(in, out, o, &rep, err, sizeof err);
+  printf("%s%s%s\n", rep ? rep : "", rc ? "error: " : "", rc ? err : "");
+  kat_onnx_free(rep);
+  return rc;
+}
+
+static void opts_with(kat_onnx_rewrite_options *o, const char *pass) {
+  kat_onnx_rewrite_options_init(o);
+  o->passes[0] = pass;
+  o->n_passes = 1;
+}
+
+KAT_TEST(test_gather_to_split) {
+  const char *models[] = {"onnx/gather_last.onnx", "onnx/gather_last_op11.onnx"};
+  for (int i = 0; i < 2; i++) {
+    const char *in = data(models[i]);
+    size_t n0;
+    uint8_t *before = slurp(in, &n0);
+    KAT_CHECK_INT_EQ(count_op(in, "Gather"), 4);
+    KAT_CHECK_INT_EQ(rewrite(in, tmp("g.onnx"), NULL), KAT_OK);
+    KAT_CHECK_INT_EQ(count_op(tmp("g.onnx"), "Gather"), 0);
+    KAT_CHECK_INT_EQ(count_op(tmp("g.onnx"), "Split"), 2); /* x's three Gathers share one */
+    KAT_CHECK_INT_EQ(count_op(tmp("g.onnx"), "Squeeze"), 4);
+    kat_onnx_rewrite_options o;
+    kat_onnx_rewrite_options_init(&o);
+    o.default_dim = 3;
+    double a, r;
+    run_compare(in, tmp("g.onnx"), &o, &a, &r);
+    KAT_CHECK_NEAR(a, 0.0, 1e-6);
+    /* The input file is untouched. */
+    size_t n1;
+    uint8_t *after = slurp(in, &n1);
+    KAT_CHECK(before && after && n0 == n1 && memcmp(before, after, n0) == 0);
+    free(before);
+    free(after);
+  }
+}
+
+KAT_TEST(test_scatternd_to_concat) {
+  const char *models[] = {"onnx/scatter_static.onnx", "onnx/scatter_dyn.onnx",
+                          "onnx/scatter_const.onnx"};
+  for (int i = 0; i < 3; i++) {
+    const char *in = data(models[i]);
+    KAT_CHECK_INT_EQ(count_op(in, "ScatterND"), 1);
+    KAT_CHECK_INT_EQ(rewrite(in, tmp("s.onnx"), NULL), KAT_OK);
+    KAT_CHECK_INT_EQ(count_op(tmp("s.onnx"), "ScatterND"), 0);
+    /* The index grid's Expand/Unsqueeze chain is gone (its Ranges may stay: in the dynamic
+     * export they also size the update's Reshape). */
+    KAT_CHECK_INT_EQ(count_op(tmp("s.onnx"), "Unsqueeze"), 0);
+    if (i < 2) KAT_CHECK(count_op(tmp("s.onnx"), "Expand") < count_op(in, "Expand"));
+    KAT_CHECK(count_op(tmp("s.onnx"), "Concat") >= 1);
+    kat_onnx_rewrite_options o;
+    kat_onnx_rewrite_options_init(&o);
+    o.dims[0].name = "L";
+    o.dims[0].value = 11; /* another length than the export's 8 */
+    o.n_dims = 1;
+    double a, r;
+    run_compare(in, tmp("s.onnx"), &o, &a, &r);
+    KAT_CHECK_NEAR(a, 0.0, 1e-6);
+  }
+  /* k[:, :, 2:5] = ... is not a leading slice: left alone, byte-identical. */
+  const char *mid = data("onnx/scatter_middle.onnx");
+  KAT_CHECK_INT_EQ(rewrite(mid, tmp("m.onnx"), NULL), KAT_OK);
+  KAT_CHECK(same_bytes(mid, tmp("m.onnx")));
+  KAT_CHECK_INT_EQ(count_op(tmp("m.onnx"), "ScatterND"), 1);
+}
+
+KAT_TEST(test_no_pattern_is_identical) {
+  const char *in = data("onnx/plain.onnx");
+  KAT_CHECK_INT_EQ(rewrite(in, tmp("p.onnx"), NULL), KAT_OK);
+  KAT_CHECK(same_bytes(in, tmp("p.onnx")));
+  /* Every pass on a graph without its pattern. */
+  const char *passes[] = {"gather-to-split", "scatternd-to-concat", "expose-multimask"};
+  kat_onnx_rewrite_options o;
+  kat_onnx_rewrite_options_init(&o);
+  for (int i = 0; i < 3; i++) o.passes[o.n_passes++] = passes[i];
+  KAT_CHECK_INT_EQ(rewrite(in, tmp("p2.onnx"), &o), KAT_OK);
+  KAT_CHECK(same_bytes(in, tmp("p2.onnx")));
+}
+
+KAT_TEST(test_expose_multimask) {
+  const char *in = data("onnx/multimask.onnx");
+  kat_onnx_rewrite_options o;
+  opts_with(&o, "expose-multimask");
+  KAT_CHECK_INT_EQ(rewrite(in, tmp("mm.onnx"), &o), KAT_OK);
+  kat__onnx_model *m = NULL;
+  kat_errbuf eb = {{0}};
+  KAT_CHECK_INT_EQ(kat__onnx_load(tmp("mm.onnx"), true, &m, &eb), KAT_OK);
+  if (!m) return;
+  KAT_CHECK_INT_EQ(m->proto->graph->n_output, 5);
+  uint8_t *b = NULL;
+  size_t n = 0;
+  kat__onnx_run_result r;
+  memset(&r, 0, sizeof r);
+  KAT_CHECK_INT_EQ(kat__onnx_serialize(m, &b, &n, &eb), KAT_OK);
+  KAT_CHECK_INT_EQ(kat__onnx_run(b, n, m, &o, &r, &eb), KAT_OK);
+  int found = 0;
+  for (int i = 0; i < r.n; i++) {
+    const kat__onnx_tensor *t = &r.out[i];
+    if (!strcmp(t->name, "masks_all")) {
+      found++;
+      KAT_CHECK_INT_EQ(t->rank, 4);
+      KAT_CHECK_INT_EQ(t->dims[1], 4); /* all four mask tokens */
+      KAT_CHECK_INT_EQ(t->dims[2], 6);
+    } else if (!strcmp(t->name, "iou_pred_all")) {
+      found++;
+      KAT_CHECK_INT_EQ(t->rank, 2);
+      KAT_CHECK_INT_EQ(t->dims[1], 4);
+    } else if (!strcmp(t->name, "mask_tokens_all")) {
+      found++;
+      KAT_CHECK_INT_EQ(t->rank, 3);
+      KAT_CHECK_INT_EQ(t->dims[1], 4);
+      KAT_CHECK_INT_EQ(t->dims[2], 16);
+    }
+  }
+  KAT_CHECK_INT_EQ(found, 3);
+  /* The selected mask equals one of the candidates: argmax over candidates 1..3. */
+  const kat__onnx_tensor *iou = NULL, *all = NULL, *sel = NULL;
+  for (int i = 0; i < r.n; i++) {
+    if (!strcmp(r.out[i].name, "iou_pred_all")) iou = &r.out[i];
+    if (!strcmp(r.out[i].name, "masks_all")) all = &r.out[i];
+    if (!strcmp(r.out[i].name, "masks")) sel = &r.out[i];
+  }
+  if (iou && all && sel && iou->count == 4 && all->count == 4 * 36 && sel->count == 36) {
+    const float *pi = iou->data, *pa = all->data, *ps = sel->data;
+    int best = 1;
+    for (int k = 2; k < 4; k++)
+      if (pi[k] > pi[best]) best = k;
+    double d = 0;
+    for (int k = 0; k < 36; k++) d = fmax(d, fabs(pa[best * 36 + k] - ps[k]));
+    KAT_CHECK_NEAR(d, 0.0, 1e-6);
+  } else {
+    KAT_CHECK(!"multimask outputs missing or of unexpected size");
+  }
+  kat__onnx_run_result_cleanup(&r);
+  kat__free(b);
+  kat__onnx_destroy(m);
+  double a, rel;
+  run_compare(in, tmp("mm.onnx"), &o, &a, &rel);
+  KAT_CHECK_NEAR(a, 0.0, 1e-7);
+}
+
+KAT_TEST(test_fixed_memory) {
+  const char *in = data("onnx/memattn.onnx");
+  kat_onnx_rewrite_options o;
+  opts_with(&o, "fixed-memory");
+  KAT_CHECK_INT_EQ(rewrite(in, tmp("fm.onnx"), &o), KAT_EINVAL); /* N is required */
+  o.fixed_memory = 12;
+  KAT_CHECK_INT_EQ(rewrite(in, tmp("fm.onnx"), &o), KAT_OK);
+  kat__onnx_model *m = NULL;
+  kat_errbuf eb = {{0}};
+  KAT_CHECK_INT_EQ(kat__onnx_load(tmp("fm.onnx"), true, &m, &eb), KAT_OK);
+  if (!m) return;
+  kat__onnx_shape s;
+  KAT_CHECK(kat__onnx_shape_of(m->proto->graph, "memory", &s));
+  KAT_CHECK_INT_EQ(s.dims[1], 12);
+  KAT_CHECK(s.params[1] == NULL);
+  KAT_CHECK(kat__onnx_shape_of(m->proto->graph, "memory_pos", &s));
+  KAT_CHECK_INT_EQ(s.dims[1], 12);
+  KAT_CHECK(kat__onnx_shape_of(m->proto->graph, "num_obj_ptr_tokens", &s));
+  KAT_CHECK_INT_EQ(s.rank, 0); /* still an input value */
+  kat__onnx_destroy(m);
+  kat_onnx_rewrite_options c;
+  kat_onnx_rewrite_options_init(&c);
+  c.dims[0].name = "M";
+  c.dims[0].value = 12;
+  c.n_dims = 1;
+  double a, r;
+  run_compare(in, tmp("fm.onnx"), &c, &a, &r);
+  KAT_CHECK_NEAR(a, 0.0, 1e-7);
+}
+
+KAT_TEST(test_fp16) {
+  const char *in = data("onnx/fp16_block.onnx");
+  kat_onnx_rewrite_options o;
+  opts_with(&o, "fp16");
+  KAT_CHECK_INT_EQ(rewrite(in, tmp("fp.onnx"), &o), KAT_OK);
+  kat__onnx_model *m = NULL;
+  kat_errbuf eb = {{0}};
+  KAT_CHECK_INT_EQ(kat__onnx_load(tmp("fp.onnx"), true, &m, &eb), KAT_OK);
+  if (!m) return;
+  const Onnx__GraphProto *g = m->proto->graph;
+  size_t f16 = 0, f32 = 0;
+  for (size_t i = 0; i < g->n_initializer; i++) {
+    f16 += g->initializer[i]->data_type == KAT_ONNX_FLOAT16;
+    f32 += g->initializer[i]->data_type == KAT_ONNX_FLOAT;
+  }
+  KAT_CHECK(f16 >= 4); /* the Linear weights */
+  KAT_CHECK(kat__onnx_count_op(g, "Cast") > 0);
+  KAT_CHECK_INT_EQ(kat__onnx_count_op(g, "LayerNormalization"), 1);
+  KAT_CHECK_INT_EQ(kat__onnx_count_op(g, "Softmax"), 1);
+  kat__onnx_types *ty = NULL;
+  KAT_CHECK_INT_EQ(kat__onnx_types_infer(g, &ty, &eb), KAT_OK);
+  for (size_t i = 0; ty && i < g->n_node; i++) {
+    const Onnx__NodeProto *n = g->node[i];
+    if (!strcmp(n->op_type, "Softmax") || !strcmp(n->op_type, "LayerNormalization") ||
+        !strcmp(n->op_type, "Sqrt"))
+      KAT_CHECK_INT_EQ(kat__onnx_types_get(ty, n->input[0]), KAT_ONNX_FLOAT);
+    if (!strcmp(n->op_type, "Gemm") || !strcmp(n->op_type, "Erf"))
+      KAT_CHECK_INT_EQ(kat__onnx_types_get(ty, n->input[0]), KAT_ONNX_FLOAT16);
+  }
+  kat__onnx_types_destroy(ty);
+  kat__onnx_shape s;
+  KAT_CHECK(kat__onnx_shape_of(g, "x", &s) && s.elem_type == KAT_ONNX_FLOAT);
+  KAT_CHECK(kat__onnx_shape_of(g, "y", &s) && s.elem_type == KAT_ONNX_FLOAT);
+  kat__onnx_destroy(m);
+  double a, r;
+  run_compare(in, tmp("fp.onnx"), &o, &a, &r);
+  KAT_CHECK(r < 1e-2);
+  KAT_CHECK(r > 0); /* it really computes in FP16 */
+  /* An impossible bar: the check fails and nothing is written; --force writes. */
+  o.fp16_tol_rel = 1e-9;
+  KAT_CHECK_INT_EQ(rewrite(in, tmp("fp_strict.onnx"), &o), KAT_ECHECK);
+  KAT_CHECK(access(tmp("fp_strict.onnx"), F_OK) != 0);
+  o.force = 1;
+  KAT_CHECK_INT_EQ(rewrite(in, tmp("fp_strict.onnx"), &o), KAT_OK);
+  KAT_CHECK(access(tmp("fp_strict.onnx"), F_OK) == 0);
+}
+
+KAT_TEST(test_external_inline) {
+  const char *in = data("onnx/external.onnx");
+  KAT_CHECK_INT_EQ(rewrite(in, tmp("ext.onnx"), NULL), KAT_OK);
+  kat__onnx_model *m = NULL;
+  kat_errbuf eb = {{0}};
+  /* Without resolving: the output has no external references left. */
+  KAT_CHECK_INT_EQ(kat__onnx_load(tmp("ext.onnx"), false, &m, &eb), KAT_OK);
+  if (!m) return;
+  for (size_t i = 0; i < m->proto->graph->n_initializer; i++)
+    KAT_CHECK_INT_EQ(m->proto->graph->initializer[i]->n_external_data, 0);
+  KAT_CHECK_INT_EQ(kat__onnx_count_op(m->proto->graph, "Gather"), 0);
+  kat__onnx_destroy(m);
+  kat_onnx_rewrite_options o;
+  kat_onnx_rewrite_options_init(&o);
+  double a, r;
+  run_compare(in, tmp("ext.onnx"), &o, &a, &r);
+  KAT_CHECK_NEAR(a, 0.0, 1e-6);
+}
+
+KAT_TEST(test_coverage_cpu) {
+  char err[1024], *rep = NULL;
+  KAT_CHECK_INT_EQ(
+      kat_onnx_coverage(data("onnx/scatter_static.onnx"), "cpu", &rep, err, sizeof err), KAT_OK);
+  KAT_CHECK_CONTAINS(rep, "CPUExecutionProvider claims");
+  KAT_CHECK_CONTAINS(rep, "1 ScatterND");
+  kat_onnx_free(rep);
+  rep = NULL;
+  KAT_CHECK_INT_EQ(
+      kat_onnx_coverage(data("onnx/plain.onnx"), "no-such-preset", &rep, err, sizeof err),
+      KAT_EINVAL);
+  kat_onnx_free(rep);
+}
+
+/* The CLI end to end: exit codes 0 / 1 / 2 and the report on stdout. */
+KAT_TEST(test_cli) {
+  const char *cli = getenv("KAT_CLI");
+  if (!cli) {
+    printf("test_cli: KAT_CLI not set, CLI checks not run\n");
+    return;
+  }
+  char cmd[8192];
+  snprintf(cmd, sizeof cmd, "%s onnx rewrite %s -o %s --pass gather-to-split > %s 2>&1", cli,
+           data("onnx/gather_last.onnx"), tmp("cli.onnx"), tmp("cli.txt"));
+  KAT_CHECK_INT_EQ(WEXITSTATUS(system(cmd)), 0);
+  KAT_CHECK_INT_EQ(count_op(tmp("cli.onnx"), "Gather"), 0);
+  size_t n;
+  char *txt = (char *)slurp(tmp("cli.txt"), &n);
+  if (txt) txt[n ? n - 1 : 0] = 0;
+  KAT_CHECK_CONTAINS(txt, "gather-to-split: 4 site(s), nodes 8 -> 10");
+  free(txt);
+  snprintf(cmd, sizeof cmd, "%s onnx inspect %s/nope.onnx > /dev/null 2>&1", cli, g_tmp);
+  KAT_CHECK_INT_EQ(WEXITSTATUS(system(cmd)), 1);
+  snprintf(cmd, sizeof cmd, "%s onnx rewrite %s > /dev/null 2>&1", cli, data("onnx/plain.onnx"));
+  KAT_CHECK_INT_EQ(WEXITSTATUS(system(cmd)), 2); /* no -o */
+  snprintf(cmd, sizeof cmd, "%s onnx coverage %s --ep tensorrt > %s 2>&1", cli,
+           data("onnx/scatter_static.onnx"), tmp("cli.txt"));
+  KAT_CHECK_INT_EQ(WEXITSTATUS(system(cmd)), 0);
+  txt = (char *)slurp(tmp("cli.txt"), &n);
+  if (txt) txt[n ? n - 1 : 0] = 0;
+  KAT_CHECK_CONTAINS(txt, "1 ScatterND"); /* static checks are reported either way */
+  free(txt);
+}
+
+static void setup(void) {
+  snprintf(g_tmp, sizeof g_tmp, "/tmp/kat_onnx_rewrite_XXXXXX");
+  if (!mkdtemp(g_tmp)) KAT_SKIP("cannot make a temporary folder");
+}
+
+static void teardown(void) {
+  const char *names[] = {"g.onnx",  "s.onnx",  "m.onnx",         "p.onnx",   "p2.onnx",  "mm.onnx",
+                         "fm.onnx", "fp.onnx", "fp_strict.onnx", "ext.onnx", "cli.onnx", "cli.txt"};
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++) remove(tmp(names[i]));
+  rmdir(g_tmp);
+}
+
+KAT_TEST_MAIN(setup, test_gather_to_split, test_scatternd_to_concat, test_no_pattern_is_identical,
+              test_expose_multimask, test_fixed_memory, test_fp16, test_external_inline,
+              test_coverage_cpu, test_cli, teardown)

@@ -1,0 +1,1 @@
+"""katana bundle exporter: `python3 -m katana_export --help` (docs/bundle-format.md)."""

@@ -1,0 +1,127 @@
+"""The differentiable tracking loop used for training, on the export wrappers (the same modules
+that become the bundle's ONNX graphs), with plain SAM 2 memory (the previous frames) and the
+object-pointer tokens. It mirrors the reference's video training step (sam2 training:
+box prompt on the first frame, then tracking), simplified to one object and batch 1."""
+
+import torch
+import torch.nn.functional as F
+
+NO_OBJ_SCORE = -1024.0
+
+
+def focal_loss(logits, target, alpha=0.25, gamma=2.0):
+    """Sigmoid focal loss averaged over pixels (sam2 training/loss_fns.py: sigmoid_focal_loss)."""
+    p = torch.sigmoid(logits)
+    ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    p_t = p * target + (1 - p) * (1 - target)
+    loss = ce * ((1 - p_t) ** gamma)
+    a_t = alpha * target + (1 - alpha) * (1 - target)
+    return (a_t * loss).mean()
+
+
+def dice_loss(logits, target, eps=1.0):
+    p = torch.sigmoid(logits).flatten()
+    t = target.flatten()
+    return 1 - (2 * (p * t).sum() + eps) / (p.sum() + t.sum() + eps)
+
+
+def mask_iou(logits, target):
+    pred = (logits > 0).float()
+    inter = (pred * target).sum()
+    union = ((pred + target) > 0).float().sum()
+    return (inter / union) if union > 0 else torch.tensor(1.0)
+
+
+class Weights:
+    mask = 20.0  # focal
+    dice = 1.0
+    iou = 1.0
+    obj = 1.0
+
+
+def frame_loss(masks_lr, ious, obj_logit, gt, size, candidates, w=Weights):
+    """Loss of one frame: candidates are token indices (e.g. [0] or [1,2,3]).
+
+    masks_lr [1,4,S/4,S/4] logits; ious [1,4]; obj_logit [1,1]; gt [S,S] in {0,1}.
+    The mask loss applies to the candidate with the lowest focal+dice loss and only when the
+    object is present; the IoU loss (L1 against the actual IoU) applies to every candidate.
+    Returns (loss, index of the best candidate)."""
+    present = float(gt.sum() > 0)
+    up = F.interpolate(masks_lr, size=(size, size), mode="bilinear", align_corners=False)[0]
+    losses, iou_terms = [], []
+    for c in candidates:
+        lg = up[c]
+        losses.append(w.mask * focal_loss(lg, gt) + w.dice * dice_loss(lg, gt))
+        with torch.no_grad():
+            actual = mask_iou(lg, gt) if present else torch.tensor(0.0)
+        iou_terms.append(torch.abs(ious[0, c] - actual))
+    stacked = torch.stack(losses)
+    best = int(torch.argmin(stacked.detach()))
+    loss = present * stacked[best] + w.iou * present * torch.stack(iou_terms).mean()
+    target = torch.full_like(obj_logit, present)
+    loss = loss + w.obj * F.binary_cross_entropy_with_logits(obj_logit, target)
+    return loss, candidates[best]
+
+
+def track_clip(wr, consts, model, clip, start, length, num_maskmem=7, max_ptrs=16):
+    """Runs the loop over frames [start, start+length) and returns (total loss, per-frame IoU)."""
+    enc, mem_attn, dec, menc = wr
+    S = clip.size
+    C = model.hidden_dim
+    no_mem = model.no_mem_embed.reshape(1, C, 1, 1)
+    mpos = consts["maskmem_pos_enc"]  # [1,64,H,W]
+    tpos = model.maskmem_tpos_enc  # [num_maskmem,1,1,64], learnable
+    bank = []  # (frame offset, maskmem [1,64,H,W], obj_ptr [1,C])
+    total = 0.0
+    ious = []
+    for k in range(length):
+        t = start + k
+        feat = enc(clip.image(t))
+        gt = clip.mask(t)
+        if k == 0:
+            x0, y0, x1, y1 = clip.box_at_model_size(t)
+            coords = torch.tensor([[[x0, y0], [x1, y1]]], dtype=torch.float32)
+            labels = torch.tensor([[2, 3]], dtype=torch.int32)
+            masks, iou_p, obj, ptrs = dec(feat + no_mem, coords, labels)
+            loss0, _ = frame_loss(masks, iou_p, obj, gt, S, [0])
+            loss1, _ = frame_loss(masks, iou_p, obj, gt, S, [1, 2, 3])
+            loss = loss0 + 0.5 * loss1
+            chosen = 0
+            from_pts = torch.ones(1)
+        else:
+            mem_tokens, pos_tokens = [], []
+            # conditioning frame first (t_pos 0 -> row num_maskmem-1), then up to 6 previous
+            prev = [b for b in bank[1:]][-(num_maskmem - 1):]
+            sel = [(0, bank[0])] + [(k - b[0], b) for b in prev]
+            for t_pos, b in sel:
+                tp = 0 if b is bank[0] else t_pos
+                row = num_maskmem - tp - 1
+                mem_tokens.append(b[1].flatten(2).permute(0, 2, 1))
+                pos_tokens.append((mpos + tpos[row].reshape(1, -1, 1, 1)).flatten(2).permute(0, 2, 1))
+            ptr_list = [bank[0][2]] + [b[2] for b in bank[1:]][-(max_ptrs - 1):]
+            ptrs_t = torch.stack(ptr_list, dim=1)  # [1,P,C]
+            P = ptrs_t.shape[1]
+            ptr_tok = ptrs_t.reshape(1, P, C // 64, 64).reshape(1, P * (C // 64), 64)
+            memory = torch.cat(mem_tokens + [ptr_tok], dim=1)
+            memory_pos = torch.cat(pos_tokens + [torch.zeros_like(ptr_tok)], dim=1)
+            pix = mem_attn(feat, memory, memory_pos, torch.tensor(ptr_tok.shape[1]))
+            coords = torch.zeros(1, 1, 2)
+            labels = torch.full((1, 1), -1, dtype=torch.int32)
+            masks, iou_p, obj, ptrs = dec(pix, coords, labels)
+            loss, _ = frame_loss(masks, iou_p, obj, gt, S, [1, 2, 3])
+            chosen = 1 + int(torch.argmax(iou_p[0, 1:].detach()))
+            from_pts = torch.zeros(1)
+        total = total + loss
+        present = (obj > 0).float()
+        m = masks[:, chosen:chosen + 1]
+        m = torch.where(obj.reshape(1, 1, 1, 1) > 0, m, torch.full_like(m, NO_OBJ_SCORE))
+        maskmem = menc(feat, m, from_pts)
+        ptr = ptrs[:, chosen]
+        if getattr(model, "no_obj_ptr", None) is not None:
+            ptr = present * ptr + (1 - present) * model.no_obj_ptr
+        bank.append((k, maskmem, ptr))
+        with torch.no_grad():
+            up = F.interpolate(masks[:, chosen:chosen + 1], size=(S, S), mode="bilinear",
+                               align_corners=False)[0, 0]
+            ious.append(float(mask_iou(up, gt)) if gt.sum() > 0 else float((up > 0).sum() == 0))
+    return total / length, ious
