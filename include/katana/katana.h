@@ -11,6 +11,7 @@
 #include "katana/onnx.h"
 #include "katana/runtime.h"
 #include "katana/synth.h"
+#include "katana/stream.h"
 #include "katana/system.h"
 #include "katana/tracker.h"
 

@@ -104,6 +104,11 @@ typedef struct kat_track_result {
   double kf_box[4];  /* Kalman predicted box of this frame, x, y, w, h in source pixels */
   int kf_phase;      /* SAMURAI: 1 (re)initiate, 2 warming up, 3 motion-weighted; else 0 */
   kat_track_timings timings;
+  /* Streams (katana/stream.h): the frame's index in its source, and how many source frames were
+   * dropped (live input, drop-oldest) since the previous result. The tracker alone sets
+   * source_index = frame_index and dropped_before = 0. */
+  int64_t source_index;
+  int64_t dropped_before;
   /* With want_masks: [mask_height, mask_width] u8, 255 = object, row stride mask_stride bytes.
    * Borrowed from the tracker, valid until its next start/step/destroy. NULL otherwise. */
   const uint8_t *mask;

@@ -72,6 +72,16 @@ int kat__queue_push_drop_oldest(kat_queue *q, void *item, void **evicted) {
   return rc;
 }
 
+int kat__queue_try_push(kat_queue *q, void *item) {
+  pthread_mutex_lock(&q->mu);
+  int rc = q->canceled                              ? KAT_ECANCELED
+           : (q->closed || q->count == q->capacity) ? KAT_ESTATE
+                                                    : KAT_OK;
+  if (rc == KAT_OK) put_locked(q, item);
+  pthread_mutex_unlock(&q->mu);
+  return rc;
+}
+
 int kat__queue_pop(kat_queue *q, void **item) {
   pthread_mutex_lock(&q->mu);
   uint64_t t0 = 0;

@@ -48,6 +48,8 @@ int kat__queue_push(kat_queue *q, void *item);
  * *evicted (else *evicted = NULL) so the caller can recycle it and report the drop.
  */
 int kat__queue_push_drop_oldest(kat_queue *q, void *item, void **evicted);
+/* Appends `item` without blocking: KAT_ESTATE if full or closed, KAT_ECANCELED if cancelled. */
+int kat__queue_try_push(kat_queue *q, void *item);
 /* Removes the oldest item into *item, blocking while empty. KAT_OK, KAT_EOF, KAT_ECANCELED. */
 int kat__queue_pop(kat_queue *q, void **item);
 /* Like pop but never blocks: KAT_EOF if closed and empty, KAT_ESTATE if merely empty. */

@@ -31,6 +31,7 @@
 #include "track/maskbox.h"
 #include "track/membank.h"
 #include "track/select.h"
+#include "track/tracker_internal.h"
 
 enum {
   IE = KAT_MODULE_IMAGE_ENCODER,
@@ -440,21 +441,109 @@ static int run_module(kat_tracker *t, int module, kat_track_result *res) {
   return rc;
 }
 
+/* Points the bindings that read a frame's features at `f` (free when unchanged). */
+static int bind_features(kat_tracker *t, const kat__features *f) {
+  const int64_t feat[4] = {1, t->C, t->H, t->W};
+  int rc;
+  if ((rc = bind_in(t, MA, t->ma_curr, f->vision, feat, 4)) ||
+      (rc = bind_in(t, ME, t->me_pix, f->vision, feat, 4)))
+    return rc;
+  if (t->use_hr && ((rc = bind_in(t, MD, t->md_hr0, f->hr0, t->hr0_shape, 4)) ||
+                    (rc = bind_in(t, MD, t->md_hr1, f->hr1, t->hr1_shape, 4))))
+    return rc;
+  return KAT_OK;
+}
+
+size_t kat__tracker_image_floats(const kat_tracker *t) {
+  return (size_t)3 * t->S * t->S;
+}
+
+void kat__tracker_feature_floats(const kat_tracker *t, size_t *vision, size_t *hr0, size_t *hr1) {
+  *vision = (size_t)t->C * t->HW;
+  *hr0 = t->use_hr ? (size_t)(t->hr0_shape[1] * t->hr0_shape[2] * t->hr0_shape[3]) : 0;
+  *hr1 = t->use_hr ? (size_t)(t->hr1_shape[1] * t->hr1_shape[2] * t->hr1_shape[3]) : 0;
+}
+
+int kat__tracker_preprocess(kat_tracker *t, const kat_frame *frame, float *image) {
+  if (!t->rs || frame->width != t->vw || frame->height != t->vh)
+    return kat__fail(&t->eb, KAT_EINVAL, "tracker: frame is %dx%d, the track's is %dx%d",
+                     frame->width, frame->height, t->vw, t->vh);
+  if (kat__resizer_run(t->rs, frame, image))
+    return kat__fail(&t->eb, KAT_EINVAL, "tracker: %s", kat__resizer_last_error(t->rs));
+  return KAT_OK;
+}
+
+int kat__tracker_encode(kat_tracker *t, float *image, const kat__features *f, double *ms) {
+  const int64_t img[4] = {1, 3, t->S, t->S}, feat[4] = {1, t->C, t->H, t->W};
+  int rc;
+  if ((rc = bind_in(t, IE, t->ie_image, image, img, 4)) ||
+      (rc = bind_out(t, IE, t->ie_vf, f->vision, feat, 4)))
+    return rc;
+  if (t->use_hr && ((rc = bind_out(t, IE, t->ie_hr0, f->hr0, t->hr0_shape, 4)) ||
+                    (rc = bind_out(t, IE, t->ie_hr1, f->hr1, t->hr1_shape, 4))))
+    return rc;
+  rc = kat__session_run(t->sess[IE], &t->eb);
+  if (ms) *ms = kat__session_last_run_ms(t->sess[IE]);
+  return rc;
+}
+
+static int consume(kat_tracker *t, const kat__features *f, const double *box,
+                   kat_track_result *res);
+
 /* One frame; `box` is the prompt (first frame) or NULL. */
 static int track_frame(kat_tracker *t, const kat_frame *frame, const double *box,
                        kat_track_result *res) {
   const double t0 = kat__now_ms();
+  int rc;
+  kat__features own = {t->vision, t->hr0, t->hr1};
+  /* Preprocess: Pillow-exact (or fast bilinear) resize + normalisation, [1,3,S,S]. */
+  if ((rc = kat__tracker_preprocess(t, frame, t->image))) return rc;
+  const double pre = kat__now_ms() - t0;
+  double enc = 0;
+  if ((rc = kat__tracker_encode(t, t->image, &own, &enc))) return rc;
+  if ((rc = consume(t, &own, box, res))) return rc;
+  res->timings.preprocess_ms = pre;
+  res->timings.module_ms[IE] = enc;
+  res->timings.total_ms = kat__now_ms() - t0;
+  res->timings.host_ms = res->timings.total_ms - pre - enc - res->timings.module_ms[MA] -
+                         res->timings.module_ms[MD] - res->timings.module_ms[ME];
+  return KAT_OK;
+}
+
+int kat__tracker_consume(kat_tracker *t, const kat__features *f, const double *box,
+                         kat_track_result *res) {
+  kat__errbuf_clear(&t->eb);
+  if (!box && !t->started) return kat__fail(&t->eb, KAT_ESTATE, "tracker: no started track");
+  if (box) {
+    kat__membank_reset(t->bank);
+    memset(&t->kf, 0, sizeof t->kf);
+    t->frame = 0;
+    t->absent = 0;
+    t->started = 0;
+  }
+  const double t0 = kat__now_ms();
+  int rc = consume(t, f, box, res);
+  if (rc) {
+    t->started = 0;
+    return rc;
+  }
+  t->started = 1;
+  res->timings.total_ms = kat__now_ms() - t0;
+  res->timings.host_ms = res->timings.total_ms - res->timings.module_ms[MA] -
+                         res->timings.module_ms[MD] - res->timings.module_ms[ME];
+  return KAT_OK;
+}
+
+/* Everything after the image encoder, on the features `f`. */
+static int consume(kat_tracker *t, const kat__features *f, const double *box,
+                   kat_track_result *res) {
   const int first = box != NULL;
   const size_t plane = (size_t)t->L * t->L;
   int rc;
   memset(res, 0, sizeof *res);
   res->frame_index = t->frame;
-
-  /* Preprocess: Pillow-exact (or fast bilinear) resize + normalisation, [1,3,S,S]. */
-  if (kat__resizer_run(t->rs, frame, t->image))
-    return kat__fail(&t->eb, KAT_EINVAL, "tracker: %s", kat__resizer_last_error(t->rs));
-  res->timings.preprocess_ms = kat__now_ms() - t0;
-  if ((rc = run_module(t, IE, res))) return rc;
+  res->source_index = t->frame;
+  if ((rc = bind_features(t, f))) return rc;
 
   /* Image embedding of the mask decoder. */
   int64_t npts;
@@ -462,7 +551,7 @@ static int track_frame(kat_tracker *t, const kat_frame *frame, const double *box
     /* `directly_add_no_mem_embed`: vision_feats + no_mem_embed per channel. */
     for (int c = 0; c < t->C; c++) {
       float *dst = t->embed + (size_t)c * t->HW;
-      const float *src = t->vision + (size_t)c * t->HW;
+      const float *src = f->vision + (size_t)c * t->HW;
       for (int p = 0; p < t->HW; p++) dst[p] = src[p] + t->no_mem_embed[c];
     }
     /* sam2_video_predictor.py add_new_points_or_box: corners / [W,H] * S in float32. */
@@ -569,25 +658,15 @@ static int track_frame(kat_tracker *t, const kat_frame *frame, const double *box
   res->presence = present                                 ? KAT_PRESENCE_TRACKED
                   : t->absent >= t->opt.lost_after_frames ? KAT_PRESENCE_LOST
                                                           : KAT_PRESENCE_OCCLUDED;
-  res->timings.total_ms = kat__now_ms() - t0;
-  double mod = 0;
-  for (int i = 0; i < KAT_MODULE_COUNT; i++) mod += res->timings.module_ms[i];
-  res->timings.host_ms = res->timings.total_ms - mod - res->timings.preprocess_ms;
   t->frame++;
   return KAT_OK;
 }
 
-int kat_tracker_start(kat_tracker *t, const kat_frame *frame, const double box[4],
-                      kat_track_result *result) {
+int kat__tracker_begin_video(kat_tracker *t, int width, int height) {
   int rc;
-  kat__errbuf_clear(&t->eb);
-  t->started = 0;
-  if (!frame || !box || !result || frame->width < 1 || frame->height < 1)
-    return kat__fail(&t->eb, KAT_EINVAL, "kat_tracker_start: missing frame, box or result");
-  if (!(box[2] > 0) || !(box[3] > 0) || !isfinite(box[0]) || !isfinite(box[1]))
-    return kat__fail(&t->eb, KAT_EINVAL, "kat_tracker_start: box %g,%g,%g,%g is empty", box[0],
-                     box[1], box[2], box[3]);
-  if (!t->rs || frame->width != t->vw || frame->height != t->vh) {
+  if (width < 1 || height < 1)
+    return kat__fail(&t->eb, KAT_EINVAL, "tracker: bad frame size %dx%d", width, height);
+  if (!t->rs || width != t->vw || height != t->vh) {
     /* Per-video buffers: allocated at start only when the frame size changes. */
     kat__resizer_destroy(t->rs);
     t->rs = NULL;
@@ -601,22 +680,35 @@ int kat_tracker_start(kat_tracker *t, const kat_frame *frame, const double box[4
       mean[i] = (float)t->m->mean[i];
       std[i] = (float)t->m->std[i];
     }
-    if ((rc = kat__resizer_create(frame->width, frame->height, t->S,
+    if ((rc = kat__resizer_create(width, height, t->S,
                                   t->opt.fast_resize ? KAT__RESIZE_FAST : KAT__RESIZE_EXACT, mean,
                                   std, &t->rs, &t->eb)))
       return rc;
-    if ((rc = kat__lin_axis_init(&t->ay_v, t->L, frame->height)) ||
-        (rc = kat__lin_axis_init(&t->ax_v, t->L, frame->width)))
+    if ((rc = kat__lin_axis_init(&t->ay_v, t->L, height)) ||
+        (rc = kat__lin_axis_init(&t->ax_v, t->L, width)))
       return kat__fail(&t->eb, rc, "tracker: out of memory");
     if (t->opt.want_masks) {
       size_t n;
-      if (!kat__size_mul((size_t)frame->width, (size_t)frame->height, &n) ||
-          !(t->mask_out = kat__malloc(n)))
+      if (!kat__size_mul((size_t)width, (size_t)height, &n) || !(t->mask_out = kat__malloc(n)))
         return kat__fail(&t->eb, KAT_ENOMEM, "tracker: out of memory for the mask");
     }
-    t->vw = frame->width;
-    t->vh = frame->height;
+    t->vw = width;
+    t->vh = height;
   }
+  return KAT_OK;
+}
+
+int kat_tracker_start(kat_tracker *t, const kat_frame *frame, const double box[4],
+                      kat_track_result *result) {
+  int rc;
+  kat__errbuf_clear(&t->eb);
+  t->started = 0;
+  if (!frame || !box || !result || frame->width < 1 || frame->height < 1)
+    return kat__fail(&t->eb, KAT_EINVAL, "kat_tracker_start: missing frame, box or result");
+  if (!(box[2] > 0) || !(box[3] > 0) || !isfinite(box[0]) || !isfinite(box[1]))
+    return kat__fail(&t->eb, KAT_EINVAL, "kat_tracker_start: box %g,%g,%g,%g is empty", box[0],
+                     box[1], box[2], box[3]);
+  if ((rc = kat__tracker_begin_video(t, frame->width, frame->height))) return rc;
   kat__membank_reset(t->bank);
   memset(&t->kf, 0, sizeof t->kf);
   t->frame = 0;

@@ -63,7 +63,6 @@ class OnnxBackend:
 
 def model_meta(model):
     """Manifest-like fields read from a model object with the official attribute names."""
-    import torch  # noqa: F401
     tr = {}
     for k, d in TRACKER_FLAGS.items():
         v = getattr(model, k, d)

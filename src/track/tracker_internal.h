@@ -1,0 +1,47 @@
+/*
+ * The tracker's frame step split into its three pipeline stages, for src/pipeline: preprocess
+ * (resize + normalise), the image encoder, and everything after it (memory attention, mask
+ * decoder, selection, memory encoder, bank). kat_tracker_start/step run the same three functions
+ * in sequence on the tracker's own buffers, so the pipelined and sequential modes compute the
+ * same values bit for bit.
+ *
+ * Threads: preprocess uses only the resizer, encode only the image encoder session, consume the
+ * other sessions and the bank; the three may run on three threads at once for different frames,
+ * each stage on one thread at a time. kat__tracker_begin_video must not overlap any of them.
+ */
+#ifndef KAT_TRACK_TRACKER_INTERNAL_H
+#define KAT_TRACK_TRACKER_INTERNAL_H
+
+#include <stddef.h>
+
+#include "katana/tracker.h"
+
+/* One frame's image-encoder outputs, in buffers owned by the caller (pipeline slots). */
+typedef struct kat__features {
+  float *vision; /* [1,C,H,W] f32: vision_feats */
+  float *hr0;    /* [1,C/8,4H,4W] f32 (SAM 2.1 only, else NULL) */
+  float *hr1;    /* [1,C/4,2H,2W] f32 (SAM 2.1 only, else NULL) */
+} kat__features;
+
+/* Buffer sizes in floats: the preprocessed image, and each feature tensor (0 when absent). */
+size_t kat__tracker_image_floats(const kat_tracker *t);
+void kat__tracker_feature_floats(const kat_tracker *t, size_t *vision, size_t *hr0, size_t *hr1);
+
+/* Prepares the per-video buffers (resizer, output mask) for frames of width x height. */
+int kat__tracker_begin_video(kat_tracker *t, int width, int height);
+
+/* Stage 1: `frame` -> `image` [1,3,S,S] f32 (caller-owned). */
+int kat__tracker_preprocess(kat_tracker *t, const kat_frame *frame, float *image);
+
+/* Stage 2: image encoder on `image` into `f`; *ms gets the run time. */
+int kat__tracker_encode(kat_tracker *t, float *image, const kat__features *f, double *ms);
+
+/*
+ * Stage 3: the rest of the frame on `f`. With `box` (x, y, w, h in source pixels) this is the
+ * conditioning frame of a new track (the memory is cleared); without, the next frame. Fills
+ * `res` except the preprocess and image-encoder timings, which the caller adds.
+ */
+int kat__tracker_consume(kat_tracker *t, const kat__features *f, const double *box,
+                         kat_track_result *res);
+
+#endif /* KAT_TRACK_TRACKER_INTERNAL_H */
