@@ -83,8 +83,10 @@ typedef struct kat_stream_stats {
   int64_t frames;  /* results delivered */
   int64_t dropped; /* frames dropped (drop_oldest) */
   /* p50/p95 in ms: [0] decode, [1] preprocess, [2] image_encoder, [3] tracker (the rest),
-   * [4] end-to-end latency (decode start to result) */
-  double p50_ms[5], p95_ms[5];
+   * [4] end-to-end latency (decode start to result; includes queue waits, so it grows with the
+   * queues when a file source runs ahead), [5] frame interval (time between consecutive results:
+   * 1000 / FPS, the figure a live consumer sees) */
+  double p50_ms[6], p95_ms[6];
   /* Seconds each stage's thread spent waiting on a queue: [0] decode+preprocess,
    * [1] image encoder, [2] consumer (kat_stream_next's caller). */
   double idle_s[3];

@@ -28,7 +28,7 @@ struct kat__resizer {
   int src_w, src_h, size;
   kat__resize_mode mode;
   kat_errbuf eb;
-  float lut[3][256]; /* (f32(v / 255.0) - mean[c]) / std[c] */
+  float lut[3][256]; /* f32((v / 255.0 - mean[c]) / std[c]) computed in float64 */
   /* Exact path. */
   int hk_n, vk_n;       /* taps per output sample (Pillow's ksize) */
   int *hbound, *vbound; /* [S][2]: first source index, tap count */
@@ -175,9 +175,12 @@ int kat__resizer_create(int src_w, int src_h, int size, kat__resize_mode mode, c
   r->mode = mode;
   for (int c = 0; c < 3; c++) {
     for (int v = 0; v < 256; v++) {
-      /* torch: (img_u8 / 255.0) in float64, cast to float32, then -= mean, /= std in float32. */
-      float x = (float)((double)v / 255.0);
-      r->lut[c][v] = (x - mean[c]) / std[c];
+      /* As the LaSOT evaluation loads frames (samurai scripts/main_inference.py with
+       * async_loading_frames: sam2/utils/misc.py AsyncVideoFrameLoader): u8 / 255.0, -= mean and
+       * /= std in float64 (float32 mean/std promoted), then cast to float32 by the model. The
+       * synchronous loader normalises in float32 instead: at most 1 ulp apart. */
+      double x = (double)v / 255.0;
+      r->lut[c][v] = (float)((x - (double)mean[c]) / (double)std[c]);
     }
     r->scale[c] = 1.0f / (255.0f * std[c]);
     r->bias[c] = -mean[c] / std[c];

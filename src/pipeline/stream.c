@@ -36,7 +36,7 @@
 #include "track/tracker_internal.h"
 
 #define STAT_WINDOW 4096
-enum { ST_DECODE, ST_PRE, ST_ENC, ST_TRACK, ST_E2E, ST_COUNT };
+enum { ST_DECODE, ST_PRE, ST_ENC, ST_TRACK, ST_E2E, ST_INTERVAL, ST_COUNT };
 
 typedef struct slot {
   float *image;         /* [1,3,S,S] f32 */
@@ -70,8 +70,9 @@ struct kat_stream {
   int first_encoded; /* the conditioning frame reached the image encoder (never dropped) */
   /* consumer state */
   int64_t delivered;
-  int64_t last_seq; /* seq of the last delivered frame (-1 before the first) */
-  slot *current;    /* the slot whose result was returned last (keep_frames) */
+  int64_t last_seq;      /* seq of the last delivered frame (-1 before the first) */
+  double last_result_ms; /* when the previous result was delivered */
+  slot *current;         /* the slot whose result was returned last (keep_frames) */
   kat_frame cur_frame;
   char last_error[KAT_ERRBUF_SIZE];
   /* profile: ring buffers of the last STAT_WINDOW samples per stage */
@@ -325,6 +326,29 @@ int kat_stream_open(const char *bundle_dir, const char *source_uri, const double
     rc = kat__fail(&eb, KAT_ENOMEM, "stream: out of memory");
     goto fail;
   }
+  kat__source_info si;
+  memset(&si, 0, sizeof si);
+  if (!s->push_mode) {
+    kat__source_options so;
+    kat__source_options_init(&so);
+    so.raw_width = s->opt.source.raw_width;
+    so.raw_height = s->opt.source.raw_height;
+    so.raw_fd = s->opt.source.raw_fd;
+    so.input_format = s->opt.source.input_format;
+    if (s->opt.source.fps > 0) so.folder_fps = s->opt.source.fps;
+    if ((rc = kat__source_open(source_uri, &so, &s->src, &eb))) goto fail;
+    kat__source_get_info(s->src, &si);
+    /* The reference limits pointers of short videos by their length: tell the tracker. */
+    if (s->opt.tracker.num_frames <= 0 && si.frame_count > 0)
+      s->opt.tracker.num_frames = s->opt.max_frames > 0 && s->opt.max_frames < si.frame_count
+                                      ? s->opt.max_frames
+                                      : si.frame_count;
+    if (box[0] >= si.width || box[1] >= si.height || box[0] + box[2] <= 0 || box[1] + box[3] <= 0) {
+      rc = kat__fail(&eb, KAT_EINVAL, "box %g,%g,%g,%g lies outside the %dx%d frame", box[0],
+                     box[1], box[2], box[3], si.width, si.height);
+      goto fail;
+    }
+  }
   char terr[KAT_ERRBUF_SIZE];
   if ((rc = kat_tracker_create(bundle_dir, &s->opt.tracker, &s->t, terr, sizeof terr))) {
     kat__fail(&eb, rc, "%s", terr);
@@ -340,21 +364,6 @@ int kat_stream_open(const char *bundle_dir, const char *source_uri, const double
   s->queues_ready = 1; /* set once all three exist: fail_all cancels them from then on */
   for (int i = 0; i < s->n_slots; i++) kat__queue_push(&s->free_q, &s->slots[i]);
   if (!s->push_mode) {
-    kat__source_options so;
-    kat__source_options_init(&so);
-    so.raw_width = s->opt.source.raw_width;
-    so.raw_height = s->opt.source.raw_height;
-    so.raw_fd = s->opt.source.raw_fd;
-    so.input_format = s->opt.source.input_format;
-    if (s->opt.source.fps > 0) so.folder_fps = s->opt.source.fps;
-    if ((rc = kat__source_open(source_uri, &so, &s->src, &eb))) goto fail;
-    kat__source_info si;
-    kat__source_get_info(s->src, &si);
-    if (box[0] >= si.width || box[1] >= si.height || box[0] + box[2] <= 0 || box[1] + box[3] <= 0) {
-      rc = kat__fail(&eb, KAT_EINVAL, "box %g,%g,%g,%g lies outside the %dx%d frame", box[0],
-                     box[1], box[2], box[3], si.width, si.height);
-      goto fail;
-    }
     if ((rc = begin_video(s, si.width, si.height, &eb))) goto fail;
     if (s->opt.pipeline) {
       if (pthread_create(&s->th_enc, NULL, stage_enc_main, s)) {
@@ -485,6 +494,8 @@ int kat_stream_next(kat_stream *s, kat_track_result *result) {
   record(s, ST_ENC, sl->enc_ms);
   record(s, ST_TRACK, now - t0);
   record(s, ST_E2E, now - sl->t_start);
+  if (s->delivered > 0) record(s, ST_INTERVAL, now - s->last_result_ms);
+  s->last_result_ms = now;
   s->delivered++;
   if (s->opt.keep_frames) {
     s->current = sl;

@@ -3,6 +3,7 @@
  * from a box, with the public tracker and media APIs (include/katana/), and writes LaSOT boxes,
  * per-frame JSON results and, optionally, mask PNGs and an overlay video.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -21,7 +23,8 @@ static void track_usage(FILE *f) {
           "                    [--out DIR] [--masks] [--overlay OUT.mp4] [--ep PRESET]\n"
           "                    [--ep-fallback error|warn] [--frames N]\n"
           "                    [--selection samurai|sam2] [--box-mode exact|fast]\n"
-          "                    [--kf-score-weight W] [--raw WxH] [--input-format FMT] [--quiet]\n\n"
+          "                    [--kf-score-weight W] [--raw WxH] [--input-format FMT]\n"
+          "                    [--pipeline on|off] [--threads N|IE,MA,MD,ME] [--quiet]\n\n"
           "INPUT is a video file or URL (anything FFmpeg reads), a folder of PNG/JPEG frames in\n"
           "natural name order, a device (e.g. /dev/video0 with --input-format v4l2), or '-' with\n"
           "--raw WxH for RGB24 frames on stdin.\n"
@@ -29,7 +32,10 @@ static void track_usage(FILE *f) {
           "frame) and with --masks DIR/masks/NNNNN.png at the video's size. --box-file takes the\n"
           "first line of a LaSOT groundtruth file. Default --out track-out, --ep cpu,\n"
           "--selection samurai. A progress line (frames, FPS, ETA) is shown when stderr is a\n"
-          "terminal. Results already written stay valid if a later frame fails.\n");
+          "terminal. Results already written stay valid if a later frame fails.\n"
+          "--pipeline on runs decode+preprocess, the image encoder and the tracker as three\n"
+          "stages on threads (default: on unless the image encoder runs on the CPU); results are\n"
+          "identical either way. --threads sets ONNX Runtime's intra-op threads per module.\n");
 }
 
 /* ---- main ---- */
@@ -61,6 +67,17 @@ static int parse_long(const char *s, long lo, long hi, long *out) {
   return 0;
 }
 
+static double wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Bounded copy that always terminates `dst`. */
+static void copy_str(char *dst, size_t n, const char *src) {
+  snprintf(dst, n, "%s", src);
+}
+
 static void json_num(FILE *f, double v) {
   if (isfinite(v))
     fprintf(f, "%.9g", v);
@@ -77,7 +94,8 @@ int kat_cmd_track(int argc, char **argv) {
   kat_tracker_options_init(&o);
   kat_source_options so;
   kat_source_options_init(&so);
-  const char *fallback = NULL;
+  const char *fallback = NULL, *threads = NULL;
+  int pipeline = -1; /* -1: the preset's default */
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -150,6 +168,19 @@ int kat_cmd_track(int argc, char **argv) {
       so.input_format = v;
     } else if (strcmp(a, "--ep-fallback") == 0) {
       fallback = v;
+    } else if (strcmp(a, "--pipeline") == 0) {
+      if (strcmp(v, "on") == 0)
+        pipeline = 1;
+      else if (strcmp(v, "off") == 0)
+        pipeline = 0;
+      else {
+        fprintf(stderr, "katana track: --pipeline must be on or off\n");
+        return 2;
+      }
+    } else if (strcmp(a, "--threads") == 0) {
+      /* Intra-op threads per module: one value for all, or four comma-separated values in the
+       * order image_encoder,memory_attention,mask_decoder,memory_encoder. */
+      threads = v;
     } else if (strcmp(a, "--raw") == 0) {
       if (sscanf(v, "%dx%d", &so.raw_width, &so.raw_height) != 2 || so.raw_width < 1 ||
           so.raw_height < 1) {
@@ -195,37 +226,48 @@ int kat_cmd_track(int argc, char **argv) {
     return 2;
   }
   o.want_masks = masks || overlay != NULL;
+  if (threads) {
+    char buf[64];
+    copy_str(buf, sizeof buf, threads);
+    int m = 0;
+    for (char *tok = buf, *next; tok && m < KAT_MODULE_COUNT; tok = next, m++) {
+      next = strchr(tok, ',');
+      if (next) *next++ = '\0';
+      if (kat_ep_profile_set(&o.ep, strchr(threads, ',') ? m : -1, "intra_op_threads", tok)) {
+        fprintf(stderr, "katana track: bad --threads '%s'\n", threads);
+        return 2;
+      }
+    }
+  }
+  /* Pipelining pays where the encoder and the consumer run on different hardware; on CPU the
+   * stages compete for the same cores (docs/performance.md), so it is off there by default. */
+  if (pipeline < 0) pipeline = o.ep.module[KAT_MODULE_IMAGE_ENCODER].kind != KAT_EP_CPU;
 
   int status = 1;
-  kat_tracker *t = NULL;
-  kat_source *src = NULL;
+  kat_stream *st = NULL;
   kat_video_writer *vw = NULL;
   uint8_t *ov = NULL; /* [h, w*3] u8: the overlay frame */
   FILE *fb = NULL, *fj = NULL;
   char path[4096];
   char err[1024];
-  int rc = kat_source_open(input, &so, &src, err, sizeof err);
+  kat_stream_options sopt;
+  kat_stream_options_init(&sopt);
+  sopt.tracker = o;
+  sopt.source = so;
+  sopt.pipeline = pipeline;
+  sopt.keep_frames = overlay != NULL;
+  sopt.max_frames = max_frames > 0 ? max_frames : 0;
+  int rc = kat_stream_open(model, input, box, &sopt, &st, err, sizeof err);
   if (rc) {
     fprintf(stderr, "katana track: %s: %s\n", kat_status_name(rc), err);
+    status = rc == KAT_EINVAL ? 2 : 1;
     goto done;
   }
   kat_source_info info;
-  kat_source_get_info(src, &info);
+  kat_stream_source_info(st, &info);
   if (info.frame_count > 0) {
     o.num_frames = info.frame_count;
     if (max_frames > 0 && max_frames < info.frame_count) o.num_frames = max_frames;
-  }
-  if (box[0] >= info.width || box[1] >= info.height || box[0] + box[2] <= 0 ||
-      box[1] + box[3] <= 0) {
-    fprintf(stderr, "katana track: box %g,%g,%g,%g lies outside the %dx%d frame\n", box[0], box[1],
-            box[2], box[3], info.width, info.height);
-    status = 2;
-    goto done;
-  }
-  rc = kat_tracker_create(model, &o, &t, err, sizeof err);
-  if (rc) {
-    fprintf(stderr, "katana track: %s: %s\n", kat_status_name(rc), err);
-    goto done;
   }
   if (mkdir(out_dir, 0777) && errno != EEXIST) {
     fprintf(stderr, "katana track: cannot create '%s': %s\n", out_dir, strerror(errno));
@@ -259,26 +301,19 @@ int kat_cmd_track(int argc, char **argv) {
   double t_start = 0, elapsed = 0;
   size_t i = 0;
   for (;; i++) {
-    if (max_frames > 0 && (long)i >= max_frames) break;
-    kat_frame f;
-    int r = kat_source_next(src, &f);
-    if (r == KAT_EOF) break;
-    if (r) {
-      fprintf(stderr, "%skatana track: frame %zu: %s: %s\n", tty ? "\n" : "", i, kat_status_name(r),
-              kat_source_last_error(src));
-      goto done;
-    }
     kat_track_result res;
-    rc = i == 0 ? kat_tracker_start(t, &f, box, &res) : kat_tracker_step(t, &f, &res);
+    rc = kat_stream_next(st, &res);
+    if (rc == KAT_EOF) break;
     if (rc) {
       fprintf(stderr, "%skatana track: frame %zu: %s: %s\n", tty ? "\n" : "", i,
-              kat_status_name(rc), kat_tracker_last_error(t));
+              kat_status_name(rc), kat_stream_last_error(st));
       goto done;
     }
     fprintf(fb, "%.0f,%.0f,%.0f,%.0f\n", res.box[0], res.box[1], res.box[2], res.box[3]);
-    fprintf(fj, "{\"frame\": %lld, \"box\": [%.0f, %.0f, %.0f, %.0f], \"present\": %s, ",
-            (long long)res.frame_index, res.box[0], res.box[1], res.box[2], res.box[3],
-            res.presence == KAT_PRESENCE_TRACKED ? "true" : "false");
+    fprintf(fj, "{\"frame\": %lld, \"source_frame\": %lld, \"dropped_before\": %lld, ",
+            (long long)res.frame_index, (long long)res.source_index, (long long)res.dropped_before);
+    fprintf(fj, "\"box\": [%.0f, %.0f, %.0f, %.0f], \"present\": %s, ", res.box[0], res.box[1],
+            res.box[2], res.box[3], res.presence == KAT_PRESENCE_TRACKED ? "true" : "false");
     fprintf(fj, "\"presence\": \"%s\", \"object_score\": ", kat_presence_name(res.presence));
     json_num(fj, res.object_score);
     fprintf(fj, ", \"candidate\": %d, \"iou_pred\": ", res.candidate);
@@ -312,7 +347,9 @@ int kat_cmd_track(int argc, char **argv) {
         goto done;
       }
     }
-    if (vw) {
+    const kat_frame *fp = kat_stream_frame(st);
+    if (vw && fp) {
+      const kat_frame f = *fp;
       for (int y = 0; y < f.height; y++)
         memcpy(ov + (size_t)y * (size_t)f.width * 3, f.data[0] + (size_t)y * f.stride[0],
                (size_t)f.width * 3);
@@ -325,10 +362,12 @@ int kat_cmd_track(int argc, char **argv) {
         goto done;
       }
     }
-    if (i == 0) t_start = res.timings.total_ms;
-    elapsed += res.timings.total_ms;
+    /* Wall-clock FPS after the first frame (which includes warm-up). */
+    const double now = wall_ms();
+    if (i == 0) t_start = now;
+    elapsed = now - t_start;
     if (tty) {
-      double fps = i > 0 ? (double)i * 1000.0 / (elapsed - t_start) : 0.0;
+      double fps = i > 0 && elapsed > 0 ? (double)i * 1000.0 / elapsed : 0.0;
       fprintf(stderr, "\rframe %zu", i + 1);
       if (total > 0) fprintf(stderr, "/%ld", total);
       fprintf(stderr, "  %.1f FPS", fps);
@@ -338,9 +377,17 @@ int kat_cmd_track(int argc, char **argv) {
     }
   }
   if (tty) fputc('\n', stderr);
-  if (!quiet)
-    fprintf(stderr, "katana track: %zu frames, %.1f ms/frame, results in %s\n", i,
-            i ? elapsed / (double)i : 0.0, out_dir);
+  if (!quiet) {
+    kat_stream_stats ss;
+    kat_stream_get_stats(st, &ss);
+    fprintf(stderr,
+            "katana track: %zu frames (%s), %.1f wall FPS after the first frame, frame interval "
+            "p50 %.1f ms p95 %.1f ms, latency p50 %.1f ms p95 %.1f ms; results in %s\n",
+            i, pipeline ? "pipelined" : "sequential",
+            i > 1 && elapsed > 0 ? (double)(i - 1) * 1000.0 / elapsed : 0.0, ss.p50_ms[5],
+            ss.p95_ms[5], ss.p50_ms[4], ss.p95_ms[4], out_dir);
+    if (ss.dropped) fprintf(stderr, "katana track: %lld frames dropped\n", (long long)ss.dropped);
+  }
   status = 0;
 done:
   if (fb && fclose(fb)) status = 1;
@@ -349,8 +396,7 @@ done:
     fprintf(stderr, "katana track: overlay: %s\n", err);
     status = 1;
   }
-  kat_tracker_destroy(t);
-  kat_source_close(src);
+  kat_stream_close(st);
   free(ov);
   return status;
 }
