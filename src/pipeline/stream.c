@@ -486,6 +486,8 @@ int kat_stream_next(kat_stream *s, kat_track_result *result) {
   const double now = kat__now_ms();
   result->timings.preprocess_ms = sl->pre_ms;
   result->timings.module_ms[KAT_MODULE_IMAGE_ENCODER] = sl->enc_ms;
+  /* Compute time of this frame across the stages (queue waits excluded). */
+  result->timings.total_ms += sl->pre_ms + sl->enc_ms;
   result->source_index = sl->source_index;
   result->dropped_before = sl->seq - s->last_seq - 1;
   s->last_seq = sl->seq;
