@@ -59,6 +59,8 @@ int main(int argc, char **argv) {
   kat_ep_profile prof;
   kat_ep_profile_preset("cpu", &prof);
   prof.module[0].intra_op_threads = threads;
+  /* Two sessions alternate: spinning workers of one would steal the cores of the other. */
+  prof.module[0].allow_spinning = 0;
   kat_errbuf eb;
   kat__session *s = NULL, *s_alloc = NULL;
   if (kat__session_create(argv[1], NULL, 0, &prof.module[0], KAT_EP_FALLBACK_ERROR, "model", &s,

@@ -45,7 +45,9 @@ static void config_defaults(kat_ep_config *c, kat_ep_kind kind) {
   c->kind = kind;
   c->intra_op_threads = 0;
   c->inter_op_threads = 1;
-  c->allow_spinning = 1;
+  /* Off: the tracker runs four sessions in turn, and workers spinning after one session's run
+   * steal the cores of the next (docs/performance.md: 1.25x sequential FPS on 2 cores). */
+  c->allow_spinning = 0;
   c->graph_opt_level = 99;
   c->save_optimized = 0;
   c->device_id = 0;

@@ -24,7 +24,8 @@ static void track_usage(FILE *f) {
           "                    [--ep-fallback error|warn] [--frames N]\n"
           "                    [--selection samurai|sam2] [--box-mode exact|fast]\n"
           "                    [--kf-score-weight W] [--raw WxH] [--input-format FMT]\n"
-          "                    [--pipeline on|off] [--threads N|IE,MA,MD,ME] [--quiet]\n\n"
+          "                    [--pipeline on|off] [--threads N|IE,MA,MD,ME]\n"
+          "                    [--ep-option KEY=VALUE ...] [--quiet]\n\n"
           "INPUT is a video file or URL (anything FFmpeg reads), a folder of PNG/JPEG frames in\n"
           "natural name order, a device (e.g. /dev/video0 with --input-format v4l2), or '-' with\n"
           "--raw WxH for RGB24 frames on stdin.\n"
@@ -96,6 +97,8 @@ int kat_cmd_track(int argc, char **argv) {
   kat_source_options so;
   kat_source_options_init(&so);
   const char *fallback = NULL, *threads = NULL;
+  const char *ep_opts[8];
+  int n_ep_opts = 0;
   int pipeline = -1; /* -1: the preset's default */
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -178,6 +181,9 @@ int kat_cmd_track(int argc, char **argv) {
         fprintf(stderr, "katana track: --pipeline must be on or off\n");
         return 2;
       }
+    } else if (strcmp(a, "--ep-option") == 0) {
+      /* KEY=VALUE for every module, applied after the preset (see kat_ep_profile_set). */
+      if (n_ep_opts < 8) ep_opts[n_ep_opts++] = v;
     } else if (strcmp(a, "--threads") == 0) {
       /* Intra-op threads per module: one value for all, or four comma-separated values in the
        * order image_encoder,memory_attention,mask_decoder,memory_encoder. */
@@ -217,6 +223,15 @@ int kat_cmd_track(int argc, char **argv) {
   if (kat_ep_profile_preset(ep, &o.ep)) {
     fprintf(stderr, "katana track: unknown --ep preset '%s'\n", ep);
     return 2;
+  }
+  for (int k = 0; k < n_ep_opts; k++) {
+    char kv[256];
+    copy_str(kv, sizeof kv, ep_opts[k]);
+    char *eq = strchr(kv, '=');
+    if (!eq || (*eq = '\0', kat_ep_profile_set(&o.ep, -1, kv, eq + 1))) {
+      fprintf(stderr, "katana track: bad --ep-option '%s' (KEY=VALUE)\n", ep_opts[k]);
+      return 2;
+    }
   }
   if (fallback && kat_ep_profile_set(&o.ep, -1, "fallback", fallback)) {
     fprintf(stderr, "katana track: --ep-fallback must be error or warn\n");
