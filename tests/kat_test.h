@@ -85,6 +85,28 @@ static inline const char *kat_test_data(const char *rel) {
   return buf;
 }
 
+/* Reads a whole file into a malloc'ed buffer with a NUL byte after its `*n` bytes (so text files
+ * are C strings); NULL if it cannot be read. The caller frees it. */
+static inline void *kat_test_read_file(const char *path, size_t *n) {
+  *n = 0;
+  FILE *f = path ? fopen(path, "rb") : NULL;
+  if (!f) return NULL;
+  char *buf = NULL;
+  long len = -1;
+  if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
+  if (len >= 0 && fseek(f, 0, SEEK_SET) == 0) buf = malloc((size_t)len + 1);
+  if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) {
+    free(buf);
+    buf = NULL;
+  }
+  fclose(f);
+  if (buf) {
+    buf[len] = '\0';
+    *n = (size_t)len;
+  }
+  return buf;
+}
+
 #define KAT_TEST_MAIN(...)                                                                 \
   int main(void) {                                                                         \
     void (*kat_tests_[])(void) = {__VA_ARGS__};                                            \

@@ -18,24 +18,6 @@
 
 static char g_src[4096];
 
-static char *read_all(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  size_t cap = 1 << 20, len = 0;
-  char *buf = malloc(cap + 1);
-  for (;;) {
-    size_t got = fread(buf + len, 1, cap - len, f);
-    len += got;
-    if (len < cap) break;
-    cap *= 2;
-    buf = realloc(buf, cap + 1);
-  }
-  fclose(f);
-  buf[len] = '\0';
-  *n = len;
-  return buf;
-}
-
 static int write_all(const char *path, const void *data, size_t n) {
   FILE *f = fopen(path, "wb");
   if (!f) return -1;
@@ -62,7 +44,7 @@ static void copy_bundle(const kat__manifest *m, const char *dst) {
     size_t len = 0;
     snprintf(a, sizeof a, "%s/%s", g_src, names[i]);
     snprintf(b, sizeof b, "%s/%s", dst, names[i]);
-    char *data = read_all(a, &len);
+    char *data = kat_test_read_file(a, &len);
     KAT_CHECK(data != NULL);
     if (data) KAT_CHECK_INT_EQ(write_all(b, data, len), 0);
     free(data);
@@ -185,7 +167,7 @@ KAT_TEST(test_corrupt_copies) {
   copy_bundle(m, dir);
   size_t n = 0;
   snprintf(path, sizeof path, "%s/%s", dir, m->modules[KAT_MODULE_IMAGE_ENCODER].file);
-  char *data = read_all(path, &n);
+  char *data = kat_test_read_file(path, &n);
   KAT_CHECK(data != NULL && n > 100);
   if (data) {
     data[n / 2] ^= 0x01;
@@ -200,7 +182,7 @@ KAT_TEST(test_corrupt_copies) {
   /* 2. mask_decoder.onnx truncated to a third: hash error; with hashing off, the session fails. */
   copy_bundle(m, dir);
   snprintf(path, sizeof path, "%s/%s", dir, m->modules[KAT_MODULE_MASK_DECODER].file);
-  data = read_all(path, &n);
+  data = kat_test_read_file(path, &n);
   if (data) {
     write_all(path, data, n / 3);
     free(data);
@@ -224,7 +206,7 @@ KAT_TEST(test_corrupt_copies) {
   /* 3. constants.bin cut short by 4 bytes: names the last entry. */
   copy_bundle(m, dir);
   snprintf(path, sizeof path, "%s/%s", dir, m->constants_file);
-  data = read_all(path, &n);
+  data = kat_test_read_file(path, &n);
   if (data) {
     write_all(path, data, n - 4);
     free(data);
@@ -241,7 +223,7 @@ KAT_TEST(test_corrupt_copies) {
   /* 4. A shape changed in katana.json: C+1 channels for vision_feats. */
   copy_bundle(m, dir);
   snprintf(path, sizeof path, "%s/katana.json", dir);
-  data = read_all(path, &n);
+  data = kat_test_read_file(path, &n);
   char *changed = data ? change_shape(data, "vision_feats", m->hidden_dim + 1) : NULL;
   KAT_CHECK(changed != NULL);
   if (changed) write_all(path, changed, strlen(changed));

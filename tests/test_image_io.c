@@ -11,23 +11,6 @@
 #include "kat_test.h"
 #include "media/image_io.h"
 
-static void *read_all(const char *path, size_t *n) {
-  *n = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  void *buf = malloc(len > 0 ? (size_t)len : 1);
-  if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) {
-    free(buf);
-    buf = NULL;
-  }
-  fclose(f);
-  if (buf) *n = (size_t)len;
-  return buf;
-}
-
 static void write_all(const char *path, const void *p, size_t n) {
   FILE *f = fopen(path, "wb");
   if (!f) return;
@@ -62,7 +45,7 @@ KAT_TEST(test_decode_matches_pillow) {
     char path[4200];
     snprintf(path, sizeof path, "%s", kat_test_data(names[i][0]));
     size_t n;
-    uint8_t *gold = read_all(kat_test_data(names[i][1]), &n);
+    uint8_t *gold = kat_test_read_file(kat_test_data(names[i][1]), &n);
     if (!gold) KAT_SKIP("media goldens missing (run scripts/make_test_data)");
     KAT_CHECK_INT_EQ(kat__image_read(path, &img, &eb), KAT_OK);
     KAT_CHECK_INT_EQ(img.width, 160);
@@ -79,7 +62,7 @@ KAT_TEST(test_decode_matches_pillow) {
   /* Gray PNG comes back as RGB with three equal channels; the buffer is reused (smaller image). */
   uint8_t *prev = img.data;
   size_t n;
-  uint8_t *gray = read_all(kat_test_data("media/gray.raw"), &n);
+  uint8_t *gray = kat_test_read_file(kat_test_data("media/gray.raw"), &n);
   char path[4200];
   snprintf(path, sizeof path, "%s", kat_test_data("media/gray.png"));
   KAT_CHECK_INT_EQ(kat__image_read(path, &img, &eb), KAT_OK);
@@ -111,7 +94,7 @@ KAT_TEST(test_variants_match_pillow) {
     snprintf(path, sizeof path, "%s", kat_test_data(rel));
     snprintf(rel, sizeof rel, "media/%s.rgb", name);
     size_t n;
-    uint8_t *gold = read_all(kat_test_data(rel), &n);
+    uint8_t *gold = kat_test_read_file(kat_test_data(rel), &n);
     int rc = kat__image_read(path, &img, &eb);
     KAT_CHECK_INT_EQ(rc, KAT_OK);
     KAT_CHECK(gold != NULL);
@@ -150,7 +133,7 @@ KAT_TEST(test_roundtrip) {
   KAT_CHECK_INT_EQ(bad, 0);
   /* The mask file itself is 8-bit gray (PNG color type 0 at byte 25 of the IHDR). */
   size_t n;
-  uint8_t *bytes = read_all(tmp_path("mask.png"), &n);
+  uint8_t *bytes = kat_test_read_file(tmp_path("mask.png"), &n);
   KAT_CHECK(bytes && n > 26 && bytes[24] == 8 && bytes[25] == 0);
   free(bytes);
   KAT_CHECK_INT_EQ(kat__jpeg_write(tmp_path("rgb.jpg"), rgb, w, h, (size_t)w * 3, 95, &eb), KAT_OK);
@@ -173,7 +156,7 @@ KAT_TEST(test_errors) {
   const char *srcs[2] = {"media/photo.png", "media/photo.jpg"};
   for (int i = 0; i < 2; i++) {
     size_t n;
-    uint8_t *b = read_all(kat_test_data(srcs[i]), &n);
+    uint8_t *b = kat_test_read_file(kat_test_data(srcs[i]), &n);
     if (!b) KAT_SKIP("media goldens missing");
     const char *tname = i == 0 ? "trunc.png" : "trunc.jpg";
     write_all(tmp_path(tname), b, n / 2);

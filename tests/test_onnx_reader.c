@@ -32,18 +32,6 @@ static const char *tmp(const char *name) {
   return b;
 }
 
-static uint8_t *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *b = malloc(len > 0 ? (size_t)len : 1);
-  *n = fread(b, 1, (size_t)len, f);
-  fclose(f);
-  return b;
-}
-
 static void spit(const char *path, const void *d, size_t n) {
   FILE *f = fopen(path, "wb");
   if (!f) return;
@@ -76,7 +64,7 @@ KAT_TEST(test_load_counts) {
 
 KAT_TEST(test_truncated_and_garbage) {
   size_t n = 0;
-  uint8_t *b = slurp(data("onnx/scatter_static.onnx"), &n);
+  uint8_t *b = kat_test_read_file(data("onnx/scatter_static.onnx"), &n);
   KAT_CHECK(b != NULL && n > 100);
   if (!b) return;
   int eformat = 0, ok = 0, other = 0;
@@ -177,7 +165,7 @@ KAT_TEST(test_external_data) {
   kat__onnx_destroy(m);
   /* The model without its data file: reading the data fails with the file named. */
   size_t n = 0;
-  uint8_t *b = slurp(data("onnx/external.onnx"), &n);
+  uint8_t *b = kat_test_read_file(data("onnx/external.onnx"), &n);
   spit(tmp("external.onnx"), b, n);
   free(b);
   m = NULL;

@@ -35,22 +35,9 @@ static const char *tmp(const char *name) {
   return b;
 }
 
-static uint8_t *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  *n = 0;
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *b = malloc(len > 0 ? (size_t)len : 1);
-  *n = fread(b, 1, (size_t)len, f);
-  fclose(f);
-  return b;
-}
-
 static bool same_bytes(const char *a, const char *b) {
   size_t na, nb;
-  uint8_t *x = slurp(a, &na), *y = slurp(b, &nb);
+  uint8_t *x = kat_test_read_file(a, &na), *y = kat_test_read_file(b, &nb);
   bool same = x && y && na == nb && memcmp(x, y, na) == 0;
   free(x);
   free(y);
@@ -113,7 +100,7 @@ KAT_TEST(test_gather_to_split) {
   for (int i = 0; i < 2; i++) {
     const char *in = data(models[i]);
     size_t n0;
-    uint8_t *before = slurp(in, &n0);
+    uint8_t *before = kat_test_read_file(in, &n0);
     KAT_CHECK_INT_EQ(count_op(in, "Gather"), 4);
     KAT_CHECK_INT_EQ(rewrite(in, tmp("g.onnx"), NULL), KAT_OK);
     KAT_CHECK_INT_EQ(count_op(tmp("g.onnx"), "Gather"), 0);
@@ -127,7 +114,7 @@ KAT_TEST(test_gather_to_split) {
     KAT_CHECK_NEAR(a, 0.0, 1e-6);
     /* The input file is untouched. */
     size_t n1;
-    uint8_t *after = slurp(in, &n1);
+    uint8_t *after = kat_test_read_file(in, &n1);
     KAT_CHECK(before && after && n0 == n1 && memcmp(before, after, n0) == 0);
     free(before);
     free(after);
@@ -361,7 +348,7 @@ KAT_TEST(test_cli) {
   KAT_CHECK_INT_EQ(WEXITSTATUS(system(cmd)), 0);
   KAT_CHECK_INT_EQ(count_op(tmp("cli.onnx"), "Gather"), 0);
   size_t n;
-  char *txt = (char *)slurp(tmp("cli.txt"), &n);
+  char *txt = (char *)kat_test_read_file(tmp("cli.txt"), &n);
   if (txt) txt[n ? n - 1 : 0] = 0;
   KAT_CHECK_CONTAINS(txt, "gather-to-split: 4 site(s), nodes 8 -> 10");
   free(txt);
@@ -372,7 +359,7 @@ KAT_TEST(test_cli) {
   snprintf(cmd, sizeof cmd, "%s onnx coverage %s --ep tensorrt > %s 2>&1", cli,
            data("onnx/scatter_static.onnx"), tmp("cli.txt"));
   KAT_CHECK_INT_EQ(WEXITSTATUS(system(cmd)), 0);
-  txt = (char *)slurp(tmp("cli.txt"), &n);
+  txt = (char *)kat_test_read_file(tmp("cli.txt"), &n);
   if (txt) txt[n ? n - 1 : 0] = 0;
   KAT_CHECK_CONTAINS(txt, "1 ScatterND"); /* static checks are reported either way */
   free(txt);

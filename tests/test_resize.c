@@ -18,29 +18,13 @@ static const float k_mean[3] = {0.485f, 0.456f, 0.406f};
 static const float k_std[3] = {0.229f, 0.224f, 0.225f};
 
 /* Reads a whole file into a malloc'ed buffer; returns NULL (and *n = 0) on failure. */
-static void *read_all(const char *path, size_t *n) {
-  *n = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  void *buf = malloc(len > 0 ? (size_t)len : 1);
-  if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) {
-    free(buf);
-    buf = NULL;
-  }
-  fclose(f);
-  if (buf) *n = (size_t)len;
-  return buf;
-}
 
 static void *read_media(const char *name, size_t *n) {
   char rel[256];
   snprintf(rel, sizeof rel, "media/%s", name);
   const char *p = kat_test_data(rel);
   if (!p) KAT_SKIP("KAT_TEST_DATA is not set");
-  return read_all(p, n);
+  return kat_test_read_file(p, n);
 }
 
 static kat_frame rgb_frame(const uint8_t *p, int w, int h) {

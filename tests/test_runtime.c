@@ -100,7 +100,10 @@ KAT_TEST(test_create_and_run) {
   }
   KAT_CHECK_INT_EQ(atomic_load(&g_allocs), 0);
   kat_set_allocator(NULL);
-  KAT_CHECK_NEAR(y[0], 0.0 + 19.0 + 0.0, 1e3); /* sanity: the last run used x[0] = 19 */
+  /* The last run used x[0] = 19: y[0] = relu(x[0,:] @ w[:,0]) + x[0]. */
+  double h0 = 0;
+  for (int k = 0; k < 4; k++) h0 += x[k] * ((((k * 4) * 7) % 5) / 5.0 - 0.3);
+  KAT_CHECK_NEAR(y[0], (h0 > 0 ? h0 : 0) + x[0], 1e-4);
 
   /* A wrong shape on a fixed dim is refused with the tensor's name. */
   int64_t bad[2] = {2, 3};

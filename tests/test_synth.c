@@ -119,22 +119,11 @@ KAT_TEST(test_speed_print) {
   free(mask);
 }
 
-static char *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  *n = 0;
-  if (!f) return NULL;
-  char *buf = malloc(1 << 20);
-  *n = fread(buf, 1, (1 << 20) - 1, f);
-  buf[*n] = '\0';
-  fclose(f);
-  return buf;
-}
-
 static void check_written(const char *root, int frames) {
   char path[600];
   size_t n;
   snprintf(path, sizeof path, "%s/eval-000/groundtruth.txt", root);
-  char *gt = slurp(path, &n);
+  char *gt = kat_test_read_file(path, &n);
   KAT_CHECK(gt != NULL);
   if (!gt) return;
   const char *p = gt;
@@ -167,7 +156,7 @@ static void check_written(const char *root, int frames) {
   kat__image_cleanup(&img);
   free(gt);
   snprintf(path, sizeof path, "%s/eval-000/full_occlusion.txt", root);
-  char *occ = slurp(path, &n);
+  char *occ = kat_test_read_file(path, &n);
   KAT_CHECK(occ && n == (size_t)frames * 2); /* "0,1,...\n" */
   free(occ);
 }
@@ -198,7 +187,7 @@ KAT_TEST(test_write_files) {
     size_t n1, n2;
     snprintf(p1, sizeof p1, "%s/%s", d1, files[i]);
     snprintf(p2, sizeof p2, "%s/%s", d2, files[i]);
-    char *a = slurp(p1, &n1), *b = slurp(p2, &n2);
+    char *a = kat_test_read_file(p1, &n1), *b = kat_test_read_file(p2, &n2);
     KAT_CHECK(a && b && n1 == n2 && n1 > 0 && memcmp(a, b, n1) == 0);
     free(a);
     free(b);
