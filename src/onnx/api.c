@@ -1,8 +1,8 @@
 /*
- * Public entry points of the ONNX tools (include/katana/onnx.h): inspect, coverage and the
- * verified rewrite driver. The driver applies the passes in order; after each pass that changed
- * the graph it runs the graphs before and after in ONNX Runtime on the same seeded inputs and
- * refuses to write when the outputs differ beyond the pass's bar (unless forced).
+ * Public entry points of the ONNX tools (include/katana/onnx.h): inspect, coverage (per model in
+ * coverage.c) and the verified rewrite driver. The driver applies the passes in order; after each
+ * pass that changed the graph it runs the graphs before and after in ONNX Runtime on the same
+ * seeded inputs and refuses to write when the outputs differ beyond the pass's bar (unless forced).
  */
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +10,7 @@
 
 #include "katana/onnx.h"
 #include "katana/runtime.h"
+#include "onnx/coverage.h"
 #include "onnx/inspect.h"
 #include "onnx/passes.h"
 #include "runtime/ep.h"
@@ -82,52 +83,6 @@ int kat_onnx_inspect(const char *path, char **report, char *err, size_t err_size
 
 /* ---- coverage ---- */
 
-static int coverage_one(const char *path, const char *label, const kat_ep_config *ep, kat__sb *b,
-                        kat_errbuf *eb) {
-  kat__onnx_model *m = NULL;
-  int rc = kat__onnx_load(path, false, &m, eb);
-  if (rc) return rc;
-  kat__sb_printf(b, "%s: %s, %zu nodes, provider %s\n", label, path, m->proto->graph->n_node,
-                 kat_ep_ort_name(ep->kind));
-  kat_errbuf why = {{0}};
-  if (kat__ep_probe(ep->kind, &why) != KAT_OK) {
-    kat__sb_printf(b,
-                   "  %s is not available in this ONNX Runtime build (%s): no placement; "
-                   "static checks only\n",
-                   kat_ep_ort_name(ep->kind), why.msg);
-  } else {
-    kat__session *s = NULL;
-    kat_errbuf seb = {{0}};
-    if (kat__session_create(path, NULL, 0, ep, KAT_EP_FALLBACK_WARN, label, &s, &seb) != KAT_OK) {
-      kat__sb_printf(b, "  session failed: %s\n", seb.msg);
-    } else {
-      const kat_placement *p = kat__session_placement(s);
-      int claimed = 0;
-      for (int i = 0; i < p->count; i++) {
-        kat__sb_printf(b, "  %s claims %d node(s)\n", p->ep[i], p->nodes[i]);
-        if (!strcmp(p->ep[i], kat_ep_ort_name(ep->kind))) claimed = p->nodes[i];
-      }
-      if (p->count == 0)
-        kat__sb_printf(b, "  ONNX Runtime reported no node placement (log capture empty)\n");
-      else
-        kat__sb_printf(b,
-                       "  providers used: %d; %d of %d nodes (after ORT's graph optimisation) "
-                       "on %s%s\n",
-                       p->count, claimed, p->total_nodes, kat_ep_ort_name(ep->kind),
-                       p->fell_back ? " (fell back to CPU)" : "");
-      if (ep->kind != KAT_EP_CPU && claimed < p->total_nodes)
-        kat__sb_printf(b,
-                       "  %d node(s) left to CPU; ORT's per-node reasons are in its verbose "
-                       "log (KATANA_LOG=verbose)\n",
-                       p->total_nodes - claimed);
-    }
-    kat__session_destroy(s);
-  }
-  kat__onnx_patterns(m->proto->graph, b, "  ");
-  kat__onnx_destroy(m);
-  return KAT_OK;
-}
-
 int kat_onnx_coverage(const char *target, const char *preset, char **report, char *err,
                       size_t err_size) {
   kat_errbuf eb = {{0}};
@@ -156,7 +111,8 @@ int kat_onnx_coverage(const char *target, const char *preset, char **report, cha
         continue;
       }
       found++;
-      rc = coverage_one(path, kat_module_name((kat_module)mod), &prof.module[mod], &b, &eb);
+      rc = kat__onnx_coverage_one(path, kat_module_name((kat_module)mod), &prof.module[mod], &b,
+                                  &eb);
     }
     if (!rc && !found) rc = kat__fail(&eb, KAT_EMODEL, "%s: no module .onnx files", target);
   } else {
@@ -166,7 +122,8 @@ int kat_onnx_coverage(const char *target, const char *preset, char **report, cha
     base = base ? base + 1 : target;
     for (int k = 0; k < KAT_MODULE_COUNT; k++)
       if (strstr(base, kat_module_name((kat_module)k))) mod = k;
-    rc = coverage_one(target, kat_module_name((kat_module)mod), &prof.module[mod], &b, &eb);
+    rc = kat__onnx_coverage_one(target, kat_module_name((kat_module)mod), &prof.module[mod], &b,
+                                &eb);
   }
   return finish(rc, &eb, &b, report, err, err_size);
 }

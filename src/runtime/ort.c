@@ -1,7 +1,9 @@
 /*
  * The process-wide ONNX Runtime environment. ORT's log goes through katana's log router (custom
  * logger); during session creation a thread-local capture also parses ORT's verbose node-placement
- * lines, so katana can report which execution provider holds how many nodes.
+ * lines, so katana can report which execution provider holds how many nodes. A per-thread tap
+ * hands every message to a listener (coverage reads the per-node placement list and the
+ * providers' reasons from it).
  */
 #include "runtime/ort.h"
 
@@ -16,6 +18,8 @@ static OrtEnv *g_env;
 static char g_init_error[512];
 static _Thread_local kat_ort_capture *tl_capture;
 static _Thread_local int tl_quiet;
+static _Thread_local kat__ort_tap_fn tl_tap;
+static _Thread_local void *tl_tap_user;
 
 static kat_log_level map_level(OrtLoggingLevel s) {
   switch (s) {
@@ -50,6 +54,7 @@ static void ORT_API_CALL ort_logger(void *param, OrtLoggingLevel severity, const
   (void)logid;
   (void)code_location;
   if (tl_capture) capture_line(tl_capture, message);
+  if (tl_tap && message) tl_tap(tl_tap_user, message);
   if (tl_quiet) return;
   /* Verbose session output requested for the capture is not forwarded unless asked for. */
   kat__log_raw(map_level(severity), "onnxruntime", message);
@@ -104,6 +109,19 @@ void kat__ort_capture_end(void) {
 
 void kat__ort_quiet(int on) {
   tl_quiet = on;
+}
+
+void kat__ort_tap(kat__ort_tap_fn fn, void *user) {
+  tl_tap = fn;
+  tl_tap_user = fn ? user : NULL;
+}
+
+int kat__ort_env_log_level(OrtLoggingLevel level, kat_errbuf *eb) {
+  const OrtApi *api = NULL;
+  OrtEnv *env = NULL;
+  int rc = kat__ort_get(&api, &env, eb);
+  if (rc) return rc;
+  return kat__ort_check(api->UpdateEnvWithCustomLogLevel(env, level), eb, 0, "ORT log level");
 }
 
 const char *kat_ort_version(void) {

@@ -34,4 +34,23 @@ void kat__ort_capture_end(void);
 /* While on (per thread), ORT's log messages are dropped: used when probing providers. */
 void kat__ort_quiet(int on);
 
+/*
+ * A per-thread tap: while set, every ORT log message delivered on this thread (whatever its
+ * severity, before the quiet filter and katana's log level) is also passed to `fn` with `user`.
+ * `msg` is borrowed for the call only. Pass fn = NULL to remove the tap. Used by
+ * `katana onnx coverage` to read the per-node placement list and the providers' reasons.
+ * Independent of kat__ort_capture_begin(); both may be active at once.
+ */
+typedef void (*kat__ort_tap_fn)(void *user, const char *msg);
+void kat__ort_tap(kat__ort_tap_fn fn, void *user);
+
+/*
+ * Sets the severity of ORT's default (process-wide) logger. Providers log their GetCapability
+ * findings (kernel not found, partition counts) through it, and the environment is created at
+ * WARNING, so coverage raises it to VERBOSE for one session creation and restores WARNING.
+ * Process-wide: other threads' ORT messages at the new level also reach katana's log router,
+ * which still filters them by katana's own level.
+ */
+int kat__ort_env_log_level(OrtLoggingLevel level, kat_errbuf *eb);
+
 #endif /* KAT_RUNTIME_ORT_H */

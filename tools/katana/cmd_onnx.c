@@ -22,7 +22,11 @@ static void usage(FILE *f) {
           "passes: gather-to-split, scatternd-to-concat (the default pair), expose-multimask,\n"
           "        fixed-memory (needs --fixed-memory N), fp16\n"
           "Every pass that changes the graph is checked in ONNX Runtime (CPU) on seeded random\n"
-          "inputs; a failed check writes nothing unless --force.\n");
+          "inputs; a failed check writes nothing unless --force.\n"
+          "coverage: per provider the nodes it claims and its partition count (from ORT's\n"
+          "session log; partitions as katana counts them, and ORT's own count where the provider\n"
+          "logs one), the nodes the preset's provider leaves to others with ORT's reason, then\n"
+          "katana's static checks (also when the provider is not available here).\n");
 }
 
 static bool parse_i64(const char *s, int64_t *v) {

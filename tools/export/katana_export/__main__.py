@@ -2,7 +2,7 @@
 
   /usr/bin/python3 -m katana_export --model efficienttam_ti_512 --checkpoint X.pt --out bundle/
   /usr/bin/python3 -m katana_export --model micro_efficienttam --random-init --seed 1 --out b/
-      [--fp16] [--fixed-memory N] [--no-verify]
+      [--fp16 | --fp16-storage] [--fixed-memory N] [--no-verify]
   /usr/bin/python3 -m katana_export verify BUNDLE [--checkpoint X.pt | --random-init --seed N]
 """
 
@@ -25,9 +25,12 @@ def _export(args):
     torch.set_num_threads(max(1, args.threads))
     model, name = load_model(args.model, args.checkpoint, args.seed if args.random_init else None)
     cfg = config_entry(name)
+    if args.fp16_storage:
+        from .halfstore import round_weights
+        round_weights(model)
     os.makedirs(args.out, exist_ok=True)
     specs, consts, stats = E.export_modules(model, args.out, fixed_memory=args.fixed_memory,
-                                            fp16=args.fp16)
+                                            fp16=args.fp16, fp16_storage=args.fp16_storage)
     man = B.write_manifest(args.out, model, name, family_of(name, cfg), specs, consts, cfg=cfg,
                            fixed_tokens=args.fixed_memory, fp16=args.fp16)
     export_s = time.time() - t0
@@ -82,6 +85,9 @@ def main(argv=None):
                                 description="export a katana bundle (docs/bundle-format.md)")
     p.add_argument("--model", required=True, help="config name, e.g. efficienttam_ti_512x512")
     p.add_argument("--out", required=True, help="bundle folder")
+    p.add_argument("--fp16-storage", action="store_true",
+                   help="round the weights to FP16 values and store them as FP16 (half the "
+                   "file size); compute stays FP32")
     p.add_argument("--fp16", action="store_true", help="FP16 weights/compute (LN, Softmax, "
                    "attention scores kept FP32)")
     p.add_argument("--fixed-memory", type=int, default=None, metavar="N",

@@ -318,8 +318,10 @@ def example_memory_dims(model, hw):
     return {"M": hw + 8, "N": 3, "P": 8}
 
 
-def export_modules(model, out_dir, fixed_memory=None, fp16=False, log=None):
-    """Exports every module into out_dir; returns (specs, constants, per-module stats)."""
+def export_modules(model, out_dir, fixed_memory=None, fp16=False, log=None, fp16_storage=False):
+    """Exports every module into out_dir; returns (specs, constants, per-module stats).
+    fp16_storage: store the weights' FP16 values as FP16 initializers + Cast (halfstore.py);
+    the model's weights must already be FP16 values (halfstore.round_weights)."""
     log = log or _log
     os.makedirs(out_dir, exist_ok=True)
     specs = describe(model, fixed_tokens=fixed_memory)
@@ -350,6 +352,13 @@ def export_modules(model, out_dir, fixed_memory=None, fp16=False, log=None):
                                 % (name, "\n  ".join(problems)))
             with open(path, "wb") as f:
                 f.write(m.SerializeToString())
+        if fp16_storage and not fp16:
+            from .halfstore import store_half
+            converted = store_half(m)
+            onnx.checker.check_model(m)
+            with open(path, "wb") as f:
+                f.write(m.SerializeToString())
+            log("export: %s: %d initializers stored as FP16" % (name, converted))
         stats[name] = {"file": name + ".onnx", "bytes": os.path.getsize(path),
                        "nodes": len(m.graph.node), "ops": op_histogram(m),
                        "export_s": round(time.time() - t0, 2)}

@@ -1,19 +1,29 @@
-"""python3 -m katana_train --data DIR --config CONFIG --out DIR [--minutes M] [--seed S]
+"""python3 -m katana_train --data DIR --config CONFIG --out DIR [--seg-minutes A] [--minutes B]
 
-Trains from scratch on the clips under --data (made by `katana synth --suite train`), saving
-checkpoints as the official files are laid out (a dict with the state dict under "model") to
-OUT/checkpoint.pt, plus OUT/train_log.jsonl with one line per step.
+Trains from scratch on the clips under --data (made by `katana synth --suite train`) in two
+phases: box-prompted segmentation of batches of single frames (the conditioning-frame path, cheap)
+for --seg-minutes, then tracking of --clip-len frame windows (box prompt on the first frame,
+memory attention and memory encoder on the rest) for --minutes. Checkpoints are saved as the
+official files are laid out (a dict with the state dict under "model") to OUT/checkpoint.pt every
+--save-every seconds and at the end; OUT/train_log.jsonl gets one line per step. A rerun with
+--resume continues from the checkpoint (phase and step are stored in it). Reproducible by seed for
+the same time budget and machine speed (the schedules follow the clock).
 """
 
-import argparse
-import json
-import math
 import os
-import random
-import sys
-import time
 
-import torch
+# BLAS threads must be set before numpy/torch load OpenBLAS; torch's own pool is set below.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import random  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import torch  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "export"))
@@ -21,8 +31,14 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "export"))
 from katana_export.export import make_wrappers  # noqa: E402
 from katana_export.models import build_model, load_checkpoint  # noqa: E402
 
-from .data import Clip, list_clips, sample_window  # noqa: E402
-from .loop import track_clip  # noqa: E402
+from .data import Clip, jitter_box, list_clips, normalise, sample_window  # noqa: E402
+from .loop import seg_batch, track_clip  # noqa: E402
+
+
+def schedule(base, step_in_phase, frac):
+    """Linear warm-up over 50 steps, then cosine from base to base/10 over the phase's time."""
+    warm = min(1.0, (step_in_phase + 1) / 50.0)
+    return base * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
 
 
 def main(argv=None):
@@ -30,13 +46,17 @@ def main(argv=None):
     ap.add_argument("--data", required=True)
     ap.add_argument("--config", required=True, help="config name or JSON file")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--minutes", type=float, default=60.0)
-    ap.add_argument("--max-steps", type=int, default=1000000)
+    ap.add_argument("--seg-minutes", type=float, default=15.0)
+    ap.add_argument("--minutes", type=float, default=60.0, help="tracking phase")
+    ap.add_argument("--max-steps", type=int, default=1000000, help="per phase")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--batch", type=int, default=8, help="frames per segmentation step")
     ap.add_argument("--clip-len", type=int, default=8)
-    ap.add_argument("--accum", type=int, default=2, help="clips per optimizer step")
-    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--accum", type=int, default=1, help="clips per tracking step")
+    ap.add_argument("--lr", type=float, default=4e-4)
+    ap.add_argument("--box-noise", type=float, default=0.1)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--save-every", type=float, default=300.0, help="seconds")
     ap.add_argument("--resume", action="store_true")
     args = ap.parse_args(argv)
 
@@ -46,11 +66,10 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     model = build_model(args.config, seed=args.seed)
     ckpt = os.path.join(args.out, "checkpoint.pt")
-    step0 = 0
+    state = None
     if args.resume and os.path.exists(ckpt):
         state = torch.load(ckpt, map_location="cpu")
         load_checkpoint(model, state)
-        step0 = int(state.get("step", 0))
     mods, consts = make_wrappers(model)
     wrappers = (mods["image_encoder"], mods["memory_attention"], mods["mask_decoder"],
                 mods["memory_encoder"])
@@ -59,42 +78,75 @@ def main(argv=None):
         m.train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
-    clips = [Clip(d, int(model.image_size)) for d in list_clips(args.data)]
+    if state is not None and "optimizer" in state:
+        opt.load_state_dict(state["optimizer"])
+    S = int(model.image_size)
+    clips = [Clip(d, S) for d in list_clips(args.data)]
+    frames = [(c, t) for c in clips for t in range(c.n) if c.box_at_model_size(t) is not None]
     log = open(os.path.join(args.out, "train_log.jsonl"), "a")
-    t_end = time.time() + args.minutes * 60
-    step = step0
-    t0 = time.time()
-    while time.time() < t_end and step < args.max_steps:
-        # linear warm-up over 100 steps, then cosine over the time budget
-        frac = min(1.0, (time.time() - t0) / max(1.0, t_end - t0))
-        lr = args.lr * min(1.0, (step - step0 + 1) / 100.0) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
-        for g in opt.param_groups:
-            g["lr"] = lr
-        opt.zero_grad()
-        loss_sum, iou_sum, n_iou = 0.0, 0.0, 0
-        for _ in range(args.accum):
-            clip = rng.choice(clips)
-            start = sample_window(clip, args.clip_len, rng)
-            if start is None:
-                continue
-            loss, ious = track_clip(wrappers, consts, model, clip, start, args.clip_len)
-            (loss / args.accum).backward()
-            loss_sum += float(loss)
-            iou_sum += sum(ious)
-            n_iou += len(ious)
-        torch.nn.utils.clip_grad_norm_(params, 0.1)
-        opt.step()
-        step += 1
-        rec = {"step": step, "loss": loss_sum / args.accum, "miou": iou_sum / max(1, n_iou),
-               "lr": lr, "elapsed_s": round(time.time() - t0, 1)}
-        log.write(json.dumps(rec) + "\n")
-        log.flush()
-        if step % 25 == 0:
-            print(json.dumps(rec), flush=True)
-        if step % 100 == 0:
-            torch.save({"model": model.state_dict(), "step": step, "config": args.config}, ckpt)
-    torch.save({"model": model.state_dict(), "step": step, "config": args.config}, ckpt)
-    print(f"katana_train: {step - step0} steps in {time.time() - t0:.0f} s; saved {ckpt}")
+    phases = [("seg", args.seg_minutes), ("track", args.minutes)]
+    done = state.get("phases_done", []) if state else []
+    step = int(state.get("step", 0)) if state else 0
+    last_save = time.time()
+
+    def save(phases_done):
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                    "config": args.config, "seed": args.seed, "phases_done": phases_done}, ckpt)
+
+    t_start = time.time()
+    for phase, minutes in phases:
+        if phase in done or minutes <= 0:
+            continue
+        t0 = time.time()
+        t_end = t0 + minutes * 60
+        k = 0
+        ema = None
+        while time.time() < t_end and k < args.max_steps:
+            frac = (time.time() - t0) / max(1.0, t_end - t0)
+            lr = schedule(args.lr, k, frac)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            opt.zero_grad()
+            if phase == "seg":
+                pick = [rng.choice(frames) for _ in range(args.batch)]
+                images = torch.cat([normalise(c.image_u8(t)) for c, t in pick])
+                boxes = [jitter_box(c.box_at_model_size(t), rng, args.box_noise) for c, t in pick]
+                gts = [c.mask(t) for c, t in pick]
+                loss, ious = seg_batch(wrappers, model, images, boxes, gts)
+                loss.backward()
+                loss_v, miou = float(loss), sum(ious) / len(ious)
+            else:
+                loss_v, iou_sum, n_iou = 0.0, 0.0, 0
+                for _ in range(args.accum):
+                    clip = rng.choice(clips)
+                    start = sample_window(clip, args.clip_len, rng)
+                    if start is None:
+                        continue
+                    box = jitter_box(clip.box_at_model_size(start), rng, args.box_noise)
+                    loss, ious = track_clip(wrappers, consts, model, clip, start, args.clip_len,
+                                            box=box)
+                    (loss / args.accum).backward()
+                    loss_v += float(loss) / args.accum
+                    iou_sum += sum(ious[1:])
+                    n_iou += len(ious) - 1
+                miou = iou_sum / max(1, n_iou)
+            torch.nn.utils.clip_grad_norm_(params, 0.1)
+            opt.step()
+            step += 1
+            k += 1
+            ema = miou if ema is None else 0.98 * ema + 0.02 * miou
+            rec = {"phase": phase, "step": step, "loss": round(loss_v, 5), "miou": round(miou, 4),
+                   "miou_ema": round(ema, 4), "lr": lr, "elapsed_s": round(time.time() - t_start, 1)}
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+            if k % 25 == 0:
+                print(json.dumps(rec), flush=True)
+            if time.time() - last_save > args.save_every:
+                save(done)
+                last_save = time.time()
+        done = done + [phase]
+        save(done)
+    print(f"katana_train: {step} steps in {time.time() - t_start:.0f} s; saved {ckpt}")
     return 0
 
 

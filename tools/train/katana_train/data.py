@@ -1,9 +1,8 @@
-"""Synthetic clips written by `katana synth` (frames, masks/NNNNN.png, groundtruth.txt), loaded
-and resized to the model's input exactly as the reference preprocessing does (Pillow bicubic to
-S x S, /255, ImageNet mean/std)."""
+"""Synthetic clips written by `katana synth` (img/NNNNN.png, masks/NNNNN.png, groundtruth.txt),
+resized to the model input as the reference preprocessing does (Pillow bicubic to S x S, /255,
+ImageNet mean/std). Frames are cached as uint8 [S,S,3] (S*S*3 bytes each) and normalised on use."""
 
 import os
-import random
 
 import numpy as np
 import torch
@@ -48,8 +47,14 @@ def read_boxes(path):
     return np.array(boxes, dtype=np.float32)
 
 
+def normalise(rgb_u8):
+    """[S,S,3] u8 -> [1,3,S,S] f32 with ImageNet mean/std."""
+    a = (rgb_u8.astype(np.float32) / 255.0 - MEAN) / STD
+    return torch.from_numpy(a.transpose(2, 0, 1).copy()).unsqueeze(0)
+
+
 class Clip:
-    """One clip, preprocessed lazily and cached: image tensors [1,3,S,S] f32 and masks [S,S] f32."""
+    """One clip, loaded lazily and cached at model size."""
 
     def __init__(self, clip_dir, size):
         self.dir = clip_dir
@@ -57,28 +62,35 @@ class Clip:
         self.frames = _frames_of(clip_dir)
         self.boxes = read_boxes(os.path.join(clip_dir, "groundtruth.txt"))
         self.n = min(len(self.frames), len(self.boxes))
-        w, h = Image.open(self.frames[0]).size
+        with Image.open(self.frames[0]) as im:
+            w, h = im.size
         self.src_w, self.src_h = w, h
         self._img = {}
         self._mask = {}
 
-    def image(self, t):
+    def image_u8(self, t):
+        """[S,S,3] u8 frame t resized with Pillow's default bicubic."""
         if t not in self._img:
-            im = Image.open(self.frames[t]).convert("RGB").resize((self.size, self.size))
-            a = (np.asarray(im, dtype=np.float32) / 255.0 - MEAN) / STD
-            self._img[t] = torch.from_numpy(a.transpose(2, 0, 1).copy()).unsqueeze(0)
+            with Image.open(self.frames[t]) as src:
+                im = src.convert("RGB").resize((self.size, self.size), Image.BICUBIC)
+            self._img[t] = np.asarray(im, dtype=np.uint8).copy()
         return self._img[t]
 
+    def image(self, t):
+        """[1,3,S,S] f32 normalised frame t."""
+        return normalise(self.image_u8(t))
+
     def mask(self, t):
-        """Ground-truth mask at S x S (bilinear resize of the 0/255 mask, > 0.5)."""
+        """[S,S] f32 ground-truth mask in {0,1} (bilinear resize of the 0/255 PNG, > 127)."""
         if t not in self._mask:
             p = os.path.join(self.dir, "masks", f"{t:05d}.png")
             if os.path.exists(p):
-                m = Image.open(p).convert("L").resize((self.size, self.size), Image.BILINEAR)
-                self._mask[t] = torch.from_numpy((np.asarray(m) > 127).astype(np.float32))
+                with Image.open(p) as src:
+                    m = src.convert("L").resize((self.size, self.size), Image.BILINEAR)
+                self._mask[t] = (np.asarray(m) > 127).astype(np.uint8)
             else:
-                self._mask[t] = torch.zeros(self.size, self.size)
-        return self._mask[t]
+                self._mask[t] = np.zeros((self.size, self.size), np.uint8)
+        return torch.from_numpy(self._mask[t].astype(np.float32))
 
     def box_at_model_size(self, t):
         """x0, y0, x1, y1 of the gt box in S x S pixels, or None if absent."""
@@ -89,7 +101,22 @@ class Clip:
         return [x * sx, y * sy, (x + w) * sx, (y + h) * sy]
 
 
-def sample_window(clip, length, rng: random.Random):
+def jitter_box(box, rng, ratio):
+    """Box prompt noise as in the SAM 2 training recipe: each corner moves by a normal offset with
+    std `ratio` times the box side (clamped to 20 px at model size)."""
+    if ratio <= 0:
+        return box
+    x0, y0, x1, y1 = box
+    bw, bh = x1 - x0, y1 - y0
+    dx = min(ratio * bw, 20.0)
+    dy = min(ratio * bh, 20.0)
+    out = [x0 + rng.gauss(0, dx), y0 + rng.gauss(0, dy), x1 + rng.gauss(0, dx), y1 + rng.gauss(0, dy)]
+    if out[2] - out[0] < 2 or out[3] - out[1] < 2:
+        return box
+    return out
+
+
+def sample_window(clip, length, rng):
     """Start index of a window of `length` frames whose first frame shows the target."""
     starts = [t for t in range(0, clip.n - length + 1) if clip.box_at_model_size(t) is not None]
     if not starts:

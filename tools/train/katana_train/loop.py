@@ -63,8 +63,32 @@ def frame_loss(masks_lr, ious, obj_logit, gt, size, candidates, w=Weights):
     return loss, candidates[best]
 
 
-def track_clip(wr, consts, model, clip, start, length, num_maskmem=7, max_ptrs=16):
-    """Runs the loop over frames [start, start+length) and returns (total loss, per-frame IoU)."""
+def seg_batch(wr, model, images, boxes, gts):
+    """Box-prompted segmentation of a batch of independent frames (the conditioning-frame path,
+    without memory): images [B,3,S,S] f32, boxes B x (x0,y0,x1,y1) at model size, gts [B,S,S].
+    Returns (mean loss, per-frame IoU of token 0)."""
+    enc, _, dec, _ = wr
+    S = images.shape[-1]
+    C = model.hidden_dim
+    feat = enc(images) + model.no_mem_embed.reshape(1, C, 1, 1)
+    coords = torch.tensor([[[b[0], b[1]], [b[2], b[3]]] for b in boxes], dtype=torch.float32)
+    labels = torch.tensor([[2, 3]] * len(boxes), dtype=torch.int32)
+    masks, iou_p, obj, _ = dec(feat, coords, labels)
+    total, ious = 0.0, []
+    for i in range(len(boxes)):
+        l0, _ = frame_loss(masks[i:i + 1], iou_p[i:i + 1], obj[i:i + 1], gts[i], S, [0])
+        l1, _ = frame_loss(masks[i:i + 1], iou_p[i:i + 1], obj[i:i + 1], gts[i], S, [1, 2, 3])
+        total = total + l0 + 0.5 * l1
+        with torch.no_grad():
+            up = F.interpolate(masks[i:i + 1, 0:1], size=(S, S), mode="bilinear",
+                               align_corners=False)[0, 0]
+            ious.append(float(mask_iou(up, gts[i])))
+    return total / len(boxes), ious
+
+
+def track_clip(wr, consts, model, clip, start, length, num_maskmem=7, max_ptrs=16, box=None):
+    """Runs the loop over frames [start, start+length) and returns (total loss, per-frame IoU).
+    `box` overrides the first frame's prompt (x0, y0, x1, y1 at model size)."""
     enc, mem_attn, dec, menc = wr
     S = clip.size
     C = model.hidden_dim
@@ -79,7 +103,7 @@ def track_clip(wr, consts, model, clip, start, length, num_maskmem=7, max_ptrs=1
         feat = enc(clip.image(t))
         gt = clip.mask(t)
         if k == 0:
-            x0, y0, x1, y1 = clip.box_at_model_size(t)
+            x0, y0, x1, y1 = box if box is not None else clip.box_at_model_size(t)
             coords = torch.tensor([[[x0, y0], [x1, y1]]], dtype=torch.float32)
             labels = torch.tensor([[2, 3]], dtype=torch.int32)
             masks, iou_p, obj, ptrs = dec(feat + no_mem, coords, labels)
@@ -90,15 +114,16 @@ def track_clip(wr, consts, model, clip, start, length, num_maskmem=7, max_ptrs=1
             from_pts = torch.ones(1)
         else:
             mem_tokens, pos_tokens = [], []
-            # conditioning frame first (t_pos 0 -> row num_maskmem-1), then up to 6 previous
+            # The conditioning frame (t_pos 0: tpos row num_maskmem-1), then the last
+            # num_maskmem-1 frames oldest first; as in the reference, the frame d frames back
+            # has t_pos num_maskmem-d and so tpos row d-1 (the previous frame uses row 0).
             prev = [b for b in bank[1:]][-(num_maskmem - 1):]
-            sel = [(0, bank[0])] + [(k - b[0], b) for b in prev]
-            for t_pos, b in sel:
-                tp = 0 if b is bank[0] else t_pos
-                row = num_maskmem - tp - 1
+            sel = [(num_maskmem - 1, bank[0])] + [(k - b[0] - 1, b) for b in prev]
+            for row, b in sel:
                 mem_tokens.append(b[1].flatten(2).permute(0, 2, 1))
                 pos_tokens.append((mpos + tpos[row].reshape(1, -1, 1, 1)).flatten(2).permute(0, 2, 1))
-            ptr_list = [bank[0][2]] + [b[2] for b in bank[1:]][-(max_ptrs - 1):]
+            # Pointers: the conditioning frame's first, then the previous frames newest first.
+            ptr_list = [bank[0][2]] + [b[2] for b in bank[1:]][::-1][:max_ptrs - 1]
             ptrs_t = torch.stack(ptr_list, dim=1)  # [1,P,C]
             P = ptrs_t.shape[1]
             ptr_tok = ptrs_t.reshape(1, P, C // 64, 64).reshape(1, P * (C // 64), 64)
