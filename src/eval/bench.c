@@ -10,12 +10,17 @@
  * Values are zero except prompt coordinates and labels; the graphs have no data-dependent
  * control flow, so the values do not change the work done.
  *
- * The end-to-end part tracks a synthetic clip (a textured square moving over a textured
- * background, generated in a reused buffer, deterministic) with the public tracker API.
+ * The end-to-end part pushes frames into a stream (katana/stream.h, push mode): a synthetic clip
+ * (a textured square moving over a textured background, generated in a reused buffer,
+ * deterministic) or a clip folder decoded beforehand. "seq" mode pushes a frame and takes its
+ * result on the calling thread; "pipe" mode pushes from a producer thread (blocking while the
+ * pipeline is full, like a file source) and takes results on the calling thread. The JSON and
+ * HTML writers are in report_json.c and report_html.c.
  */
 #include "eval/bench.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +31,7 @@
 #include "eval/results.h"
 #include "katana/eval.h"
 #include "katana/media.h"
+#include "katana/stream.h"
 #include "katana/system.h"
 #include "katana/tracker.h"
 #include "media/image_io.h"
@@ -116,14 +122,23 @@ void kat_bench_machine(char *buf, size_t size) {
     snprintf(buf, size, "unknown machine");
     return;
   }
-  snprintf(buf, size, "%s, %d cores%s%s", info.cpu_model[0] ? info.cpu_model : "unknown CPU",
-           info.logical_cores, info.gpu[0] ? ", " : "", info.gpu);
+  snprintf(buf, size, "%s, %d cores, GPU: %s", info.cpu_model[0] ? info.cpu_model : "unknown CPU",
+           info.logical_cores, info.gpu[0] ? info.gpu : "none");
+}
+
+const char *kat_bench_stage_name(int stage) {
+  if (stage == KAT_BENCH_STAGE_PREPROCESS) return "preprocess";
+  if (stage == KAT_BENCH_STAGE_HOST) return "host";
+  if (stage > 0 && stage <= KAT_MODULE_COUNT) return kat_module_name((kat_module)(stage - 1));
+  return "?";
 }
 
 void kat_bench_options_init(kat_bench_options *o) {
   memset(o, 0, sizeof *o);
   o->preset = "cpu";
-  o->mode = "exact";
+  o->mode = "seq";
+  o->prep = "exact";
+  o->repeat = 1;
   o->warmup = 3;
   o->iterations = 20;
   o->frames = 60;
@@ -291,12 +306,15 @@ done:
 typedef struct bench_clip {
   kat__image *frames; /* [count] decoded frames, all the size of frame 0 */
   size_t count;
-  kat_eval_seq *gt; /* groundtruth.txt (+ flags) and masks/ of the folder */
+  kat_eval_seq *gt;     /* groundtruth.txt (+ flags) and masks/ of the folder */
+  kat__mask_buf *masks; /* [count] ground-truth masks, decoded before timing (w = 0: none) */
 } bench_clip;
 
 static void clip_cleanup(bench_clip *c) {
   for (size_t i = 0; c->frames && i < c->count; i++) kat__image_cleanup(&c->frames[i]);
+  for (size_t i = 0; c->masks && i < c->count; i++) kat__mask_buf_cleanup(&c->masks[i]);
   kat__free(c->frames);
+  kat__free(c->masks);
   kat_eval_seq_destroy(c->gt);
   memset(c, 0, sizeof *c);
 }
@@ -324,7 +342,8 @@ static int clip_load(const char *dir, size_t max_frames, bench_clip *c, char *er
   }
   c->count = files.count < max_frames ? files.count : max_frames;
   c->frames = kat__calloc(c->count, sizeof *c->frames);
-  if (!c->frames) {
+  c->masks = kat__calloc(c->count, sizeof *c->masks);
+  if (!c->frames || !c->masks) {
     status = kat__eval_error(err, err_size, KAT_ENOMEM, "out of memory");
     goto fail;
   }
@@ -336,6 +355,14 @@ static int clip_load(const char *dir, size_t max_frames, bench_clip *c, char *er
     if (status != KAT_OK) {
       kat__eval_error(err, err_size, status, "%s", eb.msg);
       goto fail;
+    }
+    const char *gp = kat_eval_seq_mask_path(c->gt, i);
+    if (i > 0 && gp) {
+      status = kat__mask_read_png(gp, 0, &c->masks[i], err, err_size);
+      if (status == KAT_OK && (c->masks[i].w != (size_t)c->frames[0].width ||
+                               c->masks[i].h != (size_t)c->frames[0].height))
+        status = kat__eval_error(err, err_size, KAT_EFORMAT, "%s: size differs from the frame", gp);
+      if (status != KAT_OK) goto fail;
     }
   }
   kat__file_list_cleanup(&files);
@@ -361,107 +388,271 @@ static double result_mask_iou(const kat_track_result *r, const kat__mask_buf *gt
   return uni ? (double)inter / (double)uni : 1.0;
 }
 
-/* ---- the run ---- */
+/* ---- end to end ---- */
 
 static void copy_err(char *err, size_t err_size, const char *msg) {
   if (err && err_size) kat__strlcpy(err, msg, err_size);
 }
 
+/* One end-to-end run on one stream. The producer side (make_frame, t_push) belongs to the
+ * producer thread in "pipe" mode; everything else to the caller of kat_bench_run. */
+typedef struct e2e_run {
+  kat_stream *s;
+  const bench_clip *clip; /* NULL: synthetic frames */
+  uint8_t *rgb;           /* [h, w*3] u8 RGB24: the synthetic frame being pushed */
+  int width, height;
+  size_t total;   /* frames pushed: 1 (start) + warmup + timed */
+  double *t_push; /* [total] kat__now_ms() before each push */
+  int push_status;
+} e2e_run;
+
+static void make_frame(e2e_run *r, size_t i, kat_frame *fr) {
+  memset(fr, 0, sizeof *fr);
+  fr->format = KAT_PIXEL_RGB24;
+  fr->width = r->width;
+  fr->height = r->height;
+  fr->stride[0] = (size_t)r->width * 3;
+  fr->index = (int64_t)i;
+  if (r->clip) {
+    fr->data[0] = r->clip->frames[i].data;
+  } else {
+    synth_frame(r->rgb, r->width, r->height, (int)i);
+    fr->data[0] = r->rgb;
+  }
+}
+
+static void *producer_main(void *arg) {
+  e2e_run *r = arg;
+  kat_frame fr;
+  for (size_t i = 0; i < r->total; i++) {
+    make_frame(r, i, &fr);
+    r->t_push[i] = kat__now_ms();
+    int rc = kat_stream_push(r->s, &fr);
+    if (rc != KAT_OK) {
+      r->push_status = rc;
+      break;
+    }
+  }
+  kat_stream_end(r->s);
+  return NULL;
+}
+
+/* Everything kat_bench_run allocates, freed at its end. */
+typedef struct bench_work {
+  bench_clip clip;
+  uint8_t *rgb;
+  double *t_push, *t_res; /* [total] */
+  double *latency;        /* [repeat * timed] */
+  double *scratch;        /* [repeat * timed] */
+  kat_eval_box *boxes;    /* [total] boxes of the first repeat */
+  kat__bundle *b;
+  kat_stream *s;
+} bench_work;
+
+static void report_progress(const kat_bench_options *opt, const char *phase, size_t done,
+                            size_t total) {
+  if (opt->progress) opt->progress(opt->progress_user, phase, done, total);
+}
+
+/*
+ * Runs repeat `rep` on the open stream w->s: pushes r->total frames, takes every result, and
+ * fills out->frame_ms[rep*nf ..], w->latency[rep*nf ..], stage sums and the repeat's FPS.
+ */
+static int run_repeat(const kat_bench_options *opt, bench_work *w, e2e_run *r, int pipe, int rep,
+                      size_t warm, size_t nf, double stage_sum[KAT_BENCH_STAGE_COUNT],
+                      double *mask_sum, kat_bench_report *out, char *err, size_t err_size) {
+  pthread_t th;
+  int started = 0, status = KAT_OK;
+  r->push_status = KAT_OK;
+  if (pipe) {
+    if (pthread_create(&th, NULL, producer_main, r) != 0)
+      return kat__eval_error(err, err_size, KAT_EINTERNAL, "bench: cannot start a thread");
+    started = 1;
+  }
+  double *fms = out->frame_ms + (size_t)rep * nf, *lat = w->latency + (size_t)rep * nf;
+  double aside_total = 0.0, aside_prev = 0.0;
+  size_t all = (size_t)out->repeat * r->total;
+  kat_track_result res;
+  kat_frame fr;
+  size_t k = 0;
+  for (;;) {
+    if (!pipe) {
+      if (k >= r->total) break;
+      make_frame(r, k, &fr);
+      r->t_push[k] = kat__now_ms();
+      status = kat_stream_push(w->s, &fr);
+      if (status != KAT_OK) {
+        kat__eval_error(err, err_size, status, "bench: push: %s", kat_status_name(status));
+        break;
+      }
+    }
+    status = kat_stream_next(w->s, &res);
+    double now = kat__now_ms();
+    if (status == KAT_EOF) {
+      status = KAT_OK;
+      break;
+    }
+    if (status != KAT_OK) {
+      copy_err(err, err_size, kat_stream_last_error(w->s));
+      break;
+    }
+    if (k >= r->total) {
+      status = kat__eval_error(err, err_size, KAT_EINTERNAL, "bench: more results than frames");
+      break;
+    }
+    w->t_res[k] = now;
+    if (k > warm) {
+      size_t j = k - warm - 1;
+      double ms = pipe ? now - w->t_res[k - 1] - aside_prev : now - r->t_push[k];
+      fms[j] = ms > 0.0 ? ms : 0.0;
+      lat[j] = now - r->t_push[k];
+      stage_sum[KAT_BENCH_STAGE_PREPROCESS] += res.timings.preprocess_ms;
+      for (int m = 0; m < KAT_MODULE_COUNT; m++) stage_sum[1 + m] += res.timings.module_ms[m];
+      stage_sum[KAT_BENCH_STAGE_HOST] += res.timings.host_ms > 0.0 ? res.timings.host_ms : 0.0;
+    }
+    aside_prev = 0.0;
+    if (rep == 0 && r->clip) {
+      /* Scoring: boxes now, mask IoU against the decoded ground truth (kept out of the times). */
+      w->boxes[k].x = res.box[0];
+      w->boxes[k].y = res.box[1];
+      w->boxes[k].w = res.box[2];
+      w->boxes[k].h = res.box[3];
+      const kat__mask_buf *gm = &r->clip->masks[k];
+      if (k > 0 && gm->w && res.mask) {
+        double a0 = kat__now_ms();
+        *mask_sum += result_mask_iou(&res, gm);
+        out->mask_frames++;
+        aside_prev = kat__now_ms() - a0;
+        /* Inside the timed wall clock: between the results of frames warm and warm + nf. */
+        if (k >= warm && k < warm + nf) aside_total += aside_prev;
+      }
+    }
+    k++;
+    report_progress(opt, "frames", (size_t)rep * r->total + k, all);
+  }
+  if (status != KAT_OK) kat_stream_cancel(w->s);
+  if (started) pthread_join(th, NULL);
+  if (status == KAT_OK && r->push_status != KAT_OK) {
+    status = r->push_status;
+    kat__eval_error(err, err_size, status, "bench: push: %s", kat_status_name(status));
+  }
+  if (status == KAT_OK && k != r->total)
+    status =
+        kat__eval_error(err, err_size, KAT_EINTERNAL, "bench: %zu of %zu results", k, r->total);
+  if (status != KAT_OK) return status;
+  double wall = w->t_res[warm + nf] - w->t_res[warm] - aside_total;
+  out->repeat_wall_fps[rep] = wall > 0.0 ? 1000.0 * (double)nf / wall : 0.0;
+  double med = kat__median(fms, nf, w->scratch);
+  out->repeat_fps_p50[rep] = med > 0.0 ? 1000.0 / med : 0.0;
+  return KAT_OK;
+}
+
+/* ---- the run ---- */
+
 int kat_bench_run(const kat_bench_options *opt, kat_bench_report *out, char *err, size_t err_size) {
   kat_errbuf eb;
   kat__errbuf_clear(&eb);
+  if (out) memset(out, 0, sizeof *out);
   if (!opt || !out || !opt->bundle_dir || opt->frames < 2 || opt->iterations < 1 ||
-      opt->warmup < 0 || opt->width < 32 || opt->height < 32 || opt->width > 8192 ||
-      opt->height > 8192) {
-    copy_err(err, err_size, "bench: invalid options (need a bundle, frames >= 2, iterations >= 1)");
+      opt->warmup < 0 || opt->repeat < 1 || opt->repeat > KAT_BENCH_MAX_REPEAT || opt->width < 32 ||
+      opt->height < 32 || opt->width > 8192 || opt->height > 8192) {
+    copy_err(err, err_size,
+             "bench: invalid options (need a bundle, frames >= 2, iterations >= 1, "
+             "repeat 1..64)");
     return KAT_EINVAL;
   }
-  memset(out, 0, sizeof *out);
   out->miou = NAN;
-  const char *mode = opt->mode ? opt->mode : "exact";
-  if (strcmp(mode, "exact") != 0 && strcmp(mode, "fast") != 0)
-    return kat__eval_error(err, err_size, KAT_EINVAL, "bench: unknown mode '%s'", mode);
+  out->host_overhead_ratio = NAN;
+  const char *mode = opt->mode ? opt->mode : "seq";
+  const char *prep = opt->prep ? opt->prep : "exact";
+  if (strcmp(mode, "seq") != 0 && strcmp(mode, "pipe") != 0)
+    return kat__eval_error(err, err_size, KAT_EINVAL, "bench: unknown mode '%s' (seq or pipe)",
+                           mode);
+  if (strcmp(prep, "exact") != 0 && strcmp(prep, "fast") != 0)
+    return kat__eval_error(err, err_size, KAT_EINVAL,
+                           "bench: unknown preprocessing '%s' (exact or fast)", prep);
+  int pipe = strcmp(mode, "pipe") == 0;
   kat__strlcpy(out->preset, opt->preset ? opt->preset : "cpu", sizeof out->preset);
   kat__strlcpy(out->mode, mode, sizeof out->mode);
+  kat__strlcpy(out->prep, prep, sizeof out->prep);
+  kat__strlcpy(out->bundle, opt->bundle_dir, sizeof out->bundle);
+  if (opt->model_name) {
+    kat__strlcpy(out->model, opt->model_name, sizeof out->model);
+  } else {
+    /* The bundle folder's last component, trailing slashes ignored. */
+    size_t len = strlen(opt->bundle_dir);
+    while (len > 1 && opt->bundle_dir[len - 1] == '/') len--;
+    size_t start = len;
+    while (start > 0 && opt->bundle_dir[start - 1] != '/') start--;
+    size_t n = len - start < sizeof out->model - 1 ? len - start : sizeof out->model - 1;
+    memcpy(out->model, opt->bundle_dir + start, n);
+    out->model[n] = '\0';
+  }
+  if (opt->clip_dir) kat__strlcpy(out->clip, opt->clip_dir, sizeof out->clip);
   kat_bench_machine(out->machine, sizeof out->machine);
+  out->iterations = opt->iterations;
+  out->warmup = opt->warmup;
+  out->repeat = opt->repeat;
+  out->width = opt->width;
+  out->height = opt->height;
 
-  kat_tracker_options topt;
-  kat_tracker_options_init(&topt);
-  int status = kat_ep_profile_preset(out->preset, &topt.ep);
+  kat_stream_options so;
+  kat_stream_options_init(&so);
+  so.pipeline = pipe;
+  kat_tracker_options *topt = &so.tracker;
+  int status = kat_ep_profile_preset(out->preset, &topt->ep);
   if (status != KAT_OK)
     return kat__eval_error(err, err_size, status, "bench: unknown preset '%s'", out->preset);
+  char v[16];
   if (opt->intra_op_threads > 0) {
-    char v[16];
     snprintf(v, sizeof v, "%d", opt->intra_op_threads);
-    kat_ep_profile_set(&topt.ep, -1, "intra_op_threads", v);
+    kat_ep_profile_set(&topt->ep, -1, "intra_op_threads", v);
+  } else if (pipe) {
+    /* As katana track: the two concurrent stages share the cores, half each. */
+    kat_system_info si;
+    int cores = kat_system_info_get(&si) == KAT_OK ? si.logical_cores : 2;
+    snprintf(v, sizeof v, "%d", cores > 2 ? cores / 2 : 1);
+    for (int m = 0; m < KAT_MODULE_COUNT; m++)
+      if (topt->ep.module[m].kind == KAT_EP_CPU && topt->ep.module[m].intra_op_threads == 0)
+        kat_ep_profile_set(&topt->ep, m, "intra_op_threads", v);
   }
-  if (strcmp(mode, "fast") == 0) {
-    topt.box_mode = KAT_BOX_FAST;
-    topt.fast_resize = 1;
+  snprintf(out->threads, sizeof out->threads, "%d,%d,%d,%d", topt->ep.module[0].intra_op_threads,
+           topt->ep.module[1].intra_op_threads, topt->ep.module[2].intra_op_threads,
+           topt->ep.module[3].intra_op_threads);
+  if (strcmp(prep, "fast") == 0) {
+    topt->box_mode = KAT_BOX_FAST;
+    topt->fast_resize = 1;
   }
-  topt.verify_hashes = 0; /* hashing the files would be timed as init */
+  topt->verify_hashes = 0; /* hashing the files would be timed as init */
 
-  /* Steps: `warmup` untimed ones, then `frames` timed ones (fewer when a clip is shorter). */
-  size_t warm = (size_t)opt->warmup, nf = (size_t)opt->frames;
-  bench_clip clip = {0};
-  uint8_t *rgb = NULL;
-  double *step_ms = NULL, *scratch = NULL;
-  kat_eval_box *boxes = NULL;
-  kat__mask_buf gtm = {0};
-  kat_tracker *t = NULL;
-  kat__bundle *b = NULL;
-  int width = opt->width, height = opt->height;
-  if (opt->clip_dir) {
-    status = clip_load(opt->clip_dir, warm + nf + 1, &clip, err, err_size);
-    if (status != KAT_OK) return status;
-    if (clip.count - 1 <= warm) {
-      kat__eval_error(err, err_size, KAT_EINVAL, "bench: the clip has %zu frames, warmup is %zu",
-                      clip.count, warm);
-      status = KAT_EINVAL;
-      goto done;
-    }
-    nf = clip.count - 1 - warm;
-    width = clip.frames[0].width;
-    height = clip.frames[0].height;
-    topt.want_masks = kat_eval_seq_has_masks(clip.gt);
-    topt.num_frames = (int64_t)clip.count;
-  } else {
-    rgb = kat__malloc((size_t)width * (size_t)height * 3);
-  }
-  size_t steps = warm + nf;
-  step_ms = kat__malloc(nf * sizeof *step_ms);
-  scratch = kat__malloc(nf * sizeof *scratch);
-  boxes = kat__malloc((steps + 1) * sizeof *boxes);
-  if ((!opt->clip_dir && !rgb) || !step_ms || !scratch || !boxes) {
-    status = KAT_ENOMEM;
-    copy_err(err, err_size, "bench: out of memory");
-    goto done;
-  }
-
-  /* Init: cold (first create in the process), then warm (second). */
-  double t0 = kat__now_ms();
-  status = kat_tracker_create(opt->bundle_dir, &topt, &t, err, err_size);
-  out->init_cold_ms = kat__now_ms() - t0;
-  if (status != KAT_OK) goto done;
-  kat_tracker_destroy(t);
-  t = NULL;
-  t0 = kat__now_ms();
-  status = kat_tracker_create(opt->bundle_dir, &topt, &t, err, err_size);
-  out->init_warm_ms = kat__now_ms() - t0;
-  if (status != KAT_OK) goto done;
-
-  /* End to end. */
-  kat_frame fr;
-  memset(&fr, 0, sizeof fr);
-  fr.format = KAT_PIXEL_RGB24;
-  fr.width = width;
-  fr.height = height;
-  fr.stride[0] = (size_t)width * 3;
-  kat_track_result res;
+  /* Per repeat: frame 0 starts the track, `warmup` untimed frames, then `frames` timed ones
+   * (fewer when a clip is shorter). */
+  size_t warm = (size_t)opt->warmup, nf = (size_t)opt->frames, reps = (size_t)opt->repeat;
+  bench_work w;
+  memset(&w, 0, sizeof w);
+  e2e_run r;
+  memset(&r, 0, sizeof r);
+  r.width = opt->width;
+  r.height = opt->height;
   double box[4];
   if (opt->clip_dir) {
+    status = clip_load(opt->clip_dir, warm + nf + 1, &w.clip, err, err_size);
+    if (status != KAT_OK) goto done;
+    if (w.clip.count - 1 <= warm) {
+      status = kat__eval_error(err, err_size, KAT_EINVAL,
+                               "bench: the clip has %zu frames, warmup is %zu", w.clip.count, warm);
+      goto done;
+    }
+    nf = w.clip.count - 1 - warm;
+    r.clip = &w.clip;
+    r.width = w.clip.frames[0].width;
+    r.height = w.clip.frames[0].height;
+    out->width = r.width;
+    out->height = r.height;
+    topt->want_masks = kat_eval_seq_has_masks(w.clip.gt);
+    topt->num_frames = (int64_t)w.clip.count;
     kat_eval_box g;
-    if (kat_eval_seq_box(clip.gt, 0, &g) != 1) {
+    if (kat_eval_seq_box(w.clip.gt, 0, &g) != 1) {
       status = kat__eval_error(err, err_size, KAT_EINVAL, "%s: frame 0 has no ground-truth box",
                                opt->clip_dir);
       goto done;
@@ -470,95 +661,94 @@ int kat_bench_run(const kat_bench_options *opt, kat_bench_report *out, char *err
     box[1] = g.y;
     box[2] = g.w;
     box[3] = g.h;
-    fr.data[0] = clip.frames[0].data;
   } else {
-    synth_frame(rgb, width, height, 0);
-    synth_box(0, width, height, box);
-    fr.data[0] = rgb;
+    w.rgb = kat__malloc((size_t)r.width * (size_t)r.height * 3);
+    r.rgb = w.rgb;
+    synth_box(0, r.width, r.height, box);
   }
-  status = kat_tracker_start(t, &fr, box, &res);
-  if (status != KAT_OK) {
-    copy_err(err, err_size, kat_tracker_last_error(t));
+  out->frames = (int)nf;
+  r.total = 1 + warm + nf;
+  size_t nall = reps * nf;
+  w.t_push = kat__malloc(r.total * sizeof *w.t_push);
+  w.t_res = kat__malloc(r.total * sizeof *w.t_res);
+  w.latency = kat__malloc(nall * sizeof *w.latency);
+  w.scratch = kat__malloc(nall * sizeof *w.scratch);
+  w.boxes = kat__malloc(r.total * sizeof *w.boxes);
+  out->frame_ms = kat__malloc(nall * sizeof *out->frame_ms);
+  if ((!opt->clip_dir && !w.rgb) || !w.t_push || !w.t_res || !w.latency || !w.scratch || !w.boxes ||
+      !out->frame_ms) {
+    status = kat__eval_error(err, err_size, KAT_ENOMEM, "bench: out of memory");
     goto done;
   }
-  boxes[0].x = res.box[0];
-  boxes[0].y = res.box[1];
-  boxes[0].w = res.box[2];
-  boxes[0].h = res.box[3];
-  double host_sum = 0.0, step_sum = 0.0, mask_sum = 0.0, aside_ms = 0.0;
-  double loop0 = 0.0;
-  for (size_t i = 0; i < steps; i++) {
-    if (i == warm) loop0 = kat__now_ms();
-    if (opt->clip_dir) {
-      fr.data[0] = clip.frames[i + 1].data;
-    } else {
-      synth_frame(rgb, width, height, (int)(i + 1));
+  out->frame_ms_count = nall;
+  r.t_push = w.t_push;
+
+  /* Init: cold (the first stream of the run), then warm (the second, which is measured). */
+  report_progress(opt, "init", 0, 2);
+  double t0 = kat__now_ms();
+  status = kat_stream_open(opt->bundle_dir, NULL, box, &so, &w.s, err, err_size);
+  out->init_cold_ms = kat__now_ms() - t0;
+  if (status != KAT_OK) goto done;
+  kat_stream_close(w.s);
+  w.s = NULL;
+  report_progress(opt, "init", 1, 2);
+  double stage_sum[KAT_BENCH_STAGE_COUNT] = {0};
+  double mask_sum = 0.0;
+  for (size_t rep = 0; rep < reps; rep++) {
+    t0 = kat__now_ms();
+    status = kat_stream_open(opt->bundle_dir, NULL, box, &so, &w.s, err, err_size);
+    if (rep == 0) {
+      out->init_warm_ms = kat__now_ms() - t0;
+      report_progress(opt, "init", 2, 2);
     }
-    fr.index = (int64_t)(i + 1);
-    double s0 = kat__now_ms();
-    status = kat_tracker_step(t, &fr, &res);
-    double ms = kat__now_ms() - s0;
-    if (status != KAT_OK) {
-      copy_err(err, err_size, kat_tracker_last_error(t));
-      goto done;
-    }
-    boxes[i + 1].x = res.box[0];
-    boxes[i + 1].y = res.box[1];
-    boxes[i + 1].w = res.box[2];
-    boxes[i + 1].h = res.box[3];
-    /* Mask scoring reads a PNG: kept out of the wall-clock loop time. */
-    const char *gp = opt->clip_dir ? kat_eval_seq_mask_path(clip.gt, i + 1) : NULL;
-    if (gp && res.mask) {
-      double a0 = kat__now_ms();
-      char merr[512];
-      status = kat__mask_read_png(gp, 0, &gtm, merr, sizeof merr);
-      if (status == KAT_OK && (gtm.w != (size_t)res.mask_width || gtm.h != (size_t)res.mask_height))
-        status =
-            kat__eval_error(merr, sizeof merr, KAT_EFORMAT, "%s: size differs from the frame", gp);
-      if (status != KAT_OK) {
-        copy_err(err, err_size, merr);
-        goto done;
-      }
-      mask_sum += result_mask_iou(&res, &gtm);
-      out->mask_frames++;
-      aside_ms += kat__now_ms() - a0;
-    }
-    if (i < warm) continue;
-    step_ms[i - warm] = ms;
-    double mod = 0.0;
-    for (int m = 0; m < KAT_MODULE_COUNT; m++) mod += res.timings.module_ms[m];
-    host_sum += ms > mod ? ms - mod : 0.0;
-    step_sum += ms;
+    if (status != KAT_OK) goto done;
+    r.s = w.s;
+    status =
+        run_repeat(opt, &w, &r, pipe, (int)rep, warm, nf, stage_sum, &mask_sum, out, err, err_size);
+    kat_stream_close(w.s);
+    w.s = NULL;
+    if (status != KAT_OK) goto done;
   }
-  double loop_ms = kat__now_ms() - loop0 - aside_ms;
-  out->wall_fps = loop_ms > 0.0 ? 1000.0 * (double)nf / loop_ms : 0.0;
-  kat__bench_stats(step_ms, nf, scratch, &out->frame);
-  out->fps_p50 = out->frame.p50 > 0.0 ? 1000.0 / out->frame.p50 : 0.0;
-  out->host_overhead_ratio = step_sum > 0.0 ? host_sum / step_sum : 0.0;
-  out->throttled = kat_bench_throttle_check(step_ms, nf, &out->throttle_ratio);
   out->peak_rss_mb = peak_rss_mb();
-  kat_tracker_destroy(t);
-  t = NULL;
+  kat__bench_stats(out->frame_ms, nall, w.scratch, &out->frame);
+  kat__bench_stats(w.latency, nall, w.scratch, &out->latency);
+  out->fps_p50 = out->frame.p50 > 0.0 ? 1000.0 / out->frame.p50 : 0.0;
+  out->wall_fps = kat__median(out->repeat_wall_fps, reps, w.scratch);
+  if (reps > 1 && out->wall_fps > 0.0) {
+    double lo = out->repeat_wall_fps[0], hi = lo;
+    for (size_t i = 1; i < reps; i++) {
+      if (out->repeat_wall_fps[i] < lo) lo = out->repeat_wall_fps[i];
+      if (out->repeat_wall_fps[i] > hi) hi = out->repeat_wall_fps[i];
+    }
+    out->wall_fps_spread = (hi - lo) / out->wall_fps;
+  }
+  double stage_total = 0.0;
+  for (int i = 0; i < KAT_BENCH_STAGE_COUNT; i++) {
+    out->stage_ms[i] = stage_sum[i] / (double)nall;
+    stage_total += out->stage_ms[i];
+  }
+  for (int i = 0; i < KAT_BENCH_STAGE_COUNT; i++)
+    out->stage_share[i] = stage_total > 0.0 ? out->stage_ms[i] / stage_total : 0.0;
+  out->throttled = kat_bench_throttle_check(out->frame_ms, nall, &out->throttle_ratio);
 
   if (opt->clip_dir) {
-    /* Box scores of frames 0..steps against the clip's ground truth (katana/eval.h rules). */
-    size_t n_gt = kat_eval_seq_frames(clip.gt);
-    if (n_gt > steps + 1) n_gt = steps + 1;
+    /* Box scores of frames 0..total-1 of the first repeat (katana/eval.h rules). */
+    size_t n_gt = kat_eval_seq_frames(w.clip.gt);
+    if (n_gt > r.total) n_gt = r.total;
     kat_eval_box *gtb = kat__malloc(n_gt * sizeof *gtb);
     double *work = kat__malloc(3 * n_gt * sizeof *work);
     if (!gtb || !work) {
       kat__free(gtb);
       kat__free(work);
-      status = KAT_ENOMEM;
-      copy_err(err, err_size, "bench: out of memory");
+      status = kat__eval_error(err, err_size, KAT_ENOMEM, "bench: out of memory");
       goto done;
     }
-    for (size_t i = 0; i < n_gt; i++) kat_eval_seq_box(clip.gt, i, &gtb[i]);
+    for (size_t i = 0; i < n_gt; i++) kat_eval_seq_box(w.clip.gt, i, &gtb[i]);
     kat_eval_options eo;
     kat_eval_options_default(&eo);
     kat_eval_score sc;
     memset(&sc, 0, sizeof sc);
-    kat__score_boxes(boxes, steps + 1, gtb, n_gt, &eo, work, NULL, &sc);
+    kat__score_boxes(w.boxes, r.total, gtb, n_gt, &eo, work, NULL, &sc);
     kat__free(gtb);
     kat__free(work);
     out->has_accuracy = 1;
@@ -570,35 +760,85 @@ int kat_bench_run(const kat_bench_options *opt, kat_bench_report *out, char *err
     if (out->mask_frames) out->miou = mask_sum / (double)out->mask_frames;
   }
 
-  /* Each module alone. */
+  /* Each module alone, with the same session options as the end-to-end part. */
   if (!opt->skip_modules) {
     kat__bundle_options bo;
     kat__bundle_options_init(&bo);
     bo.verify_hashes = false;
-    status = kat__bundle_open(opt->bundle_dir, &bo, &b, &eb);
+    status = kat__bundle_open(opt->bundle_dir, &bo, &w.b, &eb);
     if (status != KAT_OK) {
       copy_err(err, err_size, eb.msg);
       goto done;
     }
+    size_t per = (size_t)opt->warmup + (size_t)opt->iterations, nmod = 0, done_units = 0;
+    for (int m = 0; m < KAT_MODULE_COUNT; m++) nmod += kat__bundle_has_module(w.b, m) ? 1 : 0;
+    double p50_sum = 0.0;
     for (int m = 0; m < KAT_MODULE_COUNT; m++) {
-      if (!kat__bundle_has_module(b, m)) continue;
-      status = time_module(b, m, &topt.ep.module[m], topt.ep.fallback, opt, &out->module[m], &eb);
+      if (!kat__bundle_has_module(w.b, m)) continue;
+      report_progress(opt, "modules", done_units, nmod * per);
+      status =
+          time_module(w.b, m, &topt->ep.module[m], topt->ep.fallback, opt, &out->module[m], &eb);
       if (status != KAT_OK) {
         copy_err(err, err_size, eb.msg);
         goto done;
       }
       out->module_ran[m] = 1;
+      p50_sum += out->module[m].p50;
+      done_units += per;
     }
+    report_progress(opt, "modules", done_units, nmod * per);
+    if (p50_sum > 0.0) out->host_overhead_ratio = out->frame.p50 / p50_sum;
   }
   status = KAT_OK;
 done:
-  kat_tracker_destroy(t);
-  kat__bundle_destroy(b);
-  clip_cleanup(&clip);
-  kat__mask_buf_cleanup(&gtm);
-  kat__free(rgb);
-  kat__free(step_ms);
-  kat__free(scratch);
-  kat__free(boxes);
+  kat_stream_close(w.s);
+  kat__bundle_destroy(w.b);
+  clip_cleanup(&w.clip);
+  kat__free(w.rgb);
+  kat__free(w.t_push);
+  kat__free(w.t_res);
+  kat__free(w.latency);
+  kat__free(w.scratch);
+  kat__free(w.boxes);
   return status;
+}
+
+void kat_bench_report_cleanup(kat_bench_report *r) {
+  if (!r) return;
+  kat__free(r->frame_ms);
+  r->frame_ms = NULL;
+  r->frame_ms_count = 0;
+}
+
+/* ---- shared by the report writers ---- */
+
+void kat__bench_mode_key(const kat_bench_report *r, char *buf, size_t size) {
+  snprintf(buf, size, "%s%s", r->mode, strcmp(r->prep, "fast") == 0 ? "-fast" : "");
+}
+
+const char *kat__bench_frame_definition(const kat_bench_report *r) {
+  return strcmp(r->mode, "pipe") == 0 ? "interval between consecutive results"
+                                      : "time from pushing a frame to its result";
+}
+
+FILE *kat__bench_open_out(const char *path, char *err, size_t err_size) {
+  if (!path) {
+    copy_err(err, err_size, "bench: no output path");
+    return NULL;
+  }
+  if (strcmp(path, "-") == 0) return stdout;
+  FILE *f = fopen(path, "w");
+  if (!f) kat__eval_error(err, err_size, KAT_EIO, "cannot write %s", path);
+  return f;
+}
+
+int kat__bench_close_out(FILE *f, const char *path, char *err, size_t err_size) {
+  int bad = ferror(f);
+  if (f == stdout) {
+    bad |= fflush(f) != 0;
+  } else {
+    bad |= fclose(f) != 0;
+  }
+  if (bad) return kat__eval_error(err, err_size, KAT_EIO, "error writing %s", path);
+  return KAT_OK;
 }

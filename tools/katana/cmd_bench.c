@@ -1,15 +1,25 @@
 /*
  * katana bench: per-module latency (each ONNX module alone, warm), end-to-end per-frame latency
- * and FPS on a synthetic clip, tracker init cold/warm, peak RSS and the host's share of the frame
- * time, for one or more execution-provider presets and modes. Prints a report per run and, with
- * --json, writes results.<preset>.<mode>.{modules.<name>.p50_ms, frame.p50_ms, ...}. Every report
- * names the machine. Uses only the public API (katana/bench.h).
+ * and FPS through the stream (sequential and pipelined), run-to-run spread, session creation cold
+ * and warm, peak RSS, each stage's share of the frame and the host overhead ratio, for several
+ * bundles, execution-provider presets, execution modes and preprocessing choices side by side.
+ * Prints a report per configuration and a comparison table; --json and --html write the reports
+ * (katana/bench.h). Every report names the machine.
+ *
+ * Each configuration runs in a child process (fork) unless --same-process: the child's peak RSS
+ * and its session creation are then its own (truly cold), not left over from an earlier one.
+ * The child sends its report back through a pipe. Uses only the public API.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "katana/bench.h"
@@ -19,26 +29,41 @@
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: katana bench --bundle DIR [options]\n"
+          "usage: katana bench --model BUNDLE[,BUNDLE...] [options]\n"
+          "\n"
+          "Compares every combination of the bundles, presets, modes and preprocessing choices\n"
+          "side by side in one run.\n"
           "\n"
           "options:\n"
-          "  --preset LIST      execution-provider presets, comma-separated (default cpu):\n"
-          "                     cpu, cuda, tensorrt, mac\n"
-          "  --mode LIST        exact (reference resize and boxes) and/or fast (default exact)\n"
-          "  --frames N         synthetic frames tracked end to end (default 60)\n"
-          "  --iterations N     timed runs per module alone (default 20)\n"
-          "  --warmup N         discarded runs per module and first frames (default 3)\n"
-          "  --size WxH         synthetic frame size (default 640x360)\n"
-          "  --threads N        intra-op threads for every module (default: the preset's)\n"
-          "  --no-modules       skip timing the modules alone\n"
-          "  --clip DIR         track a sequence folder (img/, groundtruth.txt, optional masks/,\n"
+          "  --model LIST       bundle folders, comma-separated or repeated (alias --bundle)\n"
+          "  --ep LIST          execution-provider presets, comma-separated or repeated\n"
+          "                     (alias --preset; default cpu): cpu, cuda, tensorrt, mac\n"
+          "  --modes LIST       seq (every stage on one thread) and/or pipe (the 3-stage\n"
+          "                     pipelined stream, katana/stream.h) (default seq,pipe)\n"
+          "  --prep LIST        exact (reference resize and boxes) and/or fast (default exact)\n"
+          "  --input DIR        track a sequence folder (img/, groundtruth.txt, optional masks/,\n"
           "                     as katana synth writes) instead of the built-in synthetic clip,\n"
-          "                     and score it too (AUC, P@20, mIoU)\n"
-          "  --json FILE        write the report as JSON ('-' for stdout)\n"
+          "                     and score it too (AUC, P@20, mIoU) (alias --clip)\n"
+          "  --frames N         frames timed end to end per repeat (default 60)\n"
+          "  --warmup K         discarded runs per module and first frames (default 3)\n"
+          "  --iterations N     timed runs per module alone (default 20)\n"
+          "  --repeat R         end-to-end runs per configuration, for the run-to-run spread\n"
+          "                     of the FPS (default 1, at most %d)\n"
+          "  --size WxH         synthetic frame size (default 640x360)\n"
+          "  --threads N        intra-op threads for every module session (default: the\n"
+          "                     preset's; pipe mode on the CPU: half the cores per session)\n"
+          "  --no-modules       skip timing the modules alone\n"
+          "  --json FILE        write the reports as JSON ('-' for stdout)\n"
+          "  --html FILE        write a self-contained HTML report (inline SVG charts)\n"
+          "  --same-process     run every configuration in this process (default: one child\n"
+          "                     process each, so peak RSS and cold init are per configuration)\n"
           "\n"
-          "Init 'cold' is the first tracker creation of each run; only the first run of the\n"
-          "process is truly cold. Peak RSS is the process's peak so far (run one preset and mode\n"
-          "per process for a clean number).\n");
+          "Frame time: seq mode, from pushing a frame to its result; pipe mode, the interval\n"
+          "between consecutive results (per-frame latency is reported separately). FPS p50 =\n"
+          "1000 / median frame time; wall FPS = timed frames / their wall time. A progress bar\n"
+          "is drawn on stderr when it is a terminal. --mode is the old name of --prep (it also\n"
+          "takes seq/pipe).\n",
+          KAT_BENCH_MAX_REPEAT);
 }
 
 static int parse_int(const char *s, long lo, long hi, int *out) {
@@ -50,141 +75,119 @@ static int parse_int(const char *s, long lo, long hi, int *out) {
   return 0;
 }
 
-/* Splits a comma-separated list in place into at most MAX_LIST items. */
-static int split_list(char *s, const char **items) {
-  int n = 0;
-  char *p = s;
-  while (*p) {
-    if (n == MAX_LIST) return -1;
-    items[n++] = p;
+/* A list option: comma-separated values, the option may be repeated. */
+typedef struct name_list {
+  char buf[1024];
+  size_t used;
+  const char *item[MAX_LIST];
+  int n;
+} name_list;
+
+/* Appends the comma-separated items of s; -1 when too many, empty or too long. */
+static int list_add(name_list *l, const char *s) {
+  size_t len = strlen(s);
+  if (len == 0 || l->used + len + 1 > sizeof l->buf) return -1;
+  char *p = l->buf + l->used;
+  memcpy(p, s, len + 1);
+  l->used += len + 1;
+  for (;;) {
+    if (l->n == MAX_LIST) return -1;
     char *c = strchr(p, ',');
-    if (!c) break;
-    *c = '\0';
+    if (c) *c = '\0';
+    if (*p == '\0') return -1;
+    l->item[l->n++] = p;
+    if (!c) return 0;
     p = c + 1;
   }
-  return n;
 }
 
-static const char *module_names[KAT_MODULE_COUNT];
-
-static void json_str(FILE *f, const char *s) {
-  fputc('"', f);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\') {
-      fputc('\\', f);
-      fputc(*p, f);
-    } else if (*p < 0x20) {
-      fprintf(f, "\\u%04x", *p);
-    } else {
-      fputc(*p, f);
-    }
-  }
-  fputc('"', f);
+static int list_has_only(const name_list *l, const char *a, const char *b) {
+  for (int i = 0; i < l->n; i++)
+    if (strcmp(l->item[i], a) != 0 && strcmp(l->item[i], b) != 0) return 0;
+  return 1;
 }
 
-static void json_num(FILE *f, double v) {
-  if (isfinite(v)) {
-    fprintf(f, "%.4f", v);
-  } else {
-    fputs("null", f);
-  }
+/* ---- progress bar (stderr, only on a terminal) ---- */
+
+typedef struct progress {
+  int enabled;
+  char label[200];
+  double last_ms;
+  int drawn;
+} progress;
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static void json_stats(FILE *f, const kat_bench_stats *s) {
-  fprintf(f, "{\"count\": %zu, \"min_ms\": ", s->count);
-  json_num(f, s->min);
-  fputs(", \"p50_ms\": ", f);
-  json_num(f, s->p50);
-  fputs(", \"p95_ms\": ", f);
-  json_num(f, s->p95);
-  fputs(", \"p99_ms\": ", f);
-  json_num(f, s->p99);
-  fputs(", \"max_ms\": ", f);
-  json_num(f, s->max);
-  fputs(", \"mean_ms\": ", f);
-  json_num(f, s->mean);
-  fputs(", \"stddev_ms\": ", f);
-  json_num(f, s->stddev);
-  fputs(", \"cv\": ", f);
-  json_num(f, s->cv);
-  fputc('}', f);
+static void progress_cb(void *user, const char *phase, size_t done, size_t total) {
+  progress *p = user;
+  if (!p->enabled) return;
+  double t = now_ms();
+  if (done < total && t - p->last_ms < 100.0) return;
+  p->last_ms = t;
+  enum { WIDTH = 30 };
+  int fill = total ? (int)((double)WIDTH * (double)done / (double)total) : 0;
+  char bar[WIDTH + 1];
+  for (int i = 0; i < WIDTH; i++) bar[i] = i < fill ? '#' : '.';
+  bar[WIDTH] = '\0';
+  fprintf(stderr, "\r\033[K%s %-7s [%s] %zu/%zu", p->label, phase, bar, done, total);
+  fflush(stderr);
+  p->drawn = 1;
 }
 
-static void json_report(FILE *f, const kat_bench_report *r, const kat_bench_options *o) {
-  fprintf(f, "{\n        \"machine\": ");
-  json_str(f, r->machine);
-  fprintf(f, ",\n        \"frames\": %d, \"iterations\": %d, \"warmup\": %d, \"size\": [%d, %d],",
-          o->frames, o->iterations, o->warmup, o->width, o->height);
-  fprintf(f, "\n        \"modules\": {");
-  int first = 1;
-  for (int m = 0; m < KAT_MODULE_COUNT; m++) {
-    if (!r->module_ran[m]) continue;
-    fprintf(f, "%s\n          ", first ? "" : ",");
-    json_str(f, module_names[m]);
-    fputs(": ", f);
-    json_stats(f, &r->module[m]);
-    first = 0;
-  }
-  fprintf(f, "%s},\n        \"frame\": ", first ? "" : "\n        ");
-  json_stats(f, &r->frame);
-  fputs(",\n        \"fps_p50\": ", f);
-  json_num(f, r->fps_p50);
-  fputs(", \"wall_fps\": ", f);
-  json_num(f, r->wall_fps);
-  fputs(",\n        \"init_ms\": {\"cold\": ", f);
-  json_num(f, r->init_cold_ms);
-  fputs(", \"warm\": ", f);
-  json_num(f, r->init_warm_ms);
-  fputs("},\n        \"peak_rss_mb\": ", f);
-  json_num(f, r->peak_rss_mb);
-  fputs(", \"host_overhead_ratio\": ", f);
-  json_num(f, r->host_overhead_ratio);
-  fprintf(f, ",\n        \"throttled\": %s, \"throttle_ratio\": ", r->throttled ? "true" : "false");
-  json_num(f, r->throttle_ratio);
-  if (r->has_accuracy) {
-    fprintf(f, ",\n        \"accuracy\": {\"clip\": ");
-    json_str(f, o->clip_dir);
-    fprintf(f, ", \"scored_frames\": %zu, \"auc\": ", r->scored_frames);
-    json_num(f, r->auc);
-    fputs(", \"precision_20\": ", f);
-    json_num(f, r->precision_20);
-    fputs(", \"norm_precision\": ", f);
-    json_num(f, r->norm_precision);
-    fputs(", \"mean_box_iou\": ", f);
-    json_num(f, r->mean_box_iou);
-    fprintf(f, ", \"mask_frames\": %zu, \"miou\": ", r->mask_frames);
-    json_num(f, r->miou);
-    fputc('}', f);
-  }
-  fputs("\n      }", f);
+/* Clears the bar (also one a child process drew). */
+static void progress_clear(progress *p) {
+  if (p->enabled) fputs("\r\033[K", stderr);
+  p->drawn = 0;
 }
 
-static void print_report(const kat_bench_report *r, const kat_bench_options *o) {
+/* ---- terminal report ---- */
+
+static void print_report(const kat_bench_report *r) {
   printf("machine: %s\n", r->machine);
-  if (o->clip_dir) {
-    printf("bundle: %s   preset: %s   mode: %s   clip %s, %zu timed frames\n", o->bundle_dir,
-           r->preset, r->mode, o->clip_dir, r->frame.count);
+  printf("model: %s (%s)   preset: %s   mode: %s   prep: %s   threads: %s\n", r->model, r->bundle,
+         r->preset, r->mode, r->prep, r->threads);
+  if (r->clip[0]) {
+    printf("clip %s: %d timed frames x %d repeat(s) after %d warm-up\n", r->clip, r->frames,
+           r->repeat, r->warmup);
   } else {
-    printf("bundle: %s   preset: %s   mode: %s   %d frames %dx%d (synthetic)\n", o->bundle_dir,
-           r->preset, r->mode, o->frames, o->width, o->height);
+    printf("synthetic %dx%d: %d timed frames x %d repeat(s) after %d warm-up\n", r->width,
+           r->height, r->frames, r->repeat, r->warmup);
   }
   int any = 0;
   for (int m = 0; m < KAT_MODULE_COUNT; m++) any |= r->module_ran[m];
+  printf("  %-18s %9s %9s %9s %9s\n", "ms", "min", "p50", "p95", "p99");
   if (any) {
-    printf("  %-18s %9s %9s %9s %9s   (ms, module alone, %d warm runs)\n", "module", "min", "p50",
-           "p95", "p99", o->iterations);
     for (int m = 0; m < KAT_MODULE_COUNT; m++) {
       if (!r->module_ran[m]) continue;
       const kat_bench_stats *s = &r->module[m];
-      printf("  %-18s %9.3f %9.3f %9.3f %9.3f\n", module_names[m], s->min, s->p50, s->p95, s->p99);
+      printf("  %-18s %9.3f %9.3f %9.3f %9.3f   (alone, %d timed runs)\n",
+             kat_module_name((kat_module)m), s->min, s->p50, s->p95, s->p99, r->iterations);
     }
   }
-  printf("  %-18s %9.3f %9.3f %9.3f %9.3f   (ms per frame, end to end)\n", "frame", r->frame.min,
-         r->frame.p50, r->frame.p95, r->frame.p99);
-  printf("  fps_p50 %.2f   wall_fps %.2f   init cold %.1f ms, warm %.1f ms\n", r->fps_p50,
-         r->wall_fps, r->init_cold_ms, r->init_warm_ms);
-  printf("  peak RSS %.1f MiB   host overhead %.1f%% of the frame time\n", r->peak_rss_mb,
-         100.0 * r->host_overhead_ratio);
+  printf("  %-18s %9.3f %9.3f %9.3f %9.3f   (%s)\n", "frame", r->frame.min, r->frame.p50,
+         r->frame.p95, r->frame.p99,
+         strcmp(r->mode, "pipe") == 0 ? "interval between results" : "push to result");
+  printf("  %-18s %9.3f %9.3f %9.3f %9.3f   (push to result)\n", "latency", r->latency.min,
+         r->latency.p50, r->latency.p95, r->latency.p99);
+  printf("  fps_p50 %.2f   wall_fps %.2f", r->fps_p50, r->wall_fps);
+  if (r->repeat > 1) {
+    printf("   repeats:");
+    for (int i = 0; i < r->repeat; i++) printf(" %.2f", r->repeat_wall_fps[i]);
+    printf(" (spread %.1f%%)", 100.0 * r->wall_fps_spread);
+  }
+  printf("\n  stages (mean ms, share of the frame's compute):");
+  for (int s = 0; s < KAT_BENCH_STAGE_COUNT; s++)
+    printf("%s %s %.2f (%.1f%%)", s ? "," : "", kat_bench_stage_name(s), r->stage_ms[s],
+           100.0 * r->stage_share[s]);
+  printf("\n  init cold %.1f ms, warm %.1f ms   peak RSS %.1f MiB", r->init_cold_ms,
+         r->init_warm_ms, r->peak_rss_mb);
+  if (isfinite(r->host_overhead_ratio))
+    printf("   host overhead ratio %.3f (frame p50 / sum of module p50)", r->host_overhead_ratio);
+  printf("\n");
   if (r->has_accuracy) {
     printf("  accuracy on the clip: AUC %.2f  P@20 %.2f  NP@.2 %.2f  AO %.2f", 100.0 * r->auc,
            100.0 * r->precision_20, 100.0 * r->norm_precision, 100.0 * r->mean_box_iou);
@@ -193,17 +196,126 @@ static void print_report(const kat_bench_report *r, const kat_bench_options *o) 
   }
   if (r->throttled)
     printf(
-        "  WARNING: the last third of the frames ran %.0f%% slower than the first "
+        "  WARNING: the last third of the frames ran %.0f%% slower than the first third "
         "(throttling or other load); the numbers are suspect\n",
         100.0 * (r->throttle_ratio - 1.0));
+}
+
+static void print_comparison(const kat_bench_report *reps, int n) {
+  printf("\n%-40s %10s %10s %9s %9s %12s %8s %9s\n", "model / preset / mode[-prep]", "frame p50",
+         "frame p95", "fps_p50", "wall_fps", "init c/w", "RSS MiB", "overhead");
+  for (int i = 0; i < n; i++) {
+    const kat_bench_report *r = &reps[i];
+    char label[200], init[40];
+    snprintf(label, sizeof label, "%s / %s / %s%s", r->model, r->preset, r->mode,
+             strcmp(r->prep, "fast") == 0 ? "-fast" : "");
+    snprintf(init, sizeof init, "%.0f/%.0f", r->init_cold_ms, r->init_warm_ms);
+    printf("%-40s %10.2f %10.2f %9.2f %9.2f %12s %8.0f %9.3f\n", label, r->frame.p50, r->frame.p95,
+           r->fps_p50, r->wall_fps, init, r->peak_rss_mb, r->host_overhead_ratio);
+  }
+}
+
+/* ---- running a configuration, here or in a child ---- */
+
+static int write_all(int fd, const void *buf, size_t n) {
+  const char *p = buf;
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+static int read_all(int fd, void *buf, size_t n) {
+  char *p = buf;
+  while (n) {
+    ssize_t r = read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -1;
+    p += r;
+    n -= (size_t)r;
+  }
+  return 0;
+}
+
+/* Runs one configuration in a forked child; its report comes back through a pipe. */
+static int run_isolated(const kat_bench_options *o, kat_bench_report *r, char *err,
+                        size_t err_size) {
+  int fds[2];
+  memset(r, 0, sizeof *r);
+  if (pipe(fds) != 0) {
+    snprintf(err, err_size, "pipe: %s", strerror(errno));
+    return KAT_EIO;
+  }
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    snprintf(err, err_size, "fork: %s", strerror(errno));
+    close(fds[0]);
+    close(fds[1]);
+    return KAT_EIO;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    char cerr[1024] = "";
+    kat_bench_report cr;
+    int st = kat_bench_run(o, &cr, cerr, sizeof cerr);
+    int ok = write_all(fds[1], &st, sizeof st) == 0 && write_all(fds[1], cerr, sizeof cerr) == 0 &&
+             write_all(fds[1], &cr, sizeof cr) == 0 &&
+             (st != KAT_OK ||
+              write_all(fds[1], cr.frame_ms, cr.frame_ms_count * sizeof *cr.frame_ms) == 0);
+    kat_bench_report_cleanup(&cr);
+    close(fds[1]);
+    _exit(ok ? 0 : 1);
+  }
+  close(fds[1]);
+  int st = KAT_EIO;
+  int got = read_all(fds[0], &st, sizeof st) == 0 && read_all(fds[0], err, err_size) == 0 &&
+            read_all(fds[0], r, sizeof *r) == 0;
+  if (got && st == KAT_OK) {
+    double *ms = r->frame_ms_count ? calloc(r->frame_ms_count, sizeof *ms) : NULL;
+    got = ms && read_all(fds[0], ms, r->frame_ms_count * sizeof *ms) == 0;
+    r->frame_ms = ms;
+    if (!got) {
+      free(ms);
+      r->frame_ms = NULL;
+      r->frame_ms_count = 0;
+    }
+  } else if (got) {
+    r->frame_ms = NULL;
+    r->frame_ms_count = 0;
+  }
+  close(fds[0]);
+  int ws = 0;
+  while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
+  }
+  if (!got) {
+    memset(r, 0, sizeof *r);
+    if (WIFSIGNALED(ws)) {
+      snprintf(err, err_size, "the benchmark process died (signal %d)", WTERMSIG(ws));
+    } else {
+      snprintf(err, err_size, "the benchmark process exited without a report (status %d)",
+               WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+    }
+    return KAT_EINTERNAL;
+  }
+  err[err_size - 1] = '\0';
+  return st;
 }
 
 int kat_cmd_bench(int argc, char **argv) {
   kat_bench_options o;
   kat_bench_options_init(&o);
-  char preset_buf[256] = "cpu", mode_buf[64] = "exact";
-  const char *json_path = NULL;
-  for (int m = 0; m < KAT_MODULE_COUNT; m++) module_names[m] = kat_module_name((kat_module)m);
+  static name_list models, presets, modes, preps;
+  memset(&models, 0, sizeof models);
+  memset(&presets, 0, sizeof presets);
+  memset(&modes, 0, sizeof modes);
+  memset(&preps, 0, sizeof preps);
+  const char *json_path = NULL, *html_path = NULL;
+  int same_process = 0;
 
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -215,24 +327,43 @@ int kat_cmd_bench(int argc, char **argv) {
     } else if (strcmp(a, "--no-modules") == 0) {
       o.skip_modules = 1;
       continue;
+    } else if (strcmp(a, "--same-process") == 0) {
+      same_process = 1;
+      continue;
     } else if (!v) {
       bad = 1;
-    } else if (strcmp(a, "--bundle") == 0) {
-      o.bundle_dir = v;
-    } else if (strcmp(a, "--preset") == 0) {
-      bad = snprintf(preset_buf, sizeof preset_buf, "%s", v) >= (int)sizeof preset_buf;
+    } else if (strcmp(a, "--model") == 0 || strcmp(a, "--bundle") == 0) {
+      bad = list_add(&models, v);
+    } else if (strcmp(a, "--ep") == 0 || strcmp(a, "--preset") == 0) {
+      bad = list_add(&presets, v);
+    } else if (strcmp(a, "--modes") == 0) {
+      bad = list_add(&modes, v);
+    } else if (strcmp(a, "--prep") == 0) {
+      bad = list_add(&preps, v);
     } else if (strcmp(a, "--mode") == 0) {
-      bad = snprintf(mode_buf, sizeof mode_buf, "%s", v) >= (int)sizeof mode_buf;
+      /* The old name of --prep; seq/pipe values go to --modes. */
+      name_list tmp;
+      memset(&tmp, 0, sizeof tmp);
+      bad = list_add(&tmp, v);
+      if (!bad && list_has_only(&tmp, "exact", "fast")) {
+        bad = list_add(&preps, v);
+      } else if (!bad && list_has_only(&tmp, "seq", "pipe")) {
+        bad = list_add(&modes, v);
+      } else {
+        bad = 1;
+      }
     } else if (strcmp(a, "--frames") == 0) {
       bad = parse_int(v, 2, 1000000, &o.frames);
     } else if (strcmp(a, "--iterations") == 0) {
       bad = parse_int(v, 1, 1000000, &o.iterations);
     } else if (strcmp(a, "--warmup") == 0) {
       bad = parse_int(v, 0, 10000, &o.warmup);
+    } else if (strcmp(a, "--repeat") == 0) {
+      bad = parse_int(v, 1, KAT_BENCH_MAX_REPEAT, &o.repeat);
     } else if (strcmp(a, "--threads") == 0) {
       bad = parse_int(v, 1, 1024, &o.intra_op_threads);
     } else if (strcmp(a, "--size") == 0) {
-      char *x = strchr(v, 'x');
+      const char *x = strchr(v, 'x');
       char wbuf[16];
       size_t wl = x ? (size_t)(x - v) : 0;
       if (!x || wl == 0 || wl >= sizeof wbuf) {
@@ -244,7 +375,9 @@ int kat_cmd_bench(int argc, char **argv) {
       }
     } else if (strcmp(a, "--json") == 0) {
       json_path = v;
-    } else if (strcmp(a, "--clip") == 0) {
+    } else if (strcmp(a, "--html") == 0) {
+      html_path = v;
+    } else if (strcmp(a, "--input") == 0 || strcmp(a, "--clip") == 0) {
       o.clip_dir = v;
     } else {
       bad = 1;
@@ -257,74 +390,75 @@ int kat_cmd_bench(int argc, char **argv) {
     }
     i++;
   }
-  if (!o.bundle_dir) {
-    fprintf(stderr, "katana bench: --bundle is required\n\n");
+  if (models.n == 0) {
+    fprintf(stderr, "katana bench: --model is required\n\n");
     usage(stderr);
     return 2;
   }
-  const char *presets[MAX_LIST], *modes[MAX_LIST];
-  int np = split_list(preset_buf, presets), nm = split_list(mode_buf, modes);
-  if (np <= 0 || nm <= 0) {
-    fprintf(stderr, "katana bench: --preset and --mode take 1 to %d comma-separated names\n",
-            MAX_LIST);
+  if (presets.n == 0) list_add(&presets, "cpu");
+  if (modes.n == 0) list_add(&modes, "seq,pipe");
+  if (preps.n == 0) list_add(&preps, "exact");
+  if (!list_has_only(&modes, "seq", "pipe") || !list_has_only(&preps, "exact", "fast")) {
+    fprintf(stderr, "katana bench: --modes takes seq and/or pipe, --prep exact and/or fast\n");
     return 2;
   }
-  kat_bench_report *reps = calloc((size_t)(np * nm), sizeof *reps);
+  int total = models.n * presets.n * preps.n * modes.n;
+  kat_bench_report *reps = calloc((size_t)total, sizeof *reps);
   if (!reps) {
     fprintf(stderr, "katana bench: out of memory\n");
     return 1;
   }
-  int rc = 0;
+  progress pr;
+  memset(&pr, 0, sizeof pr);
+  pr.enabled = isatty(STDERR_FILENO);
+  o.progress = progress_cb;
+  o.progress_user = &pr;
+  int rc = 0, n = 0;
   char err[1024];
-  for (int p = 0; p < np && rc == 0; p++) {
-    for (int m = 0; m < nm && rc == 0; m++) {
-      o.preset = presets[p];
-      o.mode = modes[m];
-      kat_bench_report *r = &reps[p * nm + m];
-      err[0] = '\0';
-      int st = kat_bench_run(&o, r, err, sizeof err);
-      if (st != KAT_OK) {
-        fprintf(stderr, "katana bench: %s/%s: %s (%s)\n", presets[p], modes[m], err,
-                kat_status_name(st));
-        rc = 1;
-        break;
-      }
-      if (p || m) printf("\n");
-      print_report(r, &o);
-    }
-  }
-  if (rc == 0 && json_path) {
-    FILE *f = strcmp(json_path, "-") == 0 ? stdout : fopen(json_path, "w");
-    if (!f) {
-      fprintf(stderr, "katana bench: cannot write %s: %s\n", json_path, strerror(errno));
-      rc = 1;
-    } else {
-      fprintf(f, "{\n  \"katana_version\": ");
-      json_str(f, kat_version());
-      fprintf(f, ",\n  \"machine\": ");
-      json_str(f, reps[0].machine);
-      fprintf(f, ",\n  \"bundle\": ");
-      json_str(f, o.bundle_dir);
-      fprintf(f, ",\n  \"results\": {");
-      for (int p = 0; p < np; p++) {
-        fprintf(f, "%s\n    ", p ? "," : "");
-        json_str(f, presets[p]);
-        fprintf(f, ": {");
-        for (int m = 0; m < nm; m++) {
-          fprintf(f, "%s\n      ", m ? "," : "");
-          json_str(f, modes[m]);
-          fprintf(f, ": ");
-          json_report(f, &reps[p * nm + m], &o);
+  for (int b = 0; b < models.n && rc == 0; b++) {
+    for (int p = 0; p < presets.n && rc == 0; p++) {
+      for (int q = 0; q < preps.n && rc == 0; q++) {
+        for (int m = 0; m < modes.n && rc == 0; m++) {
+          o.bundle_dir = models.item[b];
+          o.preset = presets.item[p];
+          o.prep = preps.item[q];
+          o.mode = modes.item[m];
+          const char *base = strrchr(models.item[b], '/');
+          base = base && base[1] ? base + 1 : models.item[b];
+          snprintf(pr.label, sizeof pr.label, "[%d/%d] %s %s %s%s", n + 1, total, base,
+                   presets.item[p], modes.item[m],
+                   strcmp(preps.item[q], "fast") == 0 ? "-fast" : "");
+          pr.last_ms = 0.0;
+          kat_bench_report *r = &reps[n];
+          err[0] = '\0';
+          int st = same_process ? kat_bench_run(&o, r, err, sizeof err)
+                                : run_isolated(&o, r, err, sizeof err);
+          progress_clear(&pr);
+          if (st != KAT_OK) {
+            fprintf(stderr, "katana bench: %s %s %s/%s: %s (%s)\n", models.item[b], presets.item[p],
+                    modes.item[m], preps.item[q], err, kat_status_name(st));
+            kat_bench_report_cleanup(r);
+            rc = 1;
+            break;
+          }
+          n++;
+          if (n > 1) printf("\n");
+          print_report(r);
+          fflush(stdout);
         }
-        fprintf(f, "\n    }");
-      }
-      fprintf(f, "\n  }\n}\n");
-      if (f != stdout && fclose(f) != 0) {
-        fprintf(stderr, "katana bench: error writing %s\n", json_path);
-        rc = 1;
       }
     }
   }
+  if (rc == 0 && n > 1) print_comparison(reps, n);
+  if (rc == 0 && json_path && kat_bench_write_json(json_path, reps, (size_t)n, err, sizeof err)) {
+    fprintf(stderr, "katana bench: %s\n", err);
+    rc = 1;
+  }
+  if (rc == 0 && html_path && kat_bench_write_html(html_path, reps, (size_t)n, err, sizeof err)) {
+    fprintf(stderr, "katana bench: %s\n", err);
+    rc = 1;
+  }
+  for (int i = 0; i < n; i++) kat_bench_report_cleanup(&reps[i]);
   free(reps);
   return rc;
 }
