@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all bootstrap build test demo clean format format-check sanitize tsan
+.PHONY: all bootstrap build test test-slow demo clean format format-check sanitize tsan
 
 all: build
 
@@ -17,7 +17,11 @@ build: bootstrap $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
 
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -LE slow
+
+# The slow suite (CTest label "slow": tracker parity on a full-size bundle), not part of `test`.
+test-slow: build
+	cd $(BUILD) && ctest --output-on-failure -L slow
 
 demo: build
 	scripts/demo $(BUILD)
@@ -26,12 +30,12 @@ demo: build
 sanitize: bootstrap
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DKAT_SANITIZE=address,undefined -DKAT_WERROR=ON
 	cmake --build build-asan -j$(JOBS)
-	cd build-asan && ctest --output-on-failure -j$(JOBS) -E '^py_|install_consumer'
+	cd build-asan && ctest --output-on-failure -j$(JOBS) -LE slow -E '^py_|install_consumer'
 
 tsan: bootstrap
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DKAT_SANITIZE=thread -DKAT_WERROR=ON
 	cmake --build build-tsan -j$(JOBS)
-	cd build-tsan && ctest --output-on-failure -j$(JOBS) -E '^py_|install_consumer'
+	cd build-tsan && ctest --output-on-failure -j$(JOBS) -LE slow -E '^py_|install_consumer'
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

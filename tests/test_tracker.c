@@ -3,12 +3,18 @@
  *  - options defaults and argument / state errors (no model needed);
  *  - end to end on the seeded micro bundles ($KAT_TEST_DATA/bundles/micro_efficienttam, and
  *    micro_sam2.1 when present: high-res features, pointer temporal encoding)
- *    and the synthetic clip ($KAT_TEST_DATA/track/clip), both selections: results are sane, a
+ *    and the 64-frame eval-suite clip of `katana synth` ($KAT_TEST_DATA/track/clip: full
+ *    occlusion, out-of-view frames, crossing distractors), both selections: results are sane, a
  *    steady-state step makes no heap allocation through katana's allocator, a restart reproduces
  *    the same results;
  *  - parity with engineer B's Python reference (tools/reference, PyTorch backend) goldens made by
- *    scripts/testdata/30-track ($KAT_TEST_DATA/track/ref_<config>_<selection>/): the same
- *    chosen candidate each frame, boxes within 1 px, output mask IoU >= 0.999.
+ *    scripts/testdata/30-track ($KAT_TEST_DATA/track/ref_<config>_<run>/) on every frame: the
+ *    same chosen candidate, the same presence, boxes within 1 px, IoU >= 0.999 of the output
+ *    masks at video resolution (the public API's mask: the chosen low-res logits upsampled,
+ *    > 0; the low-res logits themselves are not exposed). Runs: micro_efficienttam samurai and
+ *    sam2, micro_efficienttam samurai with min_obj_score_logits -0.3 (the random model's object
+ *    score is near -0.3, so the track goes absent and present again), micro_sam2.1 samurai.
+ *    Missing goldens for a generated bundle fail the test.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -84,6 +90,7 @@ static int load_frame(clip *c, size_t i, kat_frame *f) {
 
 typedef struct frame_out {
   int candidate;
+  int present;
   double box[4];
   float score;
   uint8_t *mask;
@@ -106,6 +113,7 @@ static int run_clip(kat_tracker *t, clip *c, int samurai, frame_out *out, size_t
     if (i >= 2 && steady_allocs) *steady_allocs += n_allocs - before;
     KAT_CHECK_INT_EQ(r.frame_index, (int64_t)i);
     out[i].candidate = r.candidate;
+    out[i].present = r.presence == KAT_PRESENCE_TRACKED;
     memcpy(out[i].box, r.box, sizeof r.box);
     out[i].score = r.object_score;
     if (r.mask) {
@@ -127,7 +135,7 @@ static int run_clip(kat_tracker *t, clip *c, int samurai, frame_out *out, size_t
   return (int)n;
 }
 
-/* Minimal reader of the reference's frames.jsonl: "chosen" and "box_xywh" per line. */
+/* Minimal reader of the reference's frames.jsonl: "chosen", "present" and "box_xywh" per line. */
 static int read_golden(const char *path, frame_out *g, int max) {
   FILE *f = fopen(path, "r");
   if (!f) return -1;
@@ -136,8 +144,10 @@ static int read_golden(const char *path, frame_out *g, int max) {
   while (n < max && fgets(line, sizeof line, f)) {
     const char *p = strstr(line, "\"chosen\": ");
     const char *b = strstr(line, "\"box_xywh\": [");
-    if (!p || !b) break;
+    const char *pr = strstr(line, "\"present\": ");
+    if (!p || !b || !pr) break;
     g[n].candidate = (int)strtol(p + 10, NULL, 10);
+    g[n].present = strncmp(pr + 11, "true", 4) == 0;
     char *e = (char *)b + 13;
     for (int k = 0; k < 4; k++) {
       g[n].box[k] = strtod(e, &e);
@@ -149,22 +159,29 @@ static int read_golden(const char *path, frame_out *g, int max) {
   return n;
 }
 
-static void compare_with_reference(const char *cfg, const char *sel, frame_out *got, int n) {
+enum { MAXF = 128 };
+
+/* Returns the number of frames not tracked in the reference's run. */
+static int compare_with_reference(const char *cfg, const char *sel, frame_out *got, int n) {
   char rel[256], path[4096];
   snprintf(rel, sizeof rel, "track/ref_%s_%s/frames.jsonl", cfg, sel);
   snprintf(path, sizeof path, "%s", kat_test_data(rel));
-  frame_out gold[64];
+  static frame_out gold[MAXF];
   memset(gold, 0, sizeof gold);
-  int ng = read_golden(path, gold, 64);
+  int ng = read_golden(path, gold, MAXF);
   if (ng < 0) {
-    printf("parity %s %s: no reference goldens at %s (skipped)\n", cfg, sel, path);
-    return;
+    fprintf(stderr, "parity %s %s: no reference goldens at %s (see scripts/testdata/30-track)\n",
+            cfg, sel, path);
+    KAT_CHECK(ng >= 0);
+    return 0;
   }
   KAT_CHECK_INT_EQ(ng, n);
-  int cand_diff = 0, box_diff = 0;
+  int cand_diff = 0, box_diff = 0, presence_diff = 0, absent = 0;
   double worst_iou = 1.0;
   for (int i = 0; i < n && i < ng; i++) {
     if (got[i].candidate != gold[i].candidate) cand_diff++;
+    if (got[i].present != gold[i].present) presence_diff++;
+    absent += !gold[i].present;
     for (int k = 0; k < 4; k++)
       if (fabs(got[i].box[k] - gold[i].box[k]) > 1.0) box_diff++;
     snprintf(rel, sizeof rel, "track/ref_%s_%s/masks/%05d.png", cfg, sel, i);
@@ -188,12 +205,24 @@ static void compare_with_reference(const char *cfg, const char *sel, frame_out *
     }
   }
   printf(
-      "parity %s %s vs reference: %d frames, candidate differences %d, box coords > 1 px "
-      "%d, worst mask IoU %.6f\n",
-      cfg, sel, n, cand_diff, box_diff, worst_iou);
+      "parity %s %s vs reference: %d frames (%d not tracked), candidate differences %d, presence "
+      "differences %d, box coords > 1 px %d, worst mask IoU %.6f\n",
+      cfg, sel, n, absent, cand_diff, presence_diff, box_diff, worst_iou);
   KAT_CHECK_INT_EQ(cand_diff, 0);
+  KAT_CHECK_INT_EQ(presence_diff, 0);
   KAT_CHECK_INT_EQ(box_diff, 0);
   KAT_CHECK(worst_iou >= 0.999);
+  return absent;
+}
+
+/* Counts the 1s of a LaSOT flag file (one line of comma-separated 0/1); -1 if unreadable. */
+static int count_flags(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  int c, ones = 0;
+  while ((c = fgetc(f)) != EOF) ones += c == '1';
+  fclose(f);
+  return ones;
 }
 
 /* `katana track` on PNG copies of the clip's first frames: boxes.txt equals the library's boxes,
@@ -265,8 +294,21 @@ KAT_TEST(test_end_to_end) {
   clip c;
   memset(&c, 0, sizeof c);
   kat_errbuf eb;
-  if (kat__image_dir_list(kat_test_data("track/clip"), &c.files, &eb) || c.files.count < 3)
-    KAT_SKIP("track/clip not generated");
+  if (kat__image_dir_list(kat_test_data("track/clip/img"), &c.files, &eb) || c.files.count < 3) {
+    /* The bundle is there, so scripts/testdata/30-track should have made the clip. */
+    fprintf(stderr, "track/clip/img not generated (scripts/testdata/30-track needs KAT_CLI)\n");
+    KAT_CHECK(0);
+    return;
+  }
+  /* The parity clip must exercise what it is there for: >= 60 frames, a full occlusion, and
+   * out-of-view frames. */
+  int occluded = count_flags(kat_test_data("track/clip/full_occlusion.txt"));
+  int out_of_view = count_flags(kat_test_data("track/clip/out_of_view.txt"));
+  printf("clip: %zu frames, %d fully occluded, %d out of view\n", c.files.count, occluded,
+         out_of_view);
+  KAT_CHECK(c.files.count >= 60);
+  KAT_CHECK(occluded > 0);
+  KAT_CHECK(out_of_view > 0);
   snprintf(gt, sizeof gt, "%s", kat_test_data("track/clip/groundtruth.txt"));
   FILE *g = fopen(gt, "r");
   KAT_CHECK(g != NULL);
@@ -275,9 +317,14 @@ KAT_TEST(test_end_to_end) {
   fclose(g);
 
   /* The first run also checks allocations and a restart. */
-  const char *cfgs[3] = {"micro_efficienttam", "micro_efficienttam", "micro_sam2.1"};
-  const char *sels[3] = {"samurai", "sam2", "samurai"};
-  for (int s = 0; s < 3; s++) {
+  /* Runs: bundle, selection, golden name, min_obj_score_logits override (NAN: the bundle's). */
+  enum { NRUNS = 4 };
+  const char *cfgs[NRUNS] = {"micro_efficienttam", "micro_efficienttam", "micro_efficienttam",
+                             "micro_sam2.1"};
+  const char *sels[NRUNS] = {"samurai", "sam2", "samurai", "samurai"};
+  const char *names[NRUNS] = {"samurai", "sam2", "samurai_thr", "samurai"};
+  const double min_obj[NRUNS] = {NAN, NAN, -0.3, NAN};
+  for (int s = 0; s < NRUNS; s++) {
     snprintf(rel, sizeof rel, "bundles/%s/katana.json", cfgs[s]);
     FILE *pb = fopen(kat_test_data(rel), "r");
     if (!pb) {
@@ -291,6 +338,7 @@ KAT_TEST(test_end_to_end) {
     kat_tracker_options o;
     kat_tracker_options_init(&o);
     o.selection = (kat_selection)kat_selection_parse(sels[s]);
+    o.min_obj_score_logits = min_obj[s];
     o.want_masks = 1;
     o.ep.module[0].intra_op_threads = 1;
     for (int m = 0; m < KAT_MODULE_COUNT; m++) o.ep.module[m].intra_op_threads = 1;
@@ -308,8 +356,7 @@ KAT_TEST(test_end_to_end) {
     double bad[4] = {1, 1, 0, 5};
     KAT_CHECK_INT_EQ(kat_tracker_start(t, &f, bad, &r), KAT_EINVAL);
 
-    enum { MAXF = 64 };
-    frame_out out[MAXF], again[MAXF];
+    static frame_out out[MAXF], again[MAXF];
     memset(out, 0, sizeof out);
     memset(again, 0, sizeof again);
     size_t steady = 0;
@@ -334,7 +381,12 @@ KAT_TEST(test_end_to_end) {
     kat_frame small = f;
     small.width -= 2;
     KAT_CHECK_INT_EQ(kat_tracker_step(t, &small, &r), KAT_EINVAL);
-    if (n > 0) compare_with_reference(cfgs[s], sels[s], out, n);
+    if (n > 0) {
+      int absent = compare_with_reference(cfgs[s], names[s], out, n);
+      /* The thresholded run is there to go absent and come back (see the file comment); if a
+       * new exporter changes the random model's scores, pick another threshold in 30-track. */
+      if (strcmp(names[s], "samurai_thr") == 0) KAT_CHECK(absent > 0 && absent < n - 1);
+    }
     if (s == 0 && n > 0) test_cli(&c, out, n);
     for (int i = 0; i < MAXF; i++) {
       free(out[i].mask);

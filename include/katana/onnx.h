@@ -75,9 +75,12 @@ KAT_API int kat_onnx_inspect(const char *path, char **report, char *err, size_t 
 
 /*
  * Reports which nodes each execution provider claims for a model, or for each module of a
- * bundle folder, under the EP profile preset `preset` ("cpu", "cuda", "tensorrt", "mac").
- * Where the provider is not in this ONNX Runtime build the report says so and still lists the
- * static pattern checks; that is not an error.
+ * bundle folder, under the EP profile preset `preset` ("cpu", "cuda", "tensorrt", "mac"):
+ * per provider the nodes it claims and its partition count (katana's count over ORT's placement,
+ * next to the provider's own count where its log gives one), and the nodes the requested provider
+ * leaves to others with ORT's reason where its verbose log gives one. Where the provider is not
+ * in this ONNX Runtime build the report says so and still lists katana's static checks (pattern
+ * findings, dynamic dims, ops without a CoreML builder); that is not an error.
  */
 KAT_API int kat_onnx_coverage(const char *model_or_bundle, const char *preset, char **report,
                               char *err, size_t err_size);

@@ -264,7 +264,10 @@ static int fps_chart(FILE *f, const kat_bench_report *reports, size_t n) {
   for (size_t i = 0; i < n; i++) {
     char key[48];
     kat__bench_mode_key(&reports[i], key, sizeof key);
-    snprintf(labels[i], sizeof labels[i], "%s/%s/%s", reports[i].model, reports[i].preset, key);
+    /* A label longer than the buffer is cut and marked with a trailing '~'. */
+    if (snprintf(labels[i], sizeof labels[i], "%s/%s/%s", reports[i].model, reports[i].preset,
+                 key) >= (int)sizeof labels[i])
+      labels[i][sizeof labels[i] - 2] = '~';
     lp[i] = labels[i];
     fps[i] = reports[i].fps_p50;
     wall[i] = reports[i].wall_fps;
