@@ -3,6 +3,7 @@
  * mask PNGs) and compares runs frame by frame. Prints a table; --json writes every number,
  * curve and worst-frame list. Uses only the public API (katana/eval.h).
  */
+#define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "katana/eval.h"
@@ -60,6 +62,31 @@ static int parse_count(const char *s, long lo, long hi, long *out) {
 }
 
 /* Prints a JSON string literal. */
+/* With `--json -` the JSON keeps the real stdout (this stream, set up before any output) and
+ * the table moves to stderr, so the output parses as JSON. */
+static FILE *json_stdout;
+
+static int redirect_stdout_for_json(void) {
+  fflush(stdout);
+  int fd = dup(STDOUT_FILENO);
+  if (fd < 0) return -1;
+  json_stdout = fdopen(fd, "w");
+  if (!json_stdout) {
+    close(fd);
+    return -1;
+  }
+  if (dup2(STDERR_FILENO, STDOUT_FILENO) < 0) return -1;
+  return 0;
+}
+
+/* Opens the JSON destination; the caller closes it with fclose(). */
+static FILE *open_json(const char *path) {
+  if (strcmp(path, "-") != 0) return fopen(path, "w");
+  FILE *f = json_stdout;
+  json_stdout = NULL;
+  return f;
+}
+
 static void json_str(FILE *f, const char *s) {
   fputc('"', f);
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -261,7 +288,7 @@ static int run_dataset(const char *gt_root, const char **results, size_t nres, i
   printf("%-24s %5s %7s %7s %7s %7s %7s %8s %9s\n", "run", "seqs", "frames", "AUC", "P@20", "NP@.2",
          "NP-AUC", "AO(box)", "mIoU(msk)");
   if (json_path) {
-    jf = strcmp(json_path, "-") == 0 ? stdout : fopen(json_path, "w");
+    jf = open_json(json_path);
     if (!jf) {
       fprintf(stderr, "katana eval: cannot write %s: %s\n", json_path, strerror(errno));
       goto done;
@@ -358,7 +385,7 @@ static int run_dataset(const char *gt_root, const char **results, size_t nres, i
   printf("(percent; mean over sequences of each sequence's score)\n");
   if (jf) {
     fprintf(jf, "\n  ]\n}\n");
-    if (jf != stdout && fclose(jf) != 0) {
+    if (fclose(jf) != 0) {
       jf = NULL;
       fprintf(stderr, "katana eval: error writing %s\n", json_path);
       goto done;
@@ -367,7 +394,7 @@ static int run_dataset(const char *gt_root, const char **results, size_t nres, i
   }
   rc = 0;
 done:
-  if (jf && jf != stdout) fclose(jf);
+  if (jf) fclose(jf);
   for (size_t q = 0; gts && q < nseq; q++) kat_eval_seq_destroy(gts[q]);
   free(gts);
   free(sc);
@@ -439,6 +466,10 @@ int kat_cmd_eval(int argc, char **argv) {
       usage(stderr);
       return 2;
     }
+  }
+  if (json_path && strcmp(json_path, "-") == 0 && redirect_stdout_for_json() != 0) {
+    fprintf(stderr, "katana eval: cannot write JSON to stdout: %s\n", strerror(errno));
+    return 1;
   }
   if (dataset) {
     if (nres == 0 || !gt_path || against_path) {
@@ -568,7 +599,7 @@ int kat_cmd_eval(int argc, char **argv) {
   }
 
   if (json_path) {
-    jf = strcmp(json_path, "-") == 0 ? stdout : fopen(json_path, "w");
+    jf = open_json(json_path);
     if (!jf) {
       fprintf(stderr, "katana eval: cannot write %s: %s\n", json_path, strerror(errno));
       goto done;
@@ -656,7 +687,7 @@ int kat_cmd_eval(int argc, char **argv) {
       fprintf(jf, "\n  ]\n");
     }
     fprintf(jf, "}\n");
-    if (jf != stdout && fclose(jf) != 0) {
+    if (fclose(jf) != 0) {
       jf = NULL;
       fprintf(stderr, "katana eval: error writing %s\n", json_path);
       goto done;
@@ -665,7 +696,7 @@ int kat_cmd_eval(int argc, char **argv) {
   }
   rc = 0;
 done:
-  if (jf && jf != stdout) fclose(jf);
+  if (jf) fclose(jf);
   kat_eval_seq_destroy(gt);
   kat_eval_seq_destroy(other);
   for (size_t r = 0; r < nres; r++) kat_eval_seq_destroy(runs[r]);

@@ -87,6 +87,32 @@ static void json_num(FILE *f, double v) {
     fputs("null", f);
 }
 
+/* mkdir -p: creates `dir` and any missing parent; 0 when it exists afterwards, else -1 with
+ * errno set. */
+static int mkdir_parents(const char *dir) {
+  char buf[4096];
+  size_t n = strlen(dir);
+  if (n == 0 || n >= sizeof buf) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  memcpy(buf, dir, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (buf[i] != '/' && buf[i] != '\0') continue;
+    char c = buf[i];
+    buf[i] = '\0';
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+    buf[i] = c;
+  }
+  struct stat sb;
+  if (stat(dir, &sb) != 0) return -1;
+  if (!S_ISDIR(sb.st_mode)) {
+    errno = ENOTDIR;
+    return -1;
+  }
+  return 0;
+}
+
 int kat_cmd_track(int argc, char **argv) {
   const char *input = NULL, *model = NULL, *box_s = NULL, *box_file = NULL;
   const char *out_dir = "track-out", *ep = "cpu", *overlay = NULL;
@@ -294,7 +320,7 @@ int kat_cmd_track(int argc, char **argv) {
     o.num_frames = info.frame_count;
     if (max_frames > 0 && max_frames < info.frame_count) o.num_frames = max_frames;
   }
-  if (mkdir(out_dir, 0777) && errno != EEXIST) {
+  if (mkdir_parents(out_dir) != 0) {
     fprintf(stderr, "katana track: cannot create '%s': %s\n", out_dir, strerror(errno));
     goto done;
   }

@@ -58,6 +58,13 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--save-every", type=float, default=300.0, help="seconds")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init", help="start from this checkpoint's weights (fresh optimizer)")
+    ap.add_argument("--mem-lr-mult", type=float, default=1.0,
+                    help="learning-rate factor of the memory path (memory attention, memory "
+                    "encoder, temporal encodings, pointer projection)")
+    ap.add_argument("--gt-mem-prob", type=float, default=0.0,
+                    help="teacher forcing at the start of tracking, decaying linearly to 0 at "
+                    "60%% of the phase")
     args = ap.parse_args(argv)
 
     torch.manual_seed(args.seed)
@@ -70,14 +77,22 @@ def main(argv=None):
     if args.resume and os.path.exists(ckpt):
         state = torch.load(ckpt, map_location="cpu")
         load_checkpoint(model, state)
+    if args.init and state is None:
+        load_checkpoint(model, torch.load(args.init, map_location="cpu"))
     mods, consts = make_wrappers(model)
     wrappers = (mods["image_encoder"], mods["memory_attention"], mods["mask_decoder"],
                 mods["memory_encoder"])
     model.train()
     for m in wrappers:
         m.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    mem_prefixes = ("memory_attention.", "memory_encoder.", "maskmem_tpos_enc", "obj_ptr_proj.",
+                    "no_obj_ptr", "mask_downsample.")
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    params = [p for _, p in named]
+    groups = [{"params": [p for n, p in named if not n.startswith(mem_prefixes)], "mult": 1.0},
+              {"params": [p for n, p in named if n.startswith(mem_prefixes)],
+               "mult": args.mem_lr_mult}]
+    opt = torch.optim.AdamW(groups, lr=args.lr, weight_decay=0.01)
     if state is not None and "optimizer" in state:
         opt.load_state_dict(state["optimizer"])
     S = int(model.image_size)
@@ -105,7 +120,8 @@ def main(argv=None):
             frac = (time.time() - t0) / max(1.0, t_end - t0)
             lr = schedule(args.lr, k, frac)
             for g in opt.param_groups:
-                g["lr"] = lr
+                g["lr"] = lr * g.get("mult", 1.0)
+            gt_mem = args.gt_mem_prob * max(0.0, 1.0 - frac / 0.6)
             opt.zero_grad()
             if phase == "seg":
                 pick = [rng.choice(frames) for _ in range(args.batch)]
@@ -124,7 +140,7 @@ def main(argv=None):
                         continue
                     box = jitter_box(clip.box_at_model_size(start), rng, args.box_noise)
                     loss, ious = track_clip(wrappers, consts, model, clip, start, args.clip_len,
-                                            box=box)
+                                            box=box, gt_mem_prob=gt_mem, rng=rng)
                     (loss / args.accum).backward()
                     loss_v += float(loss) / args.accum
                     iou_sum += sum(ious[1:])

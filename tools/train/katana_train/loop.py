@@ -86,9 +86,13 @@ def seg_batch(wr, model, images, boxes, gts):
     return total / len(boxes), ious
 
 
-def track_clip(wr, consts, model, clip, start, length, num_maskmem=7, max_ptrs=16, box=None):
+def track_clip(wr, consts, model, clip, start, length, num_maskmem=7, max_ptrs=16, box=None,
+               gt_mem_prob=0.0, rng=None):
     """Runs the loop over frames [start, start+length) and returns (total loss, per-frame IoU).
-    `box` overrides the first frame's prompt (x0, y0, x1, y1 at model size)."""
+    `box` overrides the first frame's prompt (x0, y0, x1, y1 at model size). With probability
+    `gt_mem_prob` (drawn from `rng`) a tracked frame's memory is encoded from its ground-truth
+    mask instead of the prediction (teacher forcing, to train memory attention on a usable
+    memory while the predictions are still poor)."""
     enc, mem_attn, dec, menc = wr
     S = clip.size
     C = model.hidden_dim
@@ -140,6 +144,10 @@ def track_clip(wr, consts, model, clip, start, length, num_maskmem=7, max_ptrs=1
         present = (obj > 0).float()
         m = masks[:, chosen:chosen + 1]
         m = torch.where(obj.reshape(1, 1, 1, 1) > 0, m, torch.full_like(m, NO_OBJ_SCORE))
+        if k > 0 and gt_mem_prob > 0 and rng is not None and rng.random() < gt_mem_prob:
+            # Ground truth as saturated logits at the low-res mask size [1,1,S/4,S/4].
+            g = F.interpolate(gt[None, None], size=m.shape[-2:], mode="area")
+            m = ((g > 0.5).float() * 2 - 1) * 20.0
         maskmem = menc(feat, m, from_pts)
         ptr = ptrs[:, chosen]
         if getattr(model, "no_obj_ptr", None) is not None:
