@@ -9,8 +9,11 @@
 # faster machine takes more steps in the same budget and gives a slightly different model.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
-work=${1:-$here/out/train}
-shift || true
+work=$here/out/train
+if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then
+  work=$1
+  shift
+fi
 seg=20 track=80
 while [ $# -gt 0 ]; do
   case "$1" in
