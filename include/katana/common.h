@@ -57,6 +57,14 @@ typedef enum kat_status {
 #undef KAT__STATUS_ENUM
 } kat_status;
 
+/*
+ * The size of every error-message buffer katana fills: a caller's `err`/`err_size` buffer of this
+ * many bytes never truncates a message, and the per-handle messages (kat_tracker_last_error,
+ * kat_stream_last_error) are at most KAT_ERROR_SIZE - 1 characters. docs/errors.md lists what each
+ * status means and what to do about it.
+ */
+#define KAT_ERROR_SIZE 1024
+
 /* Returns a static, human-readable message for a status code ("unknown status" if unknown). */
 KAT_API const char *kat_strerror(int status);
 /* Returns the static symbolic name of a status code, e.g. "KAT_EINVAL" ("KAT_UNKNOWN" if unknown).

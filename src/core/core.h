@@ -32,7 +32,7 @@ bool kat__size_mul(size_t a, size_t b, size_t *out);
 bool kat__size_add(size_t a, size_t b, size_t *out);
 
 /* Per-handle last-error message. Embedded by value in each handle. */
-#define KAT_ERRBUF_SIZE 1024
+#define KAT_ERRBUF_SIZE KAT_ERROR_SIZE
 typedef struct kat_errbuf {
   char msg[KAT_ERRBUF_SIZE];
 } kat_errbuf;
