@@ -250,7 +250,7 @@ KAT_TEST(test_report_with_reasons) {
   kat__cov_log_cleanup(&l);
 
   /* katana's static CoreML estimate: ScatterND (n2) stays on CPU, so {n0, n1} and {n3..n5}. */
-  kat__onnx_static_checks(g, &b, "");
+  kat__onnx_static_checks(g, 17, &b, "");
   text = kat__sb_take(&b);
   KAT_CHECK_CONTAINS(text, "ScatterND=1; they stay on CPU: 2 CoreML partition(s)");
   KAT_CHECK_CONTAINS(text, "dynamic input dims: none");

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -336,6 +337,106 @@ KAT_TEST(test_coverage_cpu) {
   kat_onnx_free(rep);
 }
 
+/* Gathers with a rank-0 constant index whose data is not a Shape output, counted here without
+ * the pass's matcher or its shape inference: in the naive fixtures every one of them is a pair
+ * pick on the last axis (axis 3, 4 or -1, data from a Reshape or a graph input). */
+static size_t count_scalar_picks(const char *path, size_t *off_axis) {
+  kat__onnx_model *m = NULL;
+  kat_errbuf eb = {{0}};
+  if (kat__onnx_load(path, true, &m, &eb)) return (size_t)-1;
+  const Onnx__GraphProto *g = m->proto->graph;
+  size_t c = 0;
+  *off_axis = 0;
+  for (size_t i = 0; i < g->n_node; i++) {
+    const Onnx__NodeProto *n = g->node[i];
+    if (strcmp(n->op_type, "Gather") || n->n_input != 2) continue;
+    const Onnx__TensorProto *k = kat__onnx_const(g, n->input[1]);
+    int p = kat__onnx_producer(g, n->input[0]);
+    if (!k || k->n_dims != 0 || (p >= 0 && !strcmp(g->node[p]->op_type, "Shape"))) continue;
+    int64_t ax = kat__onnx_attr_int(n, "axis", 0);
+    if (ax != -1 && ax != 2 && ax != 3 && ax != 4) (*off_axis)++;
+    c++;
+  }
+  kat__onnx_destroy(m);
+  return c;
+}
+
+static size_t count_value_info(const char *path) {
+  kat__onnx_model *m = NULL;
+  kat_errbuf eb = {{0}};
+  if (kat__onnx_load(path, true, &m, &eb)) return (size_t)-1;
+  size_t c = m->proto->graph->n_value_info;
+  kat__onnx_destroy(m);
+  return c;
+}
+
+/* A memory attention exported the naive way (scripts/testdata/naive_rope_export.py: plain
+ * torch.onnx.export, opset 17, dynamic M, no shape inference): every pair Gather and every
+ * ScatterND goes, and ORT gives the same outputs at the export's M and at others. */
+KAT_TEST(test_naive_export) {
+  const char *in = data("onnx/naive_rope.onnx");
+  size_t off;
+  /* The fixture really has the pattern, and no declared intermediate shapes. */
+  KAT_CHECK_INT_EQ(count_value_info(in), 0);
+  KAT_CHECK_INT_EQ(count_scalar_picks(in, &off), 17); /* 8 RoPE calls x 2 + the [1,16,4,2] pick */
+  KAT_CHECK_INT_EQ(off, 0);
+  KAT_CHECK_INT_EQ(count_op(in, "ScatterND"), 2);
+  KAT_CHECK_INT_EQ(rewrite(in, tmp("nr.onnx"), NULL), KAT_OK);
+  KAT_CHECK_INT_EQ(count_scalar_picks(tmp("nr.onnx"), &off), 0);
+  KAT_CHECK_INT_EQ(count_op(tmp("nr.onnx"), "ScatterND"), 0);
+  KAT_CHECK_INT_EQ(count_op(tmp("nr.onnx"), "Split"), 9); /* every pair size (2) was inferred */
+  const int64_t ms[] = {12, 4, 7, 30};
+  for (int i = 0; i < 4; i++) {
+    kat_onnx_rewrite_options o;
+    kat_onnx_rewrite_options_init(&o);
+    o.dims[0].name = "M";
+    o.dims[0].value = ms[i];
+    o.n_dims = 1;
+    o.seed = 7 + (uint64_t)i;
+    double a, r;
+    run_compare(in, tmp("nr.onnx"), &o, &a, &r);
+    KAT_CHECK(a <= 1e-5);
+  }
+  /* The static report agrees: the patterns are found before and gone after. */
+  char err[1024], *rep = NULL;
+  KAT_CHECK_INT_EQ(kat_onnx_inspect(in, &rep, err, sizeof err), KAT_OK);
+  KAT_CHECK_CONTAINS(rep, "patterns: 17 last-axis Gather, 2 ScatterND");
+  kat_onnx_free(rep);
+  rep = NULL;
+  KAT_CHECK_INT_EQ(kat_onnx_inspect(tmp("nr.onnx"), &rep, err, sizeof err), KAT_OK);
+  KAT_CHECK_CONTAINS(rep, "patterns: 0 last-axis Gather, 0 ScatterND");
+  kat_onnx_free(rep);
+}
+
+/* Hand-made graphs without value_info: a Reshape to the initializer shape [1,16,4,2] feeding
+ * Gathers on axis 3 and -1 (size inferred: Split), and Gathers (index 0 and -1) on an input whose
+ * last size is symbolic (no size: Slice + Squeeze), at opsets 17 and 11. */
+KAT_TEST(test_naive_gather) {
+  const char *models[] = {"onnx/naive_gather.onnx", "onnx/naive_gather_op11.onnx"};
+  for (int i = 0; i < 2; i++) {
+    const char *in = data(models[i]);
+    size_t off;
+    KAT_CHECK_INT_EQ(count_value_info(in), 0);
+    KAT_CHECK_INT_EQ(count_scalar_picks(in, &off), 4);
+    KAT_CHECK_INT_EQ(rewrite(in, tmp("ng.onnx"), NULL), KAT_OK);
+    KAT_CHECK_INT_EQ(count_op(tmp("ng.onnx"), "Gather"), 0);
+    KAT_CHECK_INT_EQ(count_op(tmp("ng.onnx"), "Split"), 1);
+    KAT_CHECK_INT_EQ(count_op(tmp("ng.onnx"), "Slice"), 2);
+    KAT_CHECK_INT_EQ(count_op(tmp("ng.onnx"), "Squeeze"), 4);
+    const int64_t ds[] = {5, 1, 2, 9};
+    for (int k = 0; k < 4; k++) {
+      kat_onnx_rewrite_options o;
+      kat_onnx_rewrite_options_init(&o);
+      o.dims[0].name = "D";
+      o.dims[0].value = ds[k];
+      o.n_dims = 1;
+      double a, r;
+      run_compare(in, tmp("ng.onnx"), &o, &a, &r);
+      KAT_CHECK(a <= 1e-5);
+    }
+  }
+}
+
 /* The CLI end to end: exit codes 0 / 1 / 2 and the report on stdout. */
 KAT_TEST(test_cli) {
   const char *cli = getenv("KAT_CLI");
@@ -365,6 +466,67 @@ KAT_TEST(test_cli) {
   KAT_CHECK_CONTAINS(txt, "1 ScatterND"); /* static checks are reported either way */
   KAT_CHECK_CONTAINS(txt, "katana static checks");
   free(txt);
+  /* coverage on a bundle whose manifest is corrupt: exit 1 and a message naming the problem. */
+  const char *bundle = data("bundles/micro_efficienttam");
+  const char *mods[] = {"image_encoder.onnx", "memory_attention.onnx", "mask_decoder.onnx",
+                        "memory_encoder.onnx", "constants.bin"};
+  mkdir(tmp("bad"), 0755);
+  for (int i = 0; i < 5; i++) {
+    char src[4400], dst[700];
+    snprintf(src, sizeof src, "%s/%s", bundle, mods[i]);
+    snprintf(dst, sizeof dst, "%s/%s", tmp("bad"), mods[i]);
+    KAT_CHECK_INT_EQ(symlink(src, dst), 0);
+  }
+  char mf[4400];
+  snprintf(mf, sizeof mf, "%s/katana.json", bundle);
+  char *man = (char *)kat_test_read_file(mf, &n);
+  KAT_CHECK(man != NULL && n > 600);
+  if (!man) return;
+  char bad_json[700]; /* tmp() rotates four buffers: keep a copy */
+  snprintf(bad_json, sizeof bad_json, "%s", tmp("bad/katana.json"));
+  struct {
+    const char *what, *from, *to, *expect;
+  } cases[] = {
+      {"truncated JSON", NULL, NULL, "katana.json:"},
+      {"wrong image size", "\"image_size\": 256", "\"image_size\": 255", "image_size"},
+      {"unsupported version", "\"format_version\": 1", "\"format_version\": 9", "format_version"},
+  };
+  for (int c = 0; c < 3; c++) {
+    FILE *f = fopen(bad_json, "wb");
+    KAT_CHECK(f != NULL);
+    if (!f) break;
+    if (!cases[c].from) {
+      fwrite(man, 1, 500, f);
+    } else {
+      char *at = strstr(man, cases[c].from);
+      KAT_CHECK(at != NULL);
+      if (at) {
+        fwrite(man, 1, (size_t)(at - man), f);
+        fputs(cases[c].to, f);
+        fputs(at + strlen(cases[c].from), f);
+      }
+    }
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "%s onnx coverage %s --ep cpu > %s 2>&1", cli, tmp("bad"),
+             tmp("cli.txt"));
+    int st = system(cmd);
+    printf("coverage, %s: exit %d\n", cases[c].what, WEXITSTATUS(st));
+    KAT_CHECK_INT_EQ(WEXITSTATUS(st), 1);
+    txt = (char *)kat_test_read_file(tmp("cli.txt"), &n);
+    if (txt) txt[n ? n - 1 : 0] = 0;
+    KAT_CHECK_CONTAINS(txt, "invalid bundle manifest");
+    KAT_CHECK_CONTAINS(txt, cases[c].expect);
+    KAT_CHECK(!txt || !strstr(txt, "placement")); /* no module was run */
+    free(txt);
+  }
+  free(man);
+  for (int i = 0; i < 5; i++) {
+    char dst[700];
+    snprintf(dst, sizeof dst, "%s/%s", tmp("bad"), mods[i]);
+    remove(dst);
+  }
+  remove(bad_json);
+  rmdir(tmp("bad"));
 }
 
 static void setup(void) {
@@ -373,12 +535,13 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-  const char *names[] = {"g.onnx",  "s.onnx",  "m.onnx",         "p.onnx",   "p2.onnx",  "mm.onnx",
-                         "fm.onnx", "fp.onnx", "fp_strict.onnx", "ext.onnx", "cli.onnx", "cli.txt"};
+  const char *names[] = {"g.onnx",   "s.onnx",  "m.onnx",  "p.onnx",         "p2.onnx",
+                         "mm.onnx",  "fm.onnx", "fp.onnx", "fp_strict.onnx", "ext.onnx",
+                         "cli.onnx", "cli.txt", "nr.onnx", "ng.onnx"};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++) remove(tmp(names[i]));
   rmdir(g_tmp);
 }
 
 KAT_TEST_MAIN(setup, test_gather_to_split, test_scatternd_to_concat, test_no_pattern_is_identical,
               test_expose_multimask, test_fixed_memory, test_fp16, test_external_inline,
-              test_coverage_cpu, test_cli, teardown)
+              test_coverage_cpu, test_naive_export, test_naive_gather, test_cli, teardown)

@@ -10,6 +10,7 @@
 
 #include "katana/onnx.h"
 #include "katana/runtime.h"
+#include "model/manifest.h"
 #include "onnx/coverage.h"
 #include "onnx/inspect.h"
 #include "onnx/passes.h"
@@ -88,6 +89,7 @@ int kat_onnx_coverage(const char *target, const char *preset, char **report, cha
   kat_errbuf eb = {{0}};
   kat__sb b = {0};
   kat_ep_profile prof;
+  kat__manifest *man = NULL;
   if (report) *report = NULL;
   if (!target || !preset)
     return finish(kat__fail(&eb, KAT_EINVAL, "coverage: model and preset are required"), &eb, &b,
@@ -102,10 +104,30 @@ int kat_onnx_coverage(const char *target, const char *preset, char **report, cha
   if (stat(target, &st) != 0) {
     rc = kat__fail(&eb, KAT_ENOENT, "%s: no such file or bundle folder", target);
   } else if (S_ISDIR(st.st_mode)) {
+    /* A bundle: its manifest must parse and validate (kat__manifest_load) before anything is
+     * reported, and names the module files. A folder without katana.json is taken as a folder
+     * of module files under their default names, and the report says so. */
+    char mpath[KAT_ONNX_PATH_MAX];
     int found = 0;
+    snprintf(mpath, sizeof mpath, "%s/katana.json", target);
+    if (stat(mpath, &st) == 0) {
+      man = kat__malloc(sizeof *man); /* about 80 KiB */
+      if (!man) {
+        rc = kat__fail(&eb, KAT_ENOMEM, "out of memory");
+      } else {
+        kat_errbuf meb = {{0}};
+        int mrc = kat__manifest_load(mpath, man, &meb);
+        if (mrc) rc = kat__fail(&eb, mrc, "%s: invalid bundle manifest: %s", target, meb.msg);
+      }
+    } else {
+      kat__sb_printf(&b, "%s has no katana.json: not a bundle, module files by default names\n",
+                     target);
+    }
     for (int mod = 0; mod < KAT_MODULE_COUNT && !rc; mod++) {
       char path[KAT_ONNX_PATH_MAX];
-      snprintf(path, sizeof path, "%s/%s.onnx", target, kat_module_name((kat_module)mod));
+      snprintf(path, sizeof path, "%s/%s", target,
+               man ? man->modules[mod].file : kat_module_name((kat_module)mod));
+      if (!man) kat__strlcpy(path + strlen(path), ".onnx", sizeof path - strlen(path));
       if (stat(path, &st) != 0) {
         kat__sb_printf(&b, "%s: %s missing\n", kat_module_name((kat_module)mod), path);
         continue;
@@ -125,6 +147,7 @@ int kat_onnx_coverage(const char *target, const char *preset, char **report, cha
     rc = kat__onnx_coverage_one(target, kat_module_name((kat_module)mod), &prof.module[mod], &b,
                                 &eb);
   }
+  kat__free(man);
   return finish(rc, &eb, &b, report, err, err_size);
 }
 

@@ -440,8 +440,9 @@ static int coreml_missing(const char *op) {
   return 0;
 }
 
-void kat__onnx_static_checks(const Onnx__GraphProto *g, kat__sb *b, const char *indent) {
-  kat__onnx_patterns(g, b, indent);
+void kat__onnx_static_checks(const Onnx__GraphProto *g, int64_t opset, kat__sb *b,
+                             const char *indent) {
+  kat__onnx_patterns(g, opset, b, indent);
   int dynamic = 0;
   kat__sb_printf(b, "%sdynamic input dims:", indent);
   for (size_t i = 0; i < g->n_input; i++) {
@@ -683,7 +684,7 @@ int kat__onnx_coverage_one(const char *path, const char *label, const kat_ep_con
     kat__cov_log_cleanup(&l);
   }
   kat__sb_printf(b, "  katana static checks (katana's pattern lists, not ORT's verdict):\n");
-  kat__onnx_static_checks(g, b, "    ");
+  kat__onnx_static_checks(g, kat__onnx_opset(m, ""), b, "    ");
   kat__onnx_destroy(m);
   return KAT_OK;
 }

@@ -88,8 +88,10 @@ int kat__onnx_partitions(const Onnx__GraphProto *g, const int *node_ep, int n_ep
 void kat__cov_report(const Onnx__GraphProto *g, const kat__cov_log *l, const char *want,
                      kat__sb *b);
 
-/* katana's static checks (patterns, dynamic input dims, CoreML op list), each line indented. */
-void kat__onnx_static_checks(const Onnx__GraphProto *g, kat__sb *b, const char *indent);
+/* katana's static checks (patterns, dynamic input dims, CoreML op list), each line indented;
+ * `opset` is the default domain's (for the shape inference behind the pattern matchers). */
+void kat__onnx_static_checks(const Onnx__GraphProto *g, int64_t opset, kat__sb *b,
+                             const char *indent);
 
 /*
  * Appends the coverage report of the model at `path` for provider config `ep` to `b`; `label`

@@ -52,14 +52,20 @@ static void print_shape(kat__sb *b, const kat__onnx_shape *s) {
   kat__sb_printf(b, "]");
 }
 
-void kat__onnx_patterns(const Onnx__GraphProto *g, kat__sb *b, const char *indent) {
+void kat__onnx_patterns(const Onnx__GraphProto *g, int64_t opset, kat__sb *b, const char *indent) {
   int n_gather = 0, n_scatter = 0, n_reshape = 0, n_complex = 0;
+  kat__onnx_shapes *sh = NULL;
+  kat_errbuf eb = {{0}};
+  if (kat__onnx_shapes_infer(g, opset, &sh, &eb) != KAT_OK) {
+    b->oom = true; /* the only failure is out of memory */
+    return;
+  }
   for (size_t i = 0; i < g->n_node; i++) {
     const Onnx__NodeProto *n = g->node[i];
     int64_t axis, index, dim;
     int rank;
     const char *name = n->name && *n->name ? n->name : n->n_output ? n->output[0] : "?";
-    if (kat__match_gather_last(g, i, &axis, &index, &dim)) {
+    if (kat__match_gather_last(g, sh, i, &axis, &index, &dim)) {
       if (n_gather++ < 8)
         kat__sb_printf(b,
                        "%slast-axis Gather with scalar constant index %lld: %s (axis size %s%lld) "
@@ -86,6 +92,7 @@ void kat__onnx_patterns(const Onnx__GraphProto *g, kat__sb *b, const char *inden
                  "%spatterns: %d last-axis Gather, %d ScatterND, %d Reshape above rank 5, %d "
                  "complex ops\n",
                  indent, n_gather, n_scatter, n_reshape, n_complex);
+  kat__onnx_shapes_destroy(sh);
 }
 
 typedef struct op_count {
@@ -212,6 +219,6 @@ int kat__onnx_inspect_text(const kat__onnx_model *m, kat__sb *b) {
                    "memory_attention's memory length]\n");
   } else
     kat__sb_printf(b, "dynamic dims: none (static shapes)\n");
-  kat__onnx_patterns(g, b, "");
+  kat__onnx_patterns(g, kat__onnx_opset(m, ""), b, "");
   return b->oom ? KAT_ENOMEM : KAT_OK;
 }

@@ -9,6 +9,7 @@
 
 #include "katana/onnx.h"
 #include "onnx/graph.h"
+#include "onnx/shape.h"
 
 /* ---- text buffer ---- */
 typedef struct kat__sb {
@@ -22,10 +23,12 @@ char *kat__sb_take(kat__sb *b);
 
 /* ---- matchers (pure: they never edit the graph) ---- */
 
-/* Gather node `i` with a scalar constant index on its data's last axis. Fills the axis as given,
- * the normalised index and the axis size (-1 when unknown). */
-bool kat__match_gather_last(const Onnx__GraphProto *g, size_t i, int64_t *axis, int64_t *index,
-                            int64_t *dim);
+/* Gather node `i` with a scalar constant index on its data's last axis. Shapes come from `sh`
+ * (kat__onnx_shapes_infer of `g`: declared and inferred) or, when it is NULL, from the declared
+ * shapes only. Fills the axis as given, the normalised index and the axis size (-1 when
+ * unknown). */
+bool kat__match_gather_last(const Onnx__GraphProto *g, const kat__onnx_shapes *sh, size_t i,
+                            int64_t *axis, int64_t *index, int64_t *dim);
 /* Reshape node `i` whose target shape is constant with rank > 5 (the rank is returned). */
 bool kat__match_reshape_rank(const Onnx__GraphProto *g, size_t i, int *rank);
 /* True for op types producing or consuming complex numbers or FFTs (DFT, STFT, ...). */
