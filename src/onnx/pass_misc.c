@@ -53,8 +53,14 @@ int kat__pass_expose_multimask(kat__onnx_model *m, kat__pass_ctx *c, int *change
   Onnx__GraphProto *g = m->proto->graph;
   *changed = 0;
   kat__onnx_types *types = NULL;
+  kat__onnx_shapes *shapes = NULL; /* declared + inferred: naive exports declare no ranks */
   int rc = kat__onnx_types_infer(g, &types, eb);
   if (rc) return rc;
+  rc = kat__onnx_shapes_infer(g, kat__onnx_opset(m, ""), &shapes, eb);
+  if (rc) {
+    kat__onnx_types_destroy(types);
+    return rc;
+  }
   size_t n_out0 = g->n_output;
   for (size_t o = 0; o < n_out0 && rc == KAT_OK; o++) {
     const char *out_name = g->output[o]->name;
@@ -82,7 +88,7 @@ int kat__pass_expose_multimask(kat__onnx_model *m, kat__pass_ctx *c, int *change
     const Onnx__NodeProto *n = g->node[i];
     if (strcmp(n->op_type, "Slice") != 0 || n->n_input < 4 || n->n_output < 1) continue;
     kat__onnx_shape s;
-    if (!kat__onnx_shape_of(g, n->input[0], &s) || s.rank != 3) continue;
+    if (!kat__onnx_shapes_get(shapes, n->input[0], &s) || s.rank != 3) continue;
     if (kat__onnx_types_get(types, n->input[0]) != KAT_ONNX_FLOAT) continue;
     const Onnx__TensorProto *st = kat__onnx_const(g, n->input[1]);
     const Onnx__TensorProto *ax = kat__onnx_const(g, n->input[3]);
@@ -98,6 +104,7 @@ int kat__pass_expose_multimask(kat__onnx_model *m, kat__pass_ctx *c, int *change
     break;
   }
   kat__onnx_types_destroy(types);
+  kat__onnx_shapes_destroy(shapes);
   if (rc) return kat__fail(eb, rc, "expose-multimask: out of memory");
   if (*changed == 0)
     kat__sb_printf(c->log,
