@@ -4,6 +4,7 @@
  * sweep picks up the few graphs that break the rule), each op computing its outputs' ranks,
  * sizes and, for small integer vectors, known element values from what its inputs have.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "onnx/shape.h"
@@ -220,14 +221,14 @@ static int64_t slice_len(int64_t d, int64_t s, int64_t e, int64_t step, int64_t 
     s = s < 0 ? 0 : s > d ? d : s;
     e = e < 0 ? 0 : e > d ? d : e;
     *first = s;
-    return e > s ? (e - s + step - 1) / step : 0;
+    return e > s ? (e - s - 1) / step + 1 : 0;
   }
   if (s < 0) s += d;
   if (e < 0) e += d;
   s = s < 0 ? 0 : s > d - 1 ? d - 1 : s;
   e = e < -1 ? -1 : e > d - 1 ? d - 1 : e;
   *first = s;
-  return s > e ? (s - e + (-step) - 1) / (-step) : 0;
+  return s > e ? (s - e - 1) / (-step) + 1 : 0;
 }
 
 static void infer_slice(const kat__onnx_shapes *t, const Onnx__NodeProto *n, int64_t opset,
@@ -269,18 +270,19 @@ static void infer_slice(const kat__onnx_shapes *t, const Onnx__NodeProto *n, int
     return;
   }
   for (int k = 0; k < ns; k++) {
-    if (!norm_axis(&ax[k], in.s.rank) || sp[k] == 0) {
+    if (!norm_axis(&ax[k], in.s.rank) || sp[k] == 0 || sp[k] == INT64_MIN) {
       unknown(o);
       return;
     }
     int64_t d = in.s.dims[ax[k]], first = 0;
     o->s.dims[ax[k]] = d < 0 ? -1 : slice_len(d, st[k], en[k], sp[k], &first);
-    if (in.s.rank == 1 && in.nval >= 0 && d >= 0 && o->s.dims[0] <= R) {
+    if (in.s.rank == 1 && in.nval >= 0 && d == in.nval && o->s.dims[0] <= R) {
       o->nval = (int)o->s.dims[0];
       for (int j = 0; j < o->nval; j++) {
-        int64_t src = first + j * sp[k];
-        o->val[j] = in.val[src];
-        o->known[j] = in.known[src];
+        int64_t src = first + j * sp[k]; /* |sp| >= 1, j < 8, first < 8: no overflow */
+        bool in_range = src >= 0 && src < in.nval;
+        o->val[j] = in_range ? in.val[src] : 0;
+        o->known[j] = in_range && in.known[src];
       }
     }
   }
@@ -361,9 +363,12 @@ static void infer_node(const kat__onnx_shapes *t, const Onnx__GraphProto *g,
       acc.nval = cnt;
       for (int j = 0; j < cnt; j++) {
         int ia = a.nval == 1 ? 0 : j, ib = b.nval == 1 ? 0 : j;
-        acc.known[j] = a.known[ia] && b.known[ib];
-        int64_t x = a.val[ia], y = b.val[ib];
-        acc.val[j] = op[0] == 'A' ? x + y : op[0] == 'S' ? x - y : x * y;
+        int64_t x = a.val[ia], y = b.val[ib], r;
+        bool ovf = op[0] == 'A'   ? __builtin_add_overflow(x, y, &r)
+                   : op[0] == 'S' ? __builtin_sub_overflow(x, y, &r)
+                                  : __builtin_mul_overflow(x, y, &r);
+        acc.known[j] = a.known[ia] && b.known[ib] && !ovf;
+        acc.val[j] = ovf ? 0 : r;
       }
     }
     *o = acc;
@@ -396,7 +401,7 @@ static void infer_node(const kat__onnx_shapes *t, const Onnx__GraphProto *g,
       if (r > R) return;
       bool ins[R] = {false};
       for (int k = 0; k < na; k++) {
-        if (!norm_axis(&v[k], r)) return;
+        if (!norm_axis(&v[k], r) || ins[v[k]]) return;
         ins[v[k]] = true;
       }
       int src = 0;
@@ -434,7 +439,7 @@ static void infer_node(const kat__onnx_shapes *t, const Onnx__GraphProto *g,
         unknown(o);
         return;
       }
-      sum = (sum < 0 || b.s.dims[ax] < 0) ? -1 : sum + b.s.dims[ax];
+      if (sum < 0 || b.s.dims[ax] < 0 || __builtin_add_overflow(sum, b.s.dims[ax], &sum)) sum = -1;
       for (int d = 0; d < a.s.rank; d++)
         if (d != ax && o->s.dims[d] < 0) o->s.dims[d] = b.s.dims[d];
       if (nval >= 0 && b.nval >= 0 && nval + b.nval <= R && a.s.rank == 1) {
@@ -479,9 +484,11 @@ static void infer_node(const kat__onnx_shapes *t, const Onnx__GraphProto *g,
       if (infer >= 0 && a.s.rank >= 0) {
         int64_t total = 1, rest = 1;
         bool ok = true;
-        for (int d = 0; d < a.s.rank; d++) ok = ok && a.s.dims[d] >= 0 && (total *= a.s.dims[d], 1);
+        for (int d = 0; d < a.s.rank; d++)
+          ok = ok && a.s.dims[d] >= 0 && !__builtin_mul_overflow(total, a.s.dims[d], &total);
         for (int d = 0; d < cnt; d++)
-          if (d != infer) ok = ok && o->s.dims[d] > 0 && (rest *= o->s.dims[d], 1);
+          if (d != infer)
+            ok = ok && o->s.dims[d] > 0 && !__builtin_mul_overflow(rest, o->s.dims[d], &rest);
         o->s.dims[infer] = ok && total % rest == 0 ? total / rest : -1;
       }
     }
@@ -529,7 +536,7 @@ static void infer_node(const kat__onnx_shapes *t, const Onnx__GraphProto *g,
     int64_t p = 1, q = 1;
     for (int d = 0; d < a.s.rank; d++) {
       int64_t *x = d < ax ? &p : &q;
-      *x = (*x < 0 || a.s.dims[d] < 0) ? -1 : *x * a.s.dims[d];
+      if (*x < 0 || a.s.dims[d] < 0 || __builtin_mul_overflow(*x, a.s.dims[d], x)) *x = -1;
     }
     o->s.rank = 2;
     o->s.dims[0] = p;
@@ -568,10 +575,14 @@ static void infer_node(const kat__onnx_shapes *t, const Onnx__GraphProto *g,
     int64_t s[1], l[1], d[1];
     o->s.rank = 1;
     o->s.dims[0] = -1;
+    int64_t span;
     if (in_ints(t, n, 0, s) == 1 && in_ints(t, n, 1, l) == 1 && in_ints(t, n, 2, d) == 1 &&
-        d[0] != 0) {
-      int64_t len = (l[0] - s[0] + d[0] + (d[0] > 0 ? -1 : 1)) / d[0];
-      o->s.dims[0] = len > 0 ? len : 0;
+        d[0] != 0 && d[0] != INT64_MIN && !__builtin_sub_overflow(l[0], s[0], &span)) {
+      /* ceil(span / delta), 0 when the range is empty. */
+      int64_t len = (span > 0) == (d[0] > 0) && span != 0
+                        ? (span > 0 ? (span - 1) / d[0] + 1 : (span + 1) / d[0] + 1)
+                        : 0;
+      o->s.dims[0] = len;
     }
   }
   (void)g;
