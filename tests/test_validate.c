@@ -215,6 +215,12 @@ KAT_TEST(test_box) {
   KAT_CHECK_INT_EQ(clipped, 0);
   KAT_CHECK(memcmp(out, ok, sizeof ok) == 0);
 
+  /* Inside, with x + w not exact in binary: returned bit for bit, not clipped, not logged. */
+  const double inside[4] = {41.6, 32.964, 12.8, 12.8};
+  KAT_CHECK_INT_EQ(kat__validate_box(inside, 96, 64, "t", out, &clipped, &eb), KAT_OK);
+  KAT_CHECK_INT_EQ(clipped, 0);
+  KAT_CHECK(memcmp(out, inside, sizeof inside) == 0);
+
   const double inf_w[4] = {10, 10, INFINITY, 5};
   KAT_CHECK_INT_EQ(kat__validate_box(inf_w, FW, FH, "t", out, &clipped, &eb), KAT_EINVAL);
   KAT_CHECK_CONTAINS(eb.msg, "box w is not finite");
@@ -516,6 +522,26 @@ KAT_TEST(test_stream_entry_points) {
     const double far[4] = {1e6, 1e6, 10, 10};
     KAT_CHECK_INT_EQ(kat_stream_open(bundle, clip, far, &so, &s, err, sizeof err), KAT_EINVAL);
     KAT_CHECK_CONTAINS(err, "lies outside the");
+    /* A box partly outside: checked at open, clipped by the tracker, logged once. */
+    const double huge[4] = {10, 10, 1e308, 1e308};
+    so.max_frames = 2;
+    g_warns = 0;
+    kat_log_set(capture_log, NULL, KAT_LOG_WARN);
+    KAT_CHECK_INT_EQ(kat_stream_open(bundle, clip, huge, &so, &s, err, sizeof err), KAT_OK);
+    if (s) {
+      kat_track_result r;
+      KAT_CHECK_INT_EQ(kat_stream_next(s, &r), KAT_OK);
+      KAT_CHECK_INT_EQ(r.prompt_clipped, 1);
+      KAT_CHECK(isfinite(r.object_score) && isfinite(r.iou_pred));
+      KAT_CHECK_INT_EQ(kat_stream_next(s, &r), KAT_OK);
+      KAT_CHECK(isfinite(r.object_score));
+      kat_stream_close(s);
+      s = NULL;
+    }
+    kat_log_set(NULL, NULL, KAT_LOG_WARN);
+    KAT_CHECK_INT_EQ(g_warns, 1);
+    KAT_CHECK_CONTAINS(g_log, "clipped to 10,10,");
+    so.max_frames = 0;
   }
 
   /* Push mode: a bad stride fails the push and the stream with the message. */

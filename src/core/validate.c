@@ -78,15 +78,25 @@ int kat__validate_box(const double box[4], int width, int height, const char *wh
     if (!(x1 > x0) || !(y1 > y0))
       return kat__fail(eb, KAT_EINVAL, "%s: box %g,%g,%g,%g lies outside the %dx%d frame", what,
                        box[0], box[1], box[2], box[3], width, height);
-    b[0] = x0;
-    b[1] = y0;
-    b[2] = x1 - x0;
-    b[3] = y1 - y0;
-    if (b[0] != box[0] || b[1] != box[1] || b[2] != box[2] || b[3] != box[3]) {
+    /* Only an axis that crosses an edge changes: recomputing w as (x + w) - x could differ from
+     * w in the last bit for a box that lies inside. */
+    const int clip_x = box[0] < 0 || box[0] + box[2] > (double)width;
+    const int clip_y = box[1] < 0 || box[1] + box[3] > (double)height;
+    if (clip_x) {
+      b[0] = x0;
+      b[2] = x1 - x0;
+    }
+    if (clip_y) {
+      b[1] = y0;
+      b[3] = y1 - y0;
+    }
+    /* Only a caller that takes the clip (clipped != NULL) reports it, so a box checked early
+     * and used later is logged once. */
+    if (clipped && (clip_x || clip_y)) {
       kat__log(KAT_LOG_WARN,
                "%s: box %g,%g,%g,%g extends past the %dx%d frame; clipped to %g,%g,%g,%g", what,
                box[0], box[1], box[2], box[3], width, height, b[0], b[1], b[2], b[3]);
-      if (clipped) *clipped = 1;
+      *clipped = 1;
     }
   }
   if (out) memcpy(out, b, sizeof b);

@@ -38,9 +38,10 @@ int kat__validate_frame(const kat_frame *f, const char *what, kat_errbuf *eb);
 /*
  * A box x, y, w, h (borrowed). Every value must be finite and w, h > 0. With a frame size
  * (width, height > 0) the box is clipped to [0,width] x [0,height]: a box with no area inside the
- * frame is KAT_EINVAL, a box partly outside is clipped, logged at KAT_LOG_WARN and *clipped set
- * to 1. With width or height <= 0 (size not known yet) only the values are checked. `out` (may
- * equal `box`, may be NULL) receives the box to use; *clipped (may be NULL) 0 or 1.
+ * frame is KAT_EINVAL; a box partly outside is clipped and, when `clipped` is not NULL, logged
+ * at KAT_LOG_WARN with *clipped set to 1 (a caller that only checks passes NULL: no log). With
+ * width or height <= 0 (size not known yet) only the values are checked. `out` (may equal `box`,
+ * may be NULL) receives the box to use; *clipped (may be NULL) 0 or 1.
  */
 int kat__validate_box(const double box[4], int width, int height, const char *what, double out[4],
                       int *clipped, kat_errbuf *eb);
