@@ -114,13 +114,25 @@ typedef struct kat_track_result {
   const uint8_t *mask;
   int mask_width, mask_height;
   size_t mask_stride;
+  /* Start frame only (0 on later frames): the prompt box actually used, x, y, w, h in source
+   * pixels, and 1 in prompt_clipped when the given box extended past the frame and was clipped
+   * to it (also logged at KAT_LOG_WARN). */
+  double prompt_box[4];
+  int prompt_clipped;
 } kat_track_result;
 
 /*
  * Opens the bundle folder `bundle_dir` and creates the four module sessions with opt->ep
  * (`opt` may be NULL for the defaults). On success *out owns a new tracker. On failure returns a
  * negative status, *out is NULL, nothing stays allocated, and a message is written to `err`
- * (`err_size` bytes, may be NULL/0).
+ * (`err_size` bytes, may be NULL/0; KAT_ERROR_SIZE never truncates). KAT_EINVAL when `out` or
+ * `bundle_dir` is NULL, or an option is out of range: selection and box_mode must be known enum
+ * values; stable_frames_threshold -1 or in [0,1000000]; each SAMURAI double NAN (bundle) or
+ * finite with stable_ious_threshold, kf_score_weight, memory_bank_iou_threshold,
+ * memory_bank_kf_score_threshold in [0,1] and min_obj_score_logits,
+ * memory_bank_obj_score_threshold in [-100,100]; lost_after_frames >= 1; num_frames >= 0. The
+ * bundle's own SAMURAI values are held to the same ranges (KAT_EMODEL), and its files must be
+ * regular files (KAT_EFORMAT for a FIFO or device) with finite constants (KAT_EMODEL).
  */
 KAT_API int kat_tracker_create(const char *bundle_dir, const kat_tracker_options *opt,
                                kat_tracker **out, char *err, size_t err_size);
@@ -132,16 +144,21 @@ KAT_API void kat_tracker_destroy(kat_tracker *t);
  * Starts a track on `frame` (the conditioning frame, index 0) with the object's box `box_xywh`
  * (x, y, w, h in the frame's pixels; the frame is borrowed for the call) and fills `result` for
  * it. Clears any previous track. Frames of a track must all have this frame's size. Allocates
- * the per-video buffers (resizer, mask) when the size changes. KAT_EINVAL on a bad box or frame;
- * runtime errors as KAT_ERUNTIME with the message in kat_tracker_last_error.
+ * the per-video buffers (resizer, mask) when the size changes. KAT_EINVAL (message in
+ * kat_tracker_last_error) on a NULL tracker, frame, box or result; on a bad frame (unknown
+ * format, size <= 0, odd NV12 size, NULL plane, stride < width * bytes per pixel); on a box with
+ * a non-finite value, w or h <= 0, or no area inside the frame. A box partly outside the frame is
+ * clipped to it: result->prompt_box holds the box used and result->prompt_clipped is 1.
+ * Runtime errors as KAT_ERUNTIME with the message in kat_tracker_last_error.
  */
 KAT_API int kat_tracker_start(kat_tracker *t, const kat_frame *frame, const double box_xywh[4],
                               kat_track_result *result);
 
 /*
  * Tracks the object into the next `frame` (borrowed for the call) and fills `result`.
- * KAT_ESTATE before a successful start or after a failed step; KAT_EINVAL on a frame of another
- * size. Allocates nothing.
+ * KAT_ESTATE before a successful start or after a failed step; KAT_EINVAL on a NULL tracker,
+ * frame or result, a bad frame (as in kat_tracker_start) or a frame of another size. Allocates
+ * nothing.
  */
 KAT_API int kat_tracker_step(kat_tracker *t, const kat_frame *frame, kat_track_result *result);
 
@@ -149,7 +166,7 @@ KAT_API int kat_tracker_step(kat_tracker *t, const kat_frame *frame, kat_track_r
  * next call on it. */
 KAT_API const char *kat_tracker_last_error(const kat_tracker *t);
 
-/* The model's input size S (frames are resized to S x S). */
+/* The model's input size S (frames are resized to S x S); KAT_EINVAL (negative) when t is NULL. */
 KAT_API int kat_tracker_image_size(const kat_tracker *t);
 
 #ifdef __cplusplus

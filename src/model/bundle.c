@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/validate.h"
 #include "model/sha256.h"
 
 #define DIR_MAX 3800
@@ -31,15 +32,15 @@ void kat__bundle_options_init(kat__bundle_options *o) {
   o->verify_hashes = true;
 }
 
+/* The module file must be a regular file of at most KAT__BUNDLE_FILE_MAX bytes (a FIFO or a
+ * symlink to /dev/zero would otherwise be hashed or read forever). */
 static int file_exists(const char *path, const char *what, kat_errbuf *eb) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    int e = errno;
-    return kat__fail(eb, e == ENOENT ? KAT_ENOENT : KAT_EIO, "bundle: %s file %s: %s", what, path,
-                     strerror(e));
-  }
-  fclose(f);
-  return KAT_OK;
+  char label[96];
+  snprintf(label, sizeof label, "bundle: %s file", what);
+  FILE *f = NULL;
+  int rc = kat__open_regular_file(path, label, KAT__BUNDLE_FILE_MAX, &f, NULL, eb);
+  if (f) fclose(f);
+  return rc;
 }
 
 static int verify_hash(const char *path, const char *what, const char *expect, kat_errbuf *eb) {
@@ -71,12 +72,9 @@ static int load_constants(kat__bundle *b, bool verify, kat_errbuf *eb) {
   size_t bytes = (size_t)m->constants_end;
   if ((uint64_t)bytes != m->constants_end)
     return kat__fail(eb, KAT_ERANGE, "bundle: constants are too large for this host");
-  f = fopen(b->constants_path, "rb");
-  if (!f) {
-    int e = errno;
-    return kat__fail(eb, e == ENOENT ? KAT_ENOENT : KAT_EIO, "bundle: constants file %s: %s",
-                     b->constants_path, strerror(e));
-  }
+  if ((rc = kat__open_regular_file(b->constants_path, "bundle: constants file",
+                                   KAT__BUNDLE_FILE_MAX, &f, NULL, eb)))
+    return rc;
   b->constants = kat__malloc(bytes ? bytes : 4);
   if (!b->constants) {
     rc = kat__fail(eb, KAT_ENOMEM, "bundle: out of memory for %zu bytes of constants", bytes);
@@ -130,6 +128,12 @@ static int load_constants(kat__bundle *b, bool verify, kat_errbuf *eb) {
       p[i + 2] = t1;
       p[i + 3] = t0;
     }
+  }
+  /* Every value finite: a NaN constant would track silently with NaN scores. */
+  for (int i = 0; i < m->n_constants && !rc; i++) {
+    const kat_constant_entry *e = &m->constants[i];
+    rc = kat__validate_constant(e->spec.name, b->constants + e->offset / sizeof(float), e->count,
+                                eb);
   }
 done:
   fclose(f);

@@ -4,9 +4,12 @@
  * session and check it against the manifest.
  *
  * Opening checks, in order: the manifest (see model/manifest.h), that every module file and
- * constants.bin exist (KAT_ENOENT naming the file), their SHA-256 against the manifest (KAT_EMODEL
- * naming the file and both digests; skipped when verify_hashes is false), constants.bin's size
- * against the entries (KAT_EMODEL naming the entry that runs past the end, or the trailing bytes).
+ * constants.bin exist (KAT_ENOENT naming the file) as regular files (KAT_EFORMAT for a FIFO or a
+ * device such as a symlink to /dev/zero) of at most KAT__BUNDLE_FILE_MAX = 4 GiB (KAT_ERANGE),
+ * their SHA-256 against the manifest (KAT_EMODEL naming the file and both digests; skipped when
+ * verify_hashes is false), constants.bin's size against the entries (KAT_EMODEL naming the entry
+ * that runs past the end, or the trailing bytes), and that every constant is finite (KAT_EMODEL
+ * naming the constant and the index of the first NaN or infinity).
  * Sessions are not created at open time; kat__bundle_create_session does it per module.
  *
  * Ownership: the bundle owns its manifest and constants; pointers returned by the getters are

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/validate.h"
 #include "model/json.h"
 
 #define PATH_MAX_LEN 160
@@ -910,6 +911,11 @@ static int parse_root(mctx *c, const kat__json *root) {
   if ((rc = parse_fields(c, root, "samurai", k_samurai, sizeof k_samurai / sizeof k_samurai[0],
                          &m->samurai)))
     return rc;
+  if ((rc = kat__validate_samurai_params(&m->samurai, c->eb))) {
+    char msg[KAT_ERRBUF_SIZE];
+    kat__strlcpy(msg, c->eb ? c->eb->msg : "", sizeof msg);
+    return merr(c, kat__json_get(root, "samurai"), rc, "%s", msg);
+  }
 
   const kat__json *modules;
   if ((rc = get_field(c, root, "", "modules", KAT_JSON_OBJECT, &modules))) return rc;
@@ -945,12 +951,9 @@ int kat__manifest_load(const char *path, kat__manifest *out, kat_errbuf *eb) {
   char *buf = NULL;
   int rc;
   if (!path || !out) return kat__fail(eb, KAT_EINVAL, "manifest: NULL argument");
-  f = fopen(path, "rb");
-  if (!f) {
-    int e = errno;
-    return kat__fail(eb, e == ENOENT ? KAT_ENOENT : KAT_EIO, "cannot open %s: %s", path,
-                     strerror(e));
-  }
+  /* A regular file of at most KAT_MANIFEST_MAX_BYTES: a FIFO or a device fails at once. */
+  if ((rc = kat__open_regular_file(path, "manifest", KAT_MANIFEST_MAX_BYTES, &f, NULL, eb)))
+    return rc;
   buf = kat__malloc(KAT_MANIFEST_MAX_BYTES + 1);
   if (!buf) {
     rc = kat__fail(eb, KAT_ENOMEM, "out of memory reading %s", path);

@@ -142,8 +142,10 @@ typedef struct kat__manifest {
 int kat__manifest_parse(const char *text, size_t len, const char *origin, kat__manifest *out,
                         kat_errbuf *eb);
 
-/* Reads the file at `path` (at most KAT_MANIFEST_MAX_BYTES) and parses it. KAT_ENOENT/KAT_EIO
- * when it cannot be read. */
+/* Reads the file at `path` (a regular file of at most KAT_MANIFEST_MAX_BYTES) and parses it.
+ * KAT_ENOENT/KAT_EIO when it cannot be read, KAT_EFORMAT when it is a FIFO, device or folder,
+ * KAT_ERANGE when it is larger. The samurai values are range-checked by
+ * kat__validate_samurai_params (KAT_EMODEL). */
 int kat__manifest_load(const char *path, kat__manifest *out, kat_errbuf *eb);
 
 /* The constant entry named `name`, or NULL. */

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "core/validate.h"
 #include "katana/stream.h"
 #include "media/decode.h"
 #include "pipeline/queue.h"
@@ -315,10 +316,9 @@ int kat_stream_open(const char *bundle_dir, const char *source_uri, const double
   if (s->opt.queue_capacity < 1) s->opt.queue_capacity = 2;
   memcpy(s->box, box, sizeof s->box);
   s->push_mode = source_uri == NULL;
-  if (!(box[2] > 0) || !(box[3] > 0)) {
-    rc = kat__fail(&eb, KAT_EINVAL, "box %g,%g,%g,%g is empty", box[0], box[1], box[2], box[3]);
-    goto fail;
-  }
+  /* The box's values now; against the frame size once it is known (below, or at the first
+   * frame in push mode, where the tracker clips it). The tracker options at create. */
+  if ((rc = kat__validate_box(box, 0, 0, "kat_stream_open", NULL, NULL, &eb))) goto fail;
   /* Slots: both queues full, one slot in each of the three stages, one spare. */
   s->n_slots = 2 * s->opt.queue_capacity + 4;
   s->samples = kat__calloc((size_t)ST_COUNT * STAT_WINDOW, sizeof *s->samples);
@@ -343,11 +343,8 @@ int kat_stream_open(const char *bundle_dir, const char *source_uri, const double
       s->opt.tracker.num_frames = s->opt.max_frames > 0 && s->opt.max_frames < si.frame_count
                                       ? s->opt.max_frames
                                       : si.frame_count;
-    if (box[0] >= si.width || box[1] >= si.height || box[0] + box[2] <= 0 || box[1] + box[3] <= 0) {
-      rc = kat__fail(&eb, KAT_EINVAL, "box %g,%g,%g,%g lies outside the %dx%d frame", box[0],
-                     box[1], box[2], box[3], si.width, si.height);
+    if ((rc = kat__validate_box(box, si.width, si.height, "kat_stream_open", NULL, NULL, &eb)))
       goto fail;
-    }
   }
   char terr[KAT_ERRBUF_SIZE];
   if ((rc = kat_tracker_create(bundle_dir, &s->opt.tracker, &s->t, terr, sizeof terr))) {
@@ -401,6 +398,12 @@ int kat_stream_push(kat_stream *s, const kat_frame *frame) {
   if (err) return err;
   kat_errbuf eb;
   kat__errbuf_clear(&eb);
+  /* A bad frame (format, size, plane, stride) fails the stream like any stage error. */
+  int vrc = kat__validate_frame(frame, "kat_stream_push", &eb);
+  if (vrc) {
+    fail_all(s, vrc, "preprocess", eb.msg);
+    return vrc;
+  }
   if (s->w == 0) {
     int rc = begin_video(s, frame->width, frame->height, &eb);
     if (rc) {

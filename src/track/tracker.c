@@ -20,9 +20,11 @@
 #include "katana/tracker.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/core.h"
+#include "core/validate.h"
 #include "media/resize.h"
 #include "model/bundle.h"
 #include "model/manifest.h"
@@ -92,6 +94,8 @@ struct kat_tracker {
   int64_t frame;
   int started;
   int absent;
+  double prompt_box[4]; /* the start frame's box after validation and clipping */
+  int prompt_clipped;   /* 1 when that box was clipped to the frame */
 };
 
 const char *kat_presence_name(kat_presence p) {
@@ -132,7 +136,7 @@ const char *kat_tracker_last_error(const kat_tracker *t) {
 }
 
 int kat_tracker_image_size(const kat_tracker *t) {
-  return t->S;
+  return t ? t->S : KAT_EINVAL;
 }
 
 void kat_tracker_destroy(kat_tracker *t) {
@@ -269,8 +273,6 @@ static int setup(kat_tracker *t, const char *dir) {
   t->sp.stable_ious_threshold = pick(t->opt.stable_ious_threshold, ms->stable_ious_threshold);
   t->sp.kf_score_weight = pick(t->opt.kf_score_weight, ms->kf_score_weight);
   t->min_obj = t->samurai ? pick(t->opt.min_obj_score_logits, ms->min_obj_score_logits) : 0.0;
-  if (t->opt.lost_after_frames < 1)
-    return kat__fail(&t->eb, KAT_EINVAL, "tracker: lost_after_frames must be >= 1");
 
   /* Sessions. */
   for (int i = 0; i < KAT_MODULE_COUNT; i++)
@@ -387,11 +389,24 @@ static int setup(kat_tracker *t, const char *dir) {
 
 int kat_tracker_create(const char *bundle_dir, const kat_tracker_options *opt, kat_tracker **out,
                        char *err, size_t err_size) {
-  *out = NULL;
   if (err && err_size) err[0] = '\0';
+  if (!out) {
+    if (err && err_size) kat__strlcpy(err, "kat_tracker_create: out is NULL", err_size);
+    return KAT_EINVAL;
+  }
+  *out = NULL;
   if (!bundle_dir) {
     if (err && err_size) kat__strlcpy(err, "kat_tracker_create: no bundle folder", err_size);
     return KAT_EINVAL;
+  }
+  if (opt) {
+    kat_errbuf veb;
+    kat__errbuf_clear(&veb);
+    int vrc = kat__validate_tracker_options(opt, &veb);
+    if (vrc) {
+      if (err && err_size) snprintf(err, err_size, "kat_tracker_create: %s", veb.msg);
+      return vrc;
+    }
   }
   kat_tracker *t = kat__calloc(1, sizeof *t);
   if (!t) {
@@ -515,6 +530,14 @@ int kat__tracker_consume(kat_tracker *t, const kat__features *f, const double *b
   kat__errbuf_clear(&t->eb);
   if (!box && !t->started) return kat__fail(&t->eb, KAT_ESTATE, "tracker: no started track");
   if (box) {
+    /* The prompt box against the video's size: clipped (and reported) or refused. */
+    int rc = kat__validate_box(box, t->vw, t->vh, "tracker: prompt", t->prompt_box,
+                               &t->prompt_clipped, &t->eb);
+    if (rc) {
+      t->started = 0;
+      return rc;
+    }
+    box = t->prompt_box;
     kat__membank_reset(t->bank);
     memset(&t->kf, 0, sizeof t->kf);
     t->frame = 0;
@@ -644,6 +667,10 @@ static int consume(kat_tracker *t, const kat__features *f, const double *box,
   res->has_kf_score = ch.has_kf_score;
   res->kf_score = ch.kf_score;
   res->kf_phase = t->samurai && !first ? ch.phase : 0;
+  if (first) {
+    memcpy(res->prompt_box, box, sizeof res->prompt_box);
+    res->prompt_clipped = t->prompt_clipped;
+  }
   if (ch.has_kf_box) {
     const double sx = (double)t->vw / t->S, sy = (double)t->vh / t->S;
     res->has_kf_box = 1;
@@ -701,13 +728,16 @@ int kat__tracker_begin_video(kat_tracker *t, int width, int height) {
 int kat_tracker_start(kat_tracker *t, const kat_frame *frame, const double box[4],
                       kat_track_result *result) {
   int rc;
+  if (!t) return KAT_EINVAL;
   kat__errbuf_clear(&t->eb);
   t->started = 0;
-  if (!frame || !box || !result || frame->width < 1 || frame->height < 1)
-    return kat__fail(&t->eb, KAT_EINVAL, "kat_tracker_start: missing frame, box or result");
-  if (!(box[2] > 0) || !(box[3] > 0) || !isfinite(box[0]) || !isfinite(box[1]))
-    return kat__fail(&t->eb, KAT_EINVAL, "kat_tracker_start: box %g,%g,%g,%g is empty", box[0],
-                     box[1], box[2], box[3]);
+  if (!result) return kat__fail(&t->eb, KAT_EINVAL, "kat_tracker_start: result is NULL");
+  if ((rc = kat__validate_frame(frame, "kat_tracker_start", &t->eb))) return rc;
+  /* The box against this frame: clipped (logged, result->prompt_clipped) or refused. */
+  if ((rc = kat__validate_box(box, frame->width, frame->height, "kat_tracker_start", t->prompt_box,
+                              &t->prompt_clipped, &t->eb)))
+    return rc;
+  box = t->prompt_box;
   if ((rc = kat__tracker_begin_video(t, frame->width, frame->height))) return rc;
   kat__membank_reset(t->bank);
   memset(&t->kf, 0, sizeof t->kf);
@@ -719,13 +749,16 @@ int kat_tracker_start(kat_tracker *t, const kat_frame *frame, const double box[4
 }
 
 int kat_tracker_step(kat_tracker *t, const kat_frame *frame, kat_track_result *result) {
+  if (!t) return KAT_EINVAL;
   kat__errbuf_clear(&t->eb);
   if (!t->started) return kat__fail(&t->eb, KAT_ESTATE, "kat_tracker_step: no started track");
-  if (!frame || !result) return kat__fail(&t->eb, KAT_EINVAL, "kat_tracker_step: missing argument");
+  if (!result) return kat__fail(&t->eb, KAT_EINVAL, "kat_tracker_step: result is NULL");
+  int rc = kat__validate_frame(frame, "kat_tracker_step", &t->eb);
+  if (rc) return rc;
   if (frame->width != t->vw || frame->height != t->vh)
     return kat__fail(&t->eb, KAT_EINVAL, "kat_tracker_step: frame is %dx%d, the track's is %dx%d",
                      frame->width, frame->height, t->vw, t->vh);
-  int rc = track_frame(t, frame, NULL, result);
+  rc = track_frame(t, frame, NULL, result);
   if (rc) t->started = 0;
   return rc;
 }
