@@ -46,16 +46,6 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-double kat__percentile_sorted(const double *sorted, size_t n, double p) {
-  if (n == 1) return sorted[0];
-  double rank = p / 100.0 * (double)(n - 1);
-  if (rank <= 0.0) return sorted[0];
-  if (rank >= (double)(n - 1)) return sorted[n - 1];
-  size_t lo = (size_t)rank;
-  double frac = rank - (double)lo;
-  return sorted[lo] + (sorted[lo + 1] - sorted[lo]) * frac;
-}
-
 double kat__median(const double *v, size_t n, double *scratch) {
   memcpy(scratch, v, n * sizeof *scratch);
   qsort(scratch, n, sizeof *scratch, cmp_double);
