@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 
 #include "core/core.h"
@@ -323,11 +324,14 @@ static int clip_load(const char *dir, size_t max_frames, bench_clip *c, char *er
     status = kat__eval_error(err, err_size, KAT_EINVAL, "%s: no groundtruth.txt", dir);
     goto fail;
   }
+  /* The frames are in img/ (LaSOT, katana synth) or frames/. */
   snprintf(img, sizeof img, "%s/img", dir);
+  struct stat sb;
+  if (stat(img, &sb) != 0 || !S_ISDIR(sb.st_mode)) snprintf(img, sizeof img, "%s/frames", dir);
   status = kat__image_dir_list(img, &files, &eb);
   if (status != KAT_OK || files.count < 2) {
     status = kat__eval_error(err, err_size, status != KAT_OK ? status : KAT_EINVAL,
-                             "%s: need at least 2 frames in img/ (%s)", dir, eb.msg);
+                             "%s: need at least 2 frames in img/ or frames/ (%s)", dir, eb.msg);
     goto fail;
   }
   c->count = files.count < max_frames ? files.count : max_frames;
