@@ -95,10 +95,11 @@ typedef struct kat_bench_options {
   int width, height;      /* synthetic frame size (default 640 x 360) */
   int skip_modules;       /* 1: do not time the modules alone */
   const char *clip_dir;   /* NULL: the synthetic clip. Else a sequence folder (katana synth,
-                             LaSOT-like): img/ frames (PNG/JPEG, natural order), groundtruth.txt
-                             (frame 0's box starts the track) and optional masks/; the report
-                             then also scores the tracked frames (AUC, P@20, mIoU). Frames and
-                             masks are decoded before timing. Borrowed for the call. */
+                             LaSOT-like): frames in img/ or frames/ (PNG/JPEG, natural order),
+                             groundtruth.txt (frame 0's box starts the track) and optional
+                             masks/; the report then also scores the tracked frames (AUC, P@20,
+                             mIoU). Frames and masks are decoded before timing. Borrowed for
+                             the call. */
   kat_bench_progress_fn progress; /* NULL: none */
   void *progress_user;
 } kat_bench_options;

@@ -92,7 +92,10 @@ typedef struct kat_track_result {
   int64_t frame_index; /* 0 for the start frame, then 1, 2, ... */
   double box[4];       /* x, y, w, h in source pixels (LaSOT convention: w = x_max - x_min of
                           the mask's pixels); 0,0,0,0 when the mask is empty */
-  int box_valid;       /* 1 when the mask is not empty */
+  int box_valid;       /* 1 when the mask is not empty. presence TRACKED with box_valid 0 is
+                          common with weak models: the object score is above the presence
+                          threshold but no mask pixel is (an empty mask); the CLI reports it
+                          as "empty_mask": true in results.jsonl */
   float object_score;  /* object score logit */
   kat_presence presence;
   int absent_frames; /* consecutive absent frames up to this one (0 when tracked) */

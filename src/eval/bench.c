@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 
 #include "core/core.h"
@@ -44,16 +45,6 @@
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
-}
-
-double kat__percentile_sorted(const double *sorted, size_t n, double p) {
-  if (n == 1) return sorted[0];
-  double rank = p / 100.0 * (double)(n - 1);
-  if (rank <= 0.0) return sorted[0];
-  if (rank >= (double)(n - 1)) return sorted[n - 1];
-  size_t lo = (size_t)rank;
-  double frac = rank - (double)lo;
-  return sorted[lo] + (sorted[lo + 1] - sorted[lo]) * frac;
 }
 
 double kat__median(const double *v, size_t n, double *scratch) {
@@ -333,11 +324,14 @@ static int clip_load(const char *dir, size_t max_frames, bench_clip *c, char *er
     status = kat__eval_error(err, err_size, KAT_EINVAL, "%s: no groundtruth.txt", dir);
     goto fail;
   }
+  /* The frames are in img/ (LaSOT, katana synth) or frames/. */
   snprintf(img, sizeof img, "%s/img", dir);
+  struct stat sb;
+  if (stat(img, &sb) != 0 || !S_ISDIR(sb.st_mode)) snprintf(img, sizeof img, "%s/frames", dir);
   status = kat__image_dir_list(img, &files, &eb);
   if (status != KAT_OK || files.count < 2) {
     status = kat__eval_error(err, err_size, status != KAT_OK ? status : KAT_EINVAL,
-                             "%s: need at least 2 frames in img/ (%s)", dir, eb.msg);
+                             "%s: need at least 2 frames in img/ or frames/ (%s)", dir, eb.msg);
     goto fail;
   }
   c->count = files.count < max_frames ? files.count : max_frames;

@@ -8,13 +8,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "core/stats.h" /* kat__percentile_sorted: the one percentile definition */
 #include "katana/bench.h"
-
-/*
- * Percentile p (0..100) of sorted[0..n) (ascending, n >= 1) by linear interpolation between the
- * order statistics at rank p/100 * (n-1) (numpy's default "linear" method).
- */
-double kat__percentile_sorted(const double *sorted, size_t n, double p);
 
 /* Median of v[0..n) (n >= 1); sorts `scratch` (n doubles, may not alias v). */
 double kat__median(const double *v, size_t n, double *scratch);

@@ -884,8 +884,10 @@ fail:
   return status;
 }
 
-static int load_jsonl_into(kat_eval_seq *s, const char *path, bool want_boxes, char *err,
-                           size_t err_size) {
+/* Adds results.jsonl's candidates (and boxes, with want_boxes) to s; with check_boxes, s's boxes
+ * (from boxes.txt) must agree with the file's: same frame count, same boxes within 0.5 px. */
+static int load_jsonl_into(kat_eval_seq *s, const char *path, bool want_boxes, bool check_boxes,
+                           char *err, size_t err_size) {
   char *text = NULL;
   size_t len = 0;
   int status = kat__read_file(path, &text, &len, err, err_size);
@@ -895,6 +897,33 @@ static int load_jsonl_into(kat_eval_seq *s, const char *path, bool want_boxes, c
   status = kat__jsonl_parse(text, len, path, &rec, &n, err, err_size);
   kat__free(text);
   if (status != KAT_OK) return status;
+  if (check_boxes && s->boxes) {
+    /* boxes.txt and results.jsonl are two views of one run: refuse to score a folder where
+     * they disagree (a mix of two runs, or a file edited by hand). */
+    if (n != s->frames) {
+      status = kat__eval_error(err, err_size, KAT_EFORMAT,
+                               "%s: boxes.txt has %zu frames but results.jsonl has %zu; the two "
+                               "files are not from the same run",
+                               path, s->frames, n);
+      kat__free(rec);
+      return status;
+    }
+    for (size_t i = 0; i < n; i++) {
+      const kat_eval_box *a = &rec[i].box;
+      size_t f = (size_t)rec[i].frame;
+      if (!rec[i].has_box || !isfinite(a->x) || !isfinite(a->w) || f >= s->frames) continue;
+      const kat_eval_box *b = &s->boxes[f];
+      if (fabs(a->x - b->x) > 0.5 || fabs(a->y - b->y) > 0.5 || fabs(a->w - b->w) > 0.5 ||
+          fabs(a->h - b->h) > 0.5 || !isfinite(b->x)) {
+        status = kat__eval_error(err, err_size, KAT_EFORMAT,
+                                 "%s: frame %zu: results.jsonl has box %g,%g,%g,%g but "
+                                 "boxes.txt %g,%g,%g,%g; the two files disagree",
+                                 path, f, a->x, a->y, a->w, a->h, b->x, b->y, b->w, b->h);
+        kat__free(rec);
+        return status;
+      }
+    }
+  }
   size_t frames = s->frames;
   bool any_box = false, any_cand = false;
   for (size_t i = 0; i < n; i++) {
@@ -964,7 +993,7 @@ int kat_eval_seq_load_results(const char *dir, int object_id, kat_eval_seq **out
     if (s->boxes) s->box_source = "groundtruth.txt";
   }
   if (has_jsonl) {
-    status = load_jsonl_into(s, jsonl, s->boxes == NULL, err, err_size);
+    status = load_jsonl_into(s, jsonl, s->boxes == NULL, has_boxes, err, err_size);
     if (status != KAT_OK) goto fail;
   }
   if (has_masks) {

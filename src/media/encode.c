@@ -150,6 +150,9 @@ static int encode_send(kat__video_writer *vw, AVFrame *frame) {
     err = avcodec_receive_packet(vw->enc, vw->pkt);
     if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) return KAT_OK;
     if (err < 0) return av_fail(&vw->eb, err, "encoding failed", NULL);
+    /* Every frame lasts one tick of the encoder's time base. Without a duration the MP4 muxer
+     * gives the last sample length 0 and its edit list cuts that frame off when decoding. */
+    if (vw->pkt->duration <= 0) vw->pkt->duration = 1;
     av_packet_rescale_ts(vw->pkt, vw->enc->time_base, vw->st->time_base);
     vw->pkt->stream_index = vw->st->index;
     err = av_interleaved_write_frame(vw->fmt, vw->pkt); /* takes the packet's reference */

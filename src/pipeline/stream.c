@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "core/stats.h"
 #include "core/validate.h"
 #include "katana/stream.h"
 #include "media/decode.h"
@@ -567,8 +568,8 @@ int kat_stream_get_stats(kat_stream *s, kat_stream_stats *st) {
     if (n == 0) continue;
     memcpy(tmp, s->samples + (size_t)k * STAT_WINDOW, (size_t)n * sizeof(float));
     qsort(tmp, (size_t)n, sizeof(float), cmp_float);
-    st->p50_ms[k] = tmp[(n - 1) / 2];
-    st->p95_ms[k] = tmp[(int)(0.95 * (n - 1) + 0.5)];
+    st->p50_ms[k] = kat__percentile_sorted_f(tmp, (size_t)n, 50.0);
+    st->p95_ms[k] = kat__percentile_sorted_f(tmp, (size_t)n, 95.0);
   }
   kat__free(tmp);
   kat_queue_stats fq, a, b;

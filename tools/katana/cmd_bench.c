@@ -13,6 +13,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,57 +23,54 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_parse.h"
 #include "katana/bench.h"
 #include "katana/katana.h"
 
 #define MAX_LIST 8
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: katana bench --model BUNDLE[,BUNDLE...] [options]\n"
-          "\n"
-          "Compares every combination of the bundles, presets, modes and preprocessing choices\n"
-          "side by side in one run.\n"
-          "\n"
-          "options:\n"
-          "  --model LIST       bundle folders, comma-separated or repeated (alias --bundle)\n"
-          "  --ep LIST          execution-provider presets, comma-separated or repeated\n"
-          "                     (alias --preset; default cpu): cpu, cuda, tensorrt, mac\n"
-          "  --modes LIST       seq (every stage on one thread) and/or pipe (the 3-stage\n"
-          "                     pipelined stream, katana/stream.h) (default seq,pipe)\n"
-          "  --prep LIST        exact (reference resize and boxes) and/or fast (default exact)\n"
-          "  --input DIR        track a sequence folder (img/, groundtruth.txt, optional masks/,\n"
-          "                     as katana synth writes) instead of the built-in synthetic clip,\n"
-          "                     and score it too (AUC, P@20, mIoU) (alias --clip)\n"
-          "  --frames N         frames timed end to end per repeat (default 60)\n"
-          "  --warmup K         discarded runs per module and first frames (default 3)\n"
-          "  --iterations N     timed runs per module alone (default 20)\n"
-          "  --repeat R         end-to-end runs per configuration, for the run-to-run spread\n"
-          "                     of the FPS (default 1, at most %d)\n"
-          "  --size WxH         synthetic frame size (default 640x360)\n"
-          "  --threads N        intra-op threads for every module session (default: the\n"
-          "                     preset's; pipe mode on the CPU: half the cores per session)\n"
-          "  --no-modules       skip timing the modules alone\n"
-          "  --json FILE        write the reports as JSON ('-' for stdout)\n"
-          "  --html FILE        write a self-contained HTML report (inline SVG charts)\n"
-          "  --same-process     run every configuration in this process (default: one child\n"
-          "                     process each, so peak RSS and cold init are per configuration)\n"
-          "\n"
-          "Frame time: seq mode, from pushing a frame to its result; pipe mode, the interval\n"
-          "between consecutive results (per-frame latency is reported separately). FPS p50 =\n"
-          "1000 / median frame time; wall FPS = timed frames / their wall time. A progress bar\n"
-          "is drawn on stderr when it is a terminal. --mode is the old name of --prep (it also\n"
-          "takes seq/pipe).\n",
-          KAT_BENCH_MAX_REPEAT);
+  fprintf(
+      f,
+      "usage: katana bench --model BUNDLE[,BUNDLE...] [options]\n"
+      "\n"
+      "Compares every combination of the bundles, presets, modes and preprocessing choices\n"
+      "side by side in one run.\n"
+      "\n"
+      "options:\n"
+      "  --model LIST       bundle folders, comma-separated or repeated (alias --bundle)\n"
+      "  --ep LIST          execution-provider presets, comma-separated or repeated\n"
+      "                     (alias --preset; default cpu): cpu, cuda, tensorrt, mac\n"
+      "  --modes LIST       seq (every stage on one thread) and/or pipe (the 3-stage\n"
+      "                     pipelined stream, katana/stream.h) (default seq,pipe)\n"
+      "  --prep LIST        exact (reference resize and boxes) and/or fast (default exact)\n"
+      "  --input DIR        track a sequence folder (img/ or frames/, groundtruth.txt, masks/,\n"
+      "                     as katana synth writes) instead of the built-in synthetic clip,\n"
+      "                     and score it too (AUC, P@20, mIoU) (alias --clip)\n"
+      "  --frames N         frames timed end to end per repeat (default 60)\n"
+      "  --warmup K         discarded runs per module and first frames (default 3)\n"
+      "  --iterations N     timed runs per module alone (default 20)\n"
+      "  --repeat R         end-to-end runs per configuration, for the run-to-run spread\n"
+      "                     of the FPS (default 1, at most %d)\n"
+      "  --size WxH         synthetic frame size (default 640x360)\n"
+      "  --threads N        intra-op threads for every module session (default: the\n"
+      "                     preset's; pipe mode on the CPU: half the cores per session)\n"
+      "  --no-modules       skip timing the modules alone\n"
+      "  --json FILE        write the reports as JSON ('-' for stdout)\n"
+      "  --html FILE        write a self-contained HTML report (inline SVG charts)\n"
+      "  --same-process     run every configuration in this process (default: one child\n"
+      "                     process each, so peak RSS and cold init are per configuration)\n"
+      "\n"
+      "Frame time: seq mode, from pushing a frame to its result; pipe mode, the interval\n"
+      "between consecutive results (per-frame latency is reported separately). FPS p50 =\n"
+      "1000 / median frame time; wall FPS = timed frames / their wall time. A progress bar\n"
+      "is drawn on stderr when it is a terminal. --mode is the old name of --prep (it also\n"
+      "takes seq/pipe).\n",
+      KAT_BENCH_MAX_REPEAT);
 }
 
 static int parse_int(const char *s, long lo, long hi, int *out) {
-  char *end = NULL;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end != '\0' || v < lo || v > hi) return -1;
-  *out = (int)v;
-  return 0;
+  return kat_cli_parse_int(s, (int)lo, (int)hi, out, NULL, 0);
 }
 
 /* A list option: comma-separated values, the option may be repeated. */
@@ -241,6 +239,15 @@ static int read_all(int fd, void *buf, size_t n) {
   return 0;
 }
 
+/*
+ * The child-to-parent protocol, in this order: a magic number, the status (int32), the message
+ * length (uint32, < KAT_ERROR_SIZE) and that many bytes, the report (the same binary, forked),
+ * then with KAT_OK its frame_ms_count doubles. The parent checks every length before it reads,
+ * so neither side relies on the other's buffer sizes.
+ */
+#define BENCH_PIPE_MAGIC 0x4b415442u /* "KATB" */
+#define BENCH_MAX_FRAME_MS ((size_t)1 << 26)
+
 /* Runs one configuration in a forked child; its report comes back through a pipe. */
 static int run_isolated(const kat_bench_options *o, kat_bench_report *r, char *err,
                         size_t err_size) {
@@ -260,11 +267,14 @@ static int run_isolated(const kat_bench_options *o, kat_bench_report *r, char *e
   }
   if (pid == 0) {
     close(fds[0]);
-    char cerr[1024] = "";
+    char cerr[KAT_ERROR_SIZE] = "";
     kat_bench_report cr;
-    int st = kat_bench_run(o, &cr, cerr, sizeof cerr);
-    int ok = write_all(fds[1], &st, sizeof st) == 0 && write_all(fds[1], cerr, sizeof cerr) == 0 &&
-             write_all(fds[1], &cr, sizeof cr) == 0 &&
+    int32_t st = kat_bench_run(o, &cr, cerr, sizeof cerr);
+    cerr[sizeof cerr - 1] = '\0';
+    const uint32_t magic = BENCH_PIPE_MAGIC, len = (uint32_t)strlen(cerr);
+    int ok = write_all(fds[1], &magic, sizeof magic) == 0 &&
+             write_all(fds[1], &st, sizeof st) == 0 && write_all(fds[1], &len, sizeof len) == 0 &&
+             write_all(fds[1], cerr, len) == 0 && write_all(fds[1], &cr, sizeof cr) == 0 &&
              (st != KAT_OK ||
               write_all(fds[1], cr.frame_ms, cr.frame_ms_count * sizeof *cr.frame_ms) == 0);
     kat_bench_report_cleanup(&cr);
@@ -272,29 +282,41 @@ static int run_isolated(const kat_bench_options *o, kat_bench_report *r, char *e
     _exit(ok ? 0 : 1);
   }
   close(fds[1]);
-  int st = KAT_EIO;
-  int got = read_all(fds[0], &st, sizeof st) == 0 && read_all(fds[0], err, err_size) == 0 &&
-            read_all(fds[0], r, sizeof *r) == 0;
-  if (got && st == KAT_OK) {
-    double *ms = r->frame_ms_count ? calloc(r->frame_ms_count, sizeof *ms) : NULL;
-    got = ms && read_all(fds[0], ms, r->frame_ms_count * sizeof *ms) == 0;
-    r->frame_ms = ms;
-    if (!got) {
-      free(ms);
-      r->frame_ms = NULL;
-      r->frame_ms_count = 0;
-    }
-  } else if (got) {
-    r->frame_ms = NULL;
-    r->frame_ms_count = 0;
+  int32_t st = KAT_EIO;
+  uint32_t magic = 0, len = 0;
+  char msg[KAT_ERROR_SIZE] = "";
+  const char *bad = NULL;
+  int got = read_all(fds[0], &magic, sizeof magic) == 0 && magic == BENCH_PIPE_MAGIC &&
+            read_all(fds[0], &st, sizeof st) == 0 && read_all(fds[0], &len, sizeof len) == 0;
+  if (got && len >= sizeof msg) {
+    got = 0;
+    bad = "a message longer than KAT_ERROR_SIZE";
   }
+  got = got && read_all(fds[0], msg, len) == 0 && read_all(fds[0], r, sizeof *r) == 0;
+  msg[got ? len : 0] = '\0';
+  r->frame_ms = NULL;
+  if (got && st == KAT_OK) {
+    if (r->frame_ms_count > BENCH_MAX_FRAME_MS) {
+      got = 0;
+      bad = "an implausible sample count";
+    } else {
+      double *ms = r->frame_ms_count ? calloc(r->frame_ms_count, sizeof *ms) : NULL;
+      got = (ms || r->frame_ms_count == 0) &&
+            (r->frame_ms_count == 0 || read_all(fds[0], ms, r->frame_ms_count * sizeof *ms) == 0);
+      r->frame_ms = got ? ms : NULL;
+      if (!got) free(ms);
+    }
+  }
+  if (got && st != KAT_OK) r->frame_ms_count = 0;
   close(fds[0]);
   int ws = 0;
   while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
   }
   if (!got) {
     memset(r, 0, sizeof *r);
-    if (WIFSIGNALED(ws)) {
+    if (bad) {
+      snprintf(err, err_size, "the benchmark process sent %s", bad);
+    } else if (WIFSIGNALED(ws)) {
       snprintf(err, err_size, "the benchmark process died (signal %d)", WTERMSIG(ws));
     } else {
       snprintf(err, err_size, "the benchmark process exited without a report (status %d)",
@@ -302,7 +324,7 @@ static int run_isolated(const kat_bench_options *o, kat_bench_report *r, char *e
     }
     return KAT_EINTERNAL;
   }
-  err[err_size - 1] = '\0';
+  if (err_size) snprintf(err, err_size, "%s", msg);
   return st;
 }
 
@@ -361,18 +383,14 @@ int kat_cmd_bench(int argc, char **argv) {
     } else if (strcmp(a, "--repeat") == 0) {
       bad = parse_int(v, 1, KAT_BENCH_MAX_REPEAT, &o.repeat);
     } else if (strcmp(a, "--threads") == 0) {
-      bad = parse_int(v, 1, 1024, &o.intra_op_threads);
-    } else if (strcmp(a, "--size") == 0) {
-      const char *x = strchr(v, 'x');
-      char wbuf[16];
-      size_t wl = x ? (size_t)(x - v) : 0;
-      if (!x || wl == 0 || wl >= sizeof wbuf) {
-        bad = 1;
-      } else {
-        memcpy(wbuf, v, wl);
-        wbuf[wl] = '\0';
-        bad = parse_int(wbuf, 32, 8192, &o.width) || parse_int(x + 1, 32, 8192, &o.height);
+      char why[256];
+      int n = 0;
+      if (kat_cli_parse_threads(v, 1, &o.intra_op_threads, &n, why, sizeof why)) {
+        fprintf(stderr, "katana bench: bad --threads: %s\n", why);
+        return 2;
       }
+    } else if (strcmp(a, "--size") == 0) {
+      bad = kat_cli_parse_size(v, 32, 8192, &o.width, &o.height, NULL, 0);
     } else if (strcmp(a, "--json") == 0) {
       json_path = v;
     } else if (strcmp(a, "--html") == 0) {
@@ -414,7 +432,7 @@ int kat_cmd_bench(int argc, char **argv) {
   o.progress = progress_cb;
   o.progress_user = &pr;
   int rc = 0, n = 0;
-  char err[1024];
+  char err[KAT_ERROR_SIZE];
   for (int b = 0; b < models.n && rc == 0; b++) {
     for (int p = 0; p < presets.n && rc == 0; p++) {
       for (int q = 0; q < preps.n && rc == 0; q++) {

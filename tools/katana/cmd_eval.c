@@ -275,6 +275,14 @@ static int run_dataset(const char *gt_root, const char **results, size_t nres, i
         fprintf(stderr, "katana eval: results for sequence %s: %s\n", seqs[q].name, err);
         goto done;
       }
+      if (kat_eval_seq_frames(gts[q]) < kat_eval_seq_frames(run)) {
+        fprintf(stderr,
+                "katana eval: sequence %s: the ground truth has %zu frames but the run %s has "
+                "%zu; refusing to score frames without ground truth\n",
+                seqs[q].name, kat_eval_seq_frames(gts[q]), p, kat_eval_seq_frames(run));
+        kat_eval_seq_destroy(run);
+        goto done;
+      }
       int st = kat_eval_score_run(run, gts[q], opt, &sc[r * nseq + q], err, sizeof err);
       kat_eval_seq_destroy(run);
       if (st != KAT_OK) {
@@ -512,6 +520,13 @@ int kat_cmd_eval(int argc, char **argv) {
   for (size_t r = 0; r < nres; r++) {
     if (kat_eval_seq_load(results[r], 0, &runs[r], err, sizeof err) != KAT_OK) {
       fprintf(stderr, "katana eval: results: %s\n", err);
+      goto done;
+    }
+    if (gt && kat_eval_seq_frames(gt) < kat_eval_seq_frames(runs[r])) {
+      fprintf(stderr,
+              "katana eval: %s: the ground truth %s has %zu frames but the run has %zu; refusing "
+              "to score frames without ground truth\n",
+              results[r], gt_path, kat_eval_seq_frames(gt), kat_eval_seq_frames(runs[r]));
       goto done;
     }
     if (gt && kat_eval_score_run(runs[r], gt, &opt, &scores[r], err, sizeof err) != KAT_OK) {
