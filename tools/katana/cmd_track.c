@@ -19,7 +19,7 @@
 
 static void track_usage(FILE *f) {
   fprintf(f,
-          "usage: katana track INPUT --model BUNDLE (--box x,y,w,h | --box-file groundtruth.txt)\n"
+          "usage: katana track INPUT [--model DIR] (--box x,y,w,h | --box-file groundtruth.txt)\n"
           "                    [--out DIR] [--masks] [--overlay OUT.mp4] [--ep PRESET]\n"
           "                    [--ep-fallback error|warn] [--frames N]\n"
           "                    [--selection samurai|sam2] [--box-mode exact|fast]\n"
@@ -31,7 +31,8 @@ static void track_usage(FILE *f) {
           "--raw WxH for RGB24 frames on stdin.\n"
           "Writes DIR/boxes.txt (x,y,w,h per frame, LaSOT), DIR/results.jsonl (one object per\n"
           "frame) and with --masks DIR/masks/NNNNN.png at the video's size. --box-file takes the\n"
-          "first line of a LaSOT groundtruth file. Default --out track-out, --ep cpu,\n"
+          "first line of a LaSOT groundtruth file. Default --model: the installed default model\n"
+          "(KATANA_MODEL_DIR overrides), --out track-out, --ep cpu,\n"
           "--selection samurai. A progress line (frames, FPS, ETA) is shown when stderr is a\n"
           "terminal. Results already written stay valid if a later frame fails.\n"
           "--pipeline on (default) runs decode+preprocess, the image encoder and the tracker as\n"
@@ -226,8 +227,14 @@ int kat_cmd_track(int argc, char **argv) {
       return 2;
     }
   }
-  if (!input || !model || (!box_s && !box_file)) {
+  if (!input || (!box_s && !box_file)) {
     track_usage(stderr);
+    return 2;
+  }
+  if (!model && !(model = kat_default_model_path())) {
+    fprintf(stderr,
+            "katana track: no --model given and no default model found (installed in "
+            "<prefix>/share/katana/models/default, or set KATANA_MODEL_DIR)\n");
     return 2;
   }
   double box[4];
