@@ -276,9 +276,6 @@ int kat__session_create_keyed(const char *path, const void *model_data, size_t m
    */
   char key[160] = "";
   const int keyed = uses_keyed_cache(ep, path);
-  if (keyed || ep->kind == KAT_EP_COREML) {
-    if ((rc = make_cache_dir(ep->cache_dir, s->label, eb))) goto fail;
-  }
   if (keyed) {
     char id[24];
     if (model_sha256 && strlen(model_sha256) >= 16)
@@ -292,10 +289,14 @@ int kat__session_create_keyed(const char *path, const void *model_data, size_t m
   int fell_back = 0;
   if ((rc = make_options(api, ep, fallback, s->label, keyed ? key : NULL, &so, &fell_back, eb)))
     goto fail;
+  /* The folder must exist before ORT writes to it; a provider that fell back to CPU writes none. */
+  const int cpu_cache = ep->save_optimized && ep->kind == KAT_EP_CPU && path;
+  const int ep_cache = !fell_back && (ep->kind == KAT_EP_TENSORRT || ep->kind == KAT_EP_COREML);
+  if ((cpu_cache || ep_cache) && (rc = make_cache_dir(ep->cache_dir, s->label, eb))) goto fail;
 
   const char *load_path = path;
   char opt_path[768];
-  if (ep->save_optimized && ep->kind == KAT_EP_CPU && path) {
+  if (cpu_cache) {
     snprintf(opt_path, sizeof opt_path, "%s/%s.opt.onnx", ep->cache_dir, key);
     if (file_exists(opt_path)) {
       load_path = opt_path; /* already optimised: skip the optimisers */

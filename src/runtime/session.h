@@ -69,9 +69,10 @@ int kat__session_create(const char *path, const void *model_data, size_t model_s
  * NULL) the model's verified SHA-256, e.g. from a bundle manifest. A cache key (model identity
  * + options + ORT version) is made only when a cache is used (TensorRT engines, or save_optimized
  * on the CPU); it takes the model identity from `model_sha256` when given, and otherwise hashes
- * the model's bytes. Every configuration that uses ep->cache_dir (those two and CoreML) creates
- * it and its parents first; a folder that cannot be created, or a path part that is not a folder,
- * is KAT_EIO naming the folder and the reason.
+ * the model's bytes. Every configuration that uses ep->cache_dir (those two and CoreML, unless
+ * the provider fell back to CPU) creates it and its parents before the session; a folder that
+ * cannot be created, or a path part that is not a folder, is KAT_EIO naming the folder and the
+ * reason, and an empty cache_dir is KAT_EINVAL.
  */
 int kat__session_create_keyed(const char *path, const void *model_data, size_t model_size,
                               const char *model_sha256, const kat_ep_config *ep,
