@@ -1,10 +1,12 @@
 # Finds ONNX Runtime: ORT_ROOT (cache or environment), then pkg-config libonnxruntime, then the
 # pinned copy that scripts/bootstrap puts in third_party/onnxruntime. Defines the imported target
-# kat_onnxruntime and KAT_ORT_LIBDIR, and checks at configure time that the library loads.
+# kat_onnxruntime, KAT_ORT_LIBDIR and KAT_ORT_PINNED (ON when the pinned copy is used: it is then
+# installed beside libkatana), and checks at configure time that the library loads.
 if(NOT ORT_ROOT AND DEFINED ENV{ORT_ROOT})
   set(ORT_ROOT $ENV{ORT_ROOT})
 endif()
 set(KAT_ORT_SOURCE "")
+set(KAT_ORT_PINNED OFF)
 if(ORT_ROOT)
   set(KAT_ORT_INCDIR ${ORT_ROOT}/include)
   if(EXISTS ${ORT_ROOT}/include/onnxruntime/onnxruntime_c_api.h)
@@ -28,6 +30,7 @@ else()
     set(KAT_ORT_INCDIR ${CMAKE_SOURCE_DIR}/third_party/onnxruntime/include)
     set(KAT_ORT_LIBDIR ${CMAKE_SOURCE_DIR}/third_party/onnxruntime/lib)
     set(KAT_ORT_SOURCE "pinned copy in third_party/onnxruntime (scripts/bootstrap)")
+    set(KAT_ORT_PINNED ON)
   endif()
 endif()
 find_library(KAT_ORT_LIBRARY NAMES onnxruntime libonnxruntime.so.1 HINTS ${KAT_ORT_LIBDIR} NO_DEFAULT_PATH)

@@ -3,10 +3,14 @@
  * provider availability errors and the warned fallback, presets and options, and a steady-state
  * run that makes no heap allocation in katana's code (counted through the allocator hooks).
  */
+#include <dirent.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "kat_test.h"
+#include "model/bundle.h"
 #include "runtime/ep.h"
 #include "runtime/session.h"
 
@@ -220,5 +224,115 @@ KAT_TEST(test_profiles) {
   KAT_CHECK_CONTAINS(buf, "CPUExecutionProvider");
 }
 
+/* Returns 1 when folder `dir` holds a file whose name starts with `prefix`. */
+static int dir_has_prefix(const char *dir, const char *prefix) {
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int found = 0;
+  for (struct dirent *e; (e = readdir(d));)
+    if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) found = 1;
+  closedir(d);
+  return found;
+}
+
+KAT_TEST(test_cache_key_only_with_cache) {
+  char path[4096];
+  kat__strlcpy(path, tiny_path(), sizeof path);
+  kat_errbuf eb;
+  kat__session *s = NULL;
+  kat_ep_config cfg = cpu_config();
+  /* The CPU preset uses no cache: creating a session reads the model for ORT only. */
+  KAT_CHECK_INT_EQ(cfg.save_optimized, 0);
+  uint64_t before = kat__session_bytes_hashed();
+  KAT_CHECK_INT_EQ(kat__session_create(path, NULL, 0, &cfg, 0, "tiny", &s, &eb), KAT_OK);
+  KAT_CHECK_INT_EQ(kat__session_bytes_hashed() - before, 0);
+  kat__session_destroy(s);
+  s = NULL;
+
+  /* With a cache and no digest the file is hashed (once); the nested folder is created. */
+  char root[] = "/tmp/kat_test_cache.XXXXXX";
+  if (!mkdtemp(root)) KAT_SKIP("cannot create a temporary folder");
+  snprintf(cfg.cache_dir, sizeof cfg.cache_dir, "%s/a/b", root);
+  cfg.save_optimized = 1;
+  struct stat st;
+  KAT_CHECK(stat(path, &st) == 0);
+  before = kat__session_bytes_hashed();
+  KAT_CHECK_INT_EQ(kat__session_create(path, NULL, 0, &cfg, 0, "tiny", &s, &eb), KAT_OK);
+  KAT_CHECK_INT_EQ(kat__session_bytes_hashed() - before, (uint64_t)st.st_size);
+  KAT_CHECK(dir_has_prefix(cfg.cache_dir, "tiny-"));
+  kat__session_destroy(s);
+  s = NULL;
+
+  /* With a digest nothing is hashed, and the digest names the cache file. */
+  const char *sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  before = kat__session_bytes_hashed();
+  KAT_CHECK_INT_EQ(kat__session_create_keyed(path, NULL, 0, sha, &cfg, 0, "tinysha", &s, &eb),
+                   KAT_OK);
+  KAT_CHECK_INT_EQ(kat__session_bytes_hashed() - before, 0);
+  KAT_CHECK(dir_has_prefix(cfg.cache_dir, "tinysha-0123456789abcdef-"));
+  kat__session_destroy(s);
+  s = NULL;
+
+  /* A cache folder whose mkdir fails (a regular file is in the way) is a clear error. */
+  char blocker[600];
+  snprintf(blocker, sizeof blocker, "%s/file", root);
+  FILE *f = fopen(blocker, "w");
+  KAT_CHECK(f != NULL);
+  if (f) fclose(f);
+  snprintf(cfg.cache_dir, sizeof cfg.cache_dir, "%s/file/cache", root);
+  KAT_CHECK_INT_EQ(kat__session_create(path, NULL, 0, &cfg, 0, "tiny", &s, &eb), KAT_EIO);
+  KAT_CHECK(s == NULL);
+  KAT_CHECK_CONTAINS(eb.msg, "/file/cache");
+  KAT_CHECK_CONTAINS(eb.msg, "is not a folder");
+  /* mkdir itself fails: sysfs refuses new folders even to root. */
+  kat__strlcpy(cfg.cache_dir, "/sys/katana-cache", sizeof cfg.cache_dir);
+  KAT_CHECK_INT_EQ(kat__session_create(path, NULL, 0, &cfg, 0, "tiny", &s, &eb), KAT_EIO);
+  KAT_CHECK_CONTAINS(eb.msg, "cannot create cache folder '/sys/katana-cache'");
+  cfg.cache_dir[0] = '\0';
+  KAT_CHECK_INT_EQ(kat__session_create(path, NULL, 0, &cfg, 0, "tiny", &s, &eb), KAT_EINVAL);
+  KAT_CHECK_CONTAINS(eb.msg, "cache folder is empty");
+
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+  KAT_CHECK_INT_EQ(system(cmd), 0);
+}
+
+/* A bundle (the trained default model, not a test fixture) keys its cache by the verified
+ * manifest digest: the module file is read for verification at open, never again for a key. */
+KAT_TEST(test_bundle_cache_key_from_manifest) {
+  const char *srcdir = getenv("KAT_SOURCE_DIR");
+  if (!srcdir) KAT_SKIP("KAT_SOURCE_DIR is not set (run through CTest)");
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s/models/default", srcdir);
+  kat_errbuf eb;
+  kat__bundle *b = NULL;
+  KAT_CHECK_INT_EQ(kat__bundle_open(dir, NULL, &b, &eb), KAT_OK);
+  if (!b) return;
+  kat_ep_config cfg = cpu_config();
+  kat__session *s = NULL;
+  uint64_t before = kat__session_bytes_hashed();
+  KAT_CHECK_INT_EQ(kat__bundle_create_session(b, KAT_MODULE_IMAGE_ENCODER, &cfg, 0, &s, &eb),
+                   KAT_OK);
+  kat__session_destroy(s);
+  s = NULL;
+  char root[] = "/tmp/kat_test_bcache.XXXXXX";
+  if (!mkdtemp(root)) KAT_SKIP("cannot create a temporary folder");
+  snprintf(cfg.cache_dir, sizeof cfg.cache_dir, "%s", root);
+  cfg.save_optimized = 1;
+  KAT_CHECK_INT_EQ(kat__bundle_create_session(b, KAT_MODULE_IMAGE_ENCODER, &cfg, 0, &s, &eb),
+                   KAT_OK);
+  KAT_CHECK_INT_EQ(kat__session_bytes_hashed() - before, 0);
+  char want[64];
+  snprintf(want, sizeof want, "image_encoder-%.16s-",
+           kat__bundle_manifest(b)->modules[KAT_MODULE_IMAGE_ENCODER].sha256);
+  KAT_CHECK(dir_has_prefix(root, want));
+  kat__session_destroy(s);
+  kat__bundle_destroy(b);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+  KAT_CHECK_INT_EQ(system(cmd), 0);
+}
+
 KAT_TEST_MAIN(test_create_and_run, test_contract_mismatch, test_bad_files,
-              test_unavailable_providers, test_profiles)
+              test_unavailable_providers, test_profiles, test_cache_key_only_with_cache,
+              test_bundle_cache_key_from_manifest)

@@ -85,6 +85,20 @@ KAT_API int kat_ep_profile_preset(const char *name, kat_ep_profile *out);
  */
 KAT_API int kat_ep_profile_set(kat_ep_profile *p, int module, const char *key, const char *value);
 
+/*
+ * Returns the folder of the default model bundle, e.g. "<prefix>/share/katana/models/default"
+ * for an installed libkatana (found relative to libkatana's own location, so a moved prefix
+ * still works; a program linking libkatana.a looks relative to its own folder, as <prefix>/bin),
+ * or the source tree's models/default for programs in katana's build tree. The environment
+ * variable KATANA_MODEL_DIR, when set and not empty, replaces the search: its folder is returned
+ * when it holds a katana.json, otherwise NULL. Returns NULL when no default model is found.
+ *
+ * Ownership: the string is static, owned by the library, valid for the life of the process; do
+ * not free it. The answer (and KATANA_MODEL_DIR) is read once, at the first call.
+ * Thread-safety: may be called from any thread at any time.
+ */
+KAT_API const char *kat_default_model_path(void);
+
 /* Returns the ONNX Runtime version string (static). */
 KAT_API const char *kat_ort_version(void);
 

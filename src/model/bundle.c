@@ -24,7 +24,8 @@ struct kat__bundle {
   kat__manifest manifest;
   char module_path[KAT_MANIFEST_MODULES][PATH_BUF];
   char constants_path[PATH_BUF];
-  float *constants; /* constants_end / 4 floats, host order; entries index into it */
+  float *constants;     /* constants_end / 4 floats, host order; entries index into it */
+  bool hashes_verified; /* the module files matched the manifest's SHA-256 at open */
 };
 
 void kat__bundle_options_init(kat__bundle_options *o) {
@@ -184,6 +185,7 @@ int kat__bundle_open(const char *dir, const kat__bundle_options *options, kat__b
   }
   if ((rc = join_path(b->constants_path, PATH_BUF, dir, m->constants_file, eb))) goto fail;
   if ((rc = load_constants(b, opt.verify_hashes, eb))) goto fail;
+  b->hashes_verified = opt.verify_hashes;
   *out = b;
   return KAT_OK;
 fail:
@@ -283,7 +285,10 @@ int kat__bundle_create_session(const kat__bundle *b, int module, const kat_ep_co
   if (!kat__bundle_has_module(b, module))
     return kat__fail(eb, KAT_EINVAL, "bundle: no such module %d", module);
   const char *name = kat__manifest_module_name(module);
-  int rc = kat__session_create(b->module_path[module], NULL, 0, ep, fallback, name, &s, eb);
+  /* A verified manifest digest is the cache key's model identity: no second read of the file. */
+  const char *sha = b->hashes_verified ? b->manifest.modules[module].sha256 : NULL;
+  int rc =
+      kat__session_create_keyed(b->module_path[module], NULL, 0, sha, ep, fallback, name, &s, eb);
   if (rc) {
     char msg[KAT_ERRBUF_SIZE];
     kat__strlcpy(msg, eb ? eb->msg : "", sizeof msg);

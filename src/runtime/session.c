@@ -7,6 +7,8 @@
  */
 #include "runtime/session.h"
 
+#include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -72,6 +74,21 @@ kat_dtype kat__dtype_parse(const char *name) {
   return KAT_DT_UNDEFINED;
 }
 
+/* Bytes read for cache keys since the process started (kat__session_bytes_hashed). */
+static atomic_ullong g_bytes_hashed;
+
+uint64_t kat__session_bytes_hashed(void) {
+  return atomic_load(&g_bytes_hashed);
+}
+
+static uint64_t hash_bytes(const void *p, size_t n) {
+  const unsigned char *b = p;
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+  atomic_fetch_add(&g_bytes_hashed, (unsigned long long)n);
+  return h;
+}
+
 /* 64-bit FNV-1a over a file's bytes (cache keys); 0 when unreadable. */
 static uint64_t hash_file(const char *path) {
   FILE *f = fopen(path, "rb");
@@ -79,17 +96,42 @@ static uint64_t hash_file(const char *path) {
   uint64_t h = 1469598103934665603ull;
   unsigned char buf[65536];
   size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
     for (size_t i = 0; i < n; i++) h = (h ^ buf[i]) * 1099511628211ull;
+    atomic_fetch_add(&g_bytes_hashed, (unsigned long long)n);
+  }
   fclose(f);
   return h;
 }
 
-static uint64_t hash_bytes(const void *p, size_t n) {
-  const unsigned char *b = p;
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
-  return h;
+/*
+ * Creates the cache folder `dir` and its missing parents. KAT_EIO naming the folder and the
+ * reason when a part cannot be created or exists but is not a folder.
+ */
+static int make_cache_dir(const char *dir, const char *label, kat_errbuf *eb) {
+  char buf[sizeof((kat_ep_config *)0)->cache_dir];
+  if (!dir[0]) return kat__fail(eb, KAT_EINVAL, "%s: the cache folder is empty", label);
+  if (strlen(dir) >= sizeof buf)
+    return kat__fail(eb, KAT_EINVAL, "%s: the cache folder name is too long", label);
+  kat__strlcpy(buf, dir, sizeof buf);
+  for (char *p = buf + 1;; p++) {
+    if (*p != '/' && *p != '\0') continue;
+    char c = *p;
+    *p = '\0';
+    struct stat st;
+    if (mkdir(buf, 0775) != 0) {
+      int e = errno;
+      if (e != EEXIST)
+        return kat__fail(eb, KAT_EIO, "%s: cannot create cache folder '%s': %s", label, buf,
+                         strerror(e));
+      if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
+        return kat__fail(eb, KAT_EIO, "%s: cache folder '%s': '%s' exists and is not a folder",
+                         label, dir, buf);
+    }
+    *p = c;
+    if (!c) break;
+  }
+  return KAT_OK;
 }
 
 /* Reads the declared name/dtype/shape of input or output `i`. */
@@ -197,6 +239,19 @@ fail:
 int kat__session_create(const char *path, const void *model_data, size_t model_size,
                         const kat_ep_config *ep, kat_ep_fallback fallback, const char *label,
                         kat__session **out, kat_errbuf *eb) {
+  return kat__session_create_keyed(path, model_data, model_size, NULL, ep, fallback, label, out,
+                                   eb);
+}
+
+/* Whether the config writes or reads files in ep->cache_dir keyed by the model. */
+static int uses_keyed_cache(const kat_ep_config *ep, const char *path) {
+  return ep->kind == KAT_EP_TENSORRT || (ep->save_optimized && ep->kind == KAT_EP_CPU && path);
+}
+
+int kat__session_create_keyed(const char *path, const void *model_data, size_t model_size,
+                              const char *model_sha256, const kat_ep_config *ep,
+                              kat_ep_fallback fallback, const char *label, kat__session **out,
+                              kat_errbuf *eb) {
   const OrtApi *api = NULL;
   OrtEnv *env = NULL;
   OrtSessionOptions *so = NULL;
@@ -214,18 +269,34 @@ int kat__session_create(const char *path, const void *model_data, size_t model_s
   s->api = api;
   kat__strlcpy(s->label, label ? label : "model", sizeof s->label);
 
-  /* Cache key: model hash + options + ORT version, used for engine and optimised-model files. */
-  uint64_t mh = path ? hash_file(path) : hash_bytes(model_data, model_size);
-  char key[160];
-  snprintf(key, sizeof key, "%s-%016llx-%s-o%d-fp%d-ort%s", s->label, (unsigned long long)mh,
-           kat__ep_short_name(ep->kind), ep->graph_opt_level, ep->trt_fp16, kat_ort_version());
+  /*
+   * Cache key: model identity + options + ORT version, for engine and optimised-model files. It
+   * is made only when a cache is used; the identity is the manifest's (verified) SHA-256 when the
+   * caller has one, else a hash of the model's bytes.
+   */
+  char key[160] = "";
+  const int keyed = uses_keyed_cache(ep, path);
+  if (keyed) {
+    char id[24];
+    if (model_sha256 && strlen(model_sha256) >= 16)
+      snprintf(id, sizeof id, "%.16s", model_sha256);
+    else
+      snprintf(id, sizeof id, "%016llx",
+               (unsigned long long)(path ? hash_file(path) : hash_bytes(model_data, model_size)));
+    snprintf(key, sizeof key, "%s-%s-%s-o%d-fp%d-ort%s", s->label, id, kat__ep_short_name(ep->kind),
+             ep->graph_opt_level, ep->trt_fp16, kat_ort_version());
+  }
   int fell_back = 0;
-  if ((rc = make_options(api, ep, fallback, s->label, key, &so, &fell_back, eb))) goto fail;
+  if ((rc = make_options(api, ep, fallback, s->label, keyed ? key : NULL, &so, &fell_back, eb)))
+    goto fail;
+  /* The folder must exist before ORT writes to it; a provider that fell back to CPU writes none. */
+  const int cpu_cache = ep->save_optimized && ep->kind == KAT_EP_CPU && path;
+  const int ep_cache = !fell_back && (ep->kind == KAT_EP_TENSORRT || ep->kind == KAT_EP_COREML);
+  if ((cpu_cache || ep_cache) && (rc = make_cache_dir(ep->cache_dir, s->label, eb))) goto fail;
 
   const char *load_path = path;
   char opt_path[768];
-  if (ep->save_optimized && ep->kind == KAT_EP_CPU && path) {
-    mkdir(ep->cache_dir, 0775);
+  if (cpu_cache) {
     snprintf(opt_path, sizeof opt_path, "%s/%s.opt.onnx", ep->cache_dir, key);
     if (file_exists(opt_path)) {
       load_path = opt_path; /* already optimised: skip the optimisers */

@@ -64,7 +64,27 @@ typedef struct kat__session kat__session;
 int kat__session_create(const char *path, const void *model_data, size_t model_size,
                         const kat_ep_config *ep, kat_ep_fallback fallback, const char *label,
                         kat__session **out, kat_errbuf *eb);
+/*
+ * As kat__session_create, with `model_sha256` (64 hex digits, borrowed for the call; may be
+ * NULL) the model's verified SHA-256, e.g. from a bundle manifest. A cache key (model identity
+ * + options + ORT version) is made only when a cache is used (TensorRT engines, or save_optimized
+ * on the CPU); it takes the model identity from `model_sha256` when given, and otherwise hashes
+ * the model's bytes. Every configuration that uses ep->cache_dir (those two and CoreML, unless
+ * the provider fell back to CPU) creates it and its parents before the session; a folder that
+ * cannot be created, or a path part that is not a folder, is KAT_EIO naming the folder and the
+ * reason, and an empty cache_dir is KAT_EINVAL.
+ */
+int kat__session_create_keyed(const char *path, const void *model_data, size_t model_size,
+                              const char *model_sha256, const kat_ep_config *ep,
+                              kat_ep_fallback fallback, const char *label, kat__session **out,
+                              kat_errbuf *eb);
 void kat__session_destroy(kat__session *s);
+
+/*
+ * Total bytes of model files and buffers read to make cache keys since the process started (a
+ * process-wide atomic counter, for tests: a session without a cache reads none). Thread-safe.
+ */
+uint64_t kat__session_bytes_hashed(void);
 
 /* The model's declared inputs and outputs (borrowed, valid for the session's life). */
 int kat__session_input_count(const kat__session *s);

@@ -40,7 +40,7 @@
 
 static void track_usage(FILE *f) {
   fprintf(f,
-          "usage: katana track INPUT --model BUNDLE (--box x,y,w,h | --box-file groundtruth.txt)\n"
+          "usage: katana track INPUT [--model DIR] (--box x,y,w,h | --box-file groundtruth.txt)\n"
           "                    [--out DIR] [--masks] [--overlay OUT.mp4] [--ep PRESET]\n"
           "                    [--ep-fallback error|warn] [--frames N]\n"
           "                    [--selection samurai|sam2] [--box-mode exact|fast]\n"
@@ -53,7 +53,8 @@ static void track_usage(FILE *f) {
           "Writes DIR/boxes.txt (x,y,w,h per frame, LaSOT), DIR/results.jsonl (one object per\n"
           "frame) and with --masks DIR/masks/NNNNN.png at the video's size. --box-file takes the\n"
           "first line of a LaSOT groundtruth file (give --box or --box-file, not both). Default\n"
-          "--out track-out, --ep cpu, --selection samurai. A progress line (frames, FPS, ETA) is\n"
+          "--model: the installed default model (KATANA_MODEL_DIR overrides), --out track-out,\n"
+          "--ep cpu, --selection samurai. A progress line (frames, FPS, ETA) is\n"
           "shown when stderr is a terminal.\n"
           "Outputs: a run replaces the previous run's files in DIR (boxes.txt, results.jsonl,\n"
           "masks/NNNNN.png; DIR gets a " KAT_CLI_OUT_MARKER
@@ -190,9 +191,15 @@ static int track_parse(int argc, char **argv, track_opts *o) {
       return 2;
     }
   }
-  if (!o->input || !o->model || (!o->box_s && !o->box_file)) {
-    fprintf(stderr, "katana track: need INPUT, --model and --box or --box-file\n");
+  if (!o->input || (!o->box_s && !o->box_file)) {
+    fprintf(stderr, "katana track: need INPUT and --box or --box-file\n");
     track_usage(stderr);
+    return 2;
+  }
+  if (!o->model && !(o->model = kat_default_model_path())) {
+    fprintf(stderr,
+            "katana track: no --model given and no default model found (installed in "
+            "<prefix>/share/katana/models/default, or set KATANA_MODEL_DIR)\n");
     return 2;
   }
   if (o->box_s && o->box_file)
