@@ -1,4 +1,4 @@
-"""CLI: python3 -m katana_reference track --bundle DIR --frames DIR_OR_MP4 --box x,y,w,h --out OUT
+"""CLI: python3 -m katana_reference track --bundle DIR --frames DIR_OR_MP4 (--box x,y,w,h | --prompts FILE) --out OUT
 [--selection samurai|sam2] [--backend torch|onnx] [--max-frames N] [--pngs]
 [--seed N | --checkpoint X.pt] [--kf-score-weight W] ...;  python3 -m katana_reference synth OUT_DIR [--frames N]."""
 
@@ -22,7 +22,10 @@ def main(argv=None):
     t = sub.add_parser("track", help="track a box and write goldens")
     t.add_argument("--bundle", required=True)
     t.add_argument("--frames", required=True)
-    t.add_argument("--box", required=True, help="x,y,w,h in source pixels (frame 0)")
+    t.add_argument("--box", default=None, help="x,y,w,h in source pixels (frame 0)")
+    t.add_argument("--prompts", default=None,
+                   help="JSON prompt list (boxes, points, masks, several objects, later frames); "
+                        "writes OUT/obj_<id>/ per object")
     t.add_argument("--out", required=True)
     t.add_argument("--selection", choices=["samurai", "sam2"], default="samurai")
     t.add_argument("--backend", choices=["torch", "onnx"], default="onnx")
@@ -46,10 +49,19 @@ def main(argv=None):
         from .synth import write_clip
         write_clip(a.out, a.frames, ext=a.ext)
         return 0
-    from .run import make_backend, track
-    box = [float(v) for v in a.box.split(",")]
-    if len(box) != 4:
-        ap.error("--box needs x,y,w,h")
+    from .run import make_backend, read_prompts, track, track_prompts
+    if (a.box is None) == (a.prompts is None):
+        ap.error("give exactly one of --box and --prompts")
+    box = prompts = None
+    if a.box is not None:
+        box = [float(v) for v in a.box.split(",")]
+        if len(box) != 4:
+            ap.error("--box needs x,y,w,h")
+    else:
+        try:
+            prompts = read_prompts(a.prompts)
+        except (OSError, ValueError) as e:
+            ap.error(str(e))
     samurai = {k: getattr(a, k) for k in ("stable_frames_threshold", "stable_ious_threshold",
                                          "min_obj_score_logits", "kf_score_weight",
                                          "memory_bank_iou_threshold",
@@ -62,10 +74,18 @@ def main(argv=None):
 
     def log(r):
         if not a.quiet:
-            print("frame %d chosen %d score %.4f present %d box %s" % (
-                r["frame"], r["chosen"], r["obj_score"], r["present"], r["box_xywh"]),
-                file=sys.stderr)
+            print("frame %d%s chosen %d score %.4f present %d box %s" % (
+                r["frame"], "" if "obj" not in r else " obj %d" % r["obj"], r["chosen"],
+                r["obj_score"], r["present"], r["box_xywh"]), file=sys.stderr)
 
+    if prompts is not None:
+        try:
+            track_prompts(backend, a.frames, prompts, a.out, a.selection, samurai,
+                          a.max_frames, a.pngs, log)
+        except (NotImplementedError, ValueError) as e:
+            print("katana_reference: %s" % e, file=sys.stderr)
+            return 2
+        return 0
     track(backend, a.frames, box, a.out, a.selection, samurai, a.max_frames, a.pngs, log)
     return 0
 

@@ -54,6 +54,10 @@ class OnnxBackend:
             self.sessions[name] = Session(
                 os.path.join(bundle_dir, self.meta["modules"][name]["file"]), threads=threads)
         self.name = "onnx"
+        # bundle format 1 has no mask prompt input (docs/internals/prompts.md)
+        self.supports_mask_input = (
+            "mask_input" in {i.name for i in self.sessions["mask_decoder"].inputs}
+            and "mask_downsample.weight" in self.consts)
 
     def run(self, module, feeds):
         sess = self.sessions[module]
@@ -123,12 +127,17 @@ class TorchBackend:
         if getattr(model, "no_obj_embed_spatial", None) is not None:
             c["no_obj_embed_spatial"] = model.no_obj_embed_spatial.detach().numpy().astype(
                 np.float32)
+        ds = getattr(model, "mask_downsample", None)
+        if isinstance(ds, torch.nn.Conv2d):
+            c["mask_downsample.weight"] = ds.weight.detach().numpy().astype(np.float32)
+            c["mask_downsample.bias"] = ds.bias.detach().numpy().astype(np.float32)
         proj = getattr(model, "obj_ptr_tpos_proj", None)
         if isinstance(proj, torch.nn.Linear):
             c["obj_ptr_tpos_proj.weight"] = proj.weight.detach().numpy().astype(np.float32)
             c["obj_ptr_tpos_proj.bias"] = proj.bias.detach().numpy().astype(np.float32)
         self.consts = c
         self.name = "torch"
+        self.supports_mask_input = True
 
     @classmethod
     def from_bundle(cls, bundle_dir, seed=None, checkpoint=None):
@@ -170,6 +179,9 @@ class TorchBackend:
                 f = self.ma.reference if self.ref else self.ma
                 out = f(t["curr"], t["memory"], t["memory_pos"], t["num_obj_ptr_tokens"])
                 return {"pix_feat_with_mem": out.numpy()}
+            if module == "mask_decoder" and "mask_input" in t and float(
+                    t["has_mask_input"].reshape(-1)[0]) > 0.5:
+                return self._decode_with_mask(t)
             if module == "mask_decoder":
                 args = [t["image_embed"]]
                 if self.meta["use_high_res_features"]:
@@ -183,3 +195,23 @@ class TorchBackend:
                 out = self.me(t["pix_feat"], t["mask_logits"], t["is_mask_from_pts"])
                 return {"maskmem_features": out.numpy()}
         raise KeyError(module)
+
+    def _decode_with_mask(self, t):
+        """Mask decoder with a dense mask prompt (the proposed mask_decoder v2 inputs
+        mask_input [1,1,S/4,S/4] f32, has_mask_input [1] f32; docs/internals/prompts.md):
+        the prompt encoder's mask_downscaling replaces the no-mask embedding, as
+        sam2_base.py _forward_sam_heads with mask_inputs."""
+        W = self.md
+        m = self.model
+        sparse = W.sparse_embed(t["point_coords"], t["point_labels"])
+        dense = m.sam_prompt_encoder._embed_masks(t["mask_input"])
+        high = None
+        if self.meta["use_high_res_features"]:
+            high = [t["high_res_feats_0"], t["high_res_feats_1"]]
+        masks, iou, tokens, score = m.sam_mask_decoder.predict_masks(
+            image_embeddings=t["image_embed"], image_pe=W.dense_pe,
+            sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, repeat_image=False,
+            high_res_features=high)
+        ptr = m.obj_ptr_proj(tokens)
+        return {"masks": masks.numpy(), "iou_pred": iou.numpy(),
+                "obj_score_logits": score.numpy(), "obj_ptr": ptr.numpy()}

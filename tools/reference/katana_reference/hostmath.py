@@ -276,3 +276,73 @@ def box_prompt_points(box_xyxy, video_w, video_h, image_size):
     pts = (pts * np.float32(image_size)).astype(np.float32)
     labels = np.array([[2, 3]], dtype=np.int32)
     return pts, labels
+
+
+# ----------------------------------------------------------------------------------------------
+# Prompts (sam2_video_predictor.py add_new_points_or_box / add_new_mask, sam2_base.py
+# _use_mask_as_output)
+# ----------------------------------------------------------------------------------------------
+def scale_points(points_xy, video_w, video_h, image_size):
+    """add_new_points_or_box (normalize_coords=True): [N,2] video pixels -> [1,N,2] f32
+    image_size pixels, computed in float32 as the reference (points / [W, H] * S)."""
+    pts = np.asarray(points_xy, dtype=np.float32).reshape(1, -1, 2)
+    pts = pts / np.array([video_w, video_h], dtype=np.float32)
+    return (pts * np.float32(image_size)).astype(np.float32)
+
+
+def _aa_weights(in_size, out_size):
+    """torch upsample_bilinear2d_aa (antialias=True, align_corners=False) 1-D weights as a dense
+    [out, in] f64 matrix: scale = in/out, support = max(scale, 1), triangle filter of width
+    support centred at scale * (i + 0.5), normalised per output index."""
+    scale = in_size / out_size
+    support = max(scale, 1.0)
+    invscale = 1.0 / scale if scale >= 1.0 else 1.0
+    w = np.zeros((out_size, in_size), np.float64)
+    for i in range(out_size):
+        center = scale * (i + 0.5)
+        xmin = max(int(center - support + 0.5), 0)
+        xmax = min(int(center + support + 0.5), in_size)
+        js = np.arange(xmin, xmax)
+        f = np.maximum(0.0, 1.0 - np.abs((js - center + 0.5) * invscale))
+        tot = f.sum()
+        w[i, xmin:xmax] = f / tot if tot != 0 else f
+    return w
+
+
+def resize_aa(x, out_h, out_w):
+    """F.interpolate(x[None, None], (out_h, out_w), mode='bilinear', align_corners=False,
+    antialias=True) for one [H, W] plane, in float64 then rounded to float32 (agrees with
+    torch's float32 kernel to ~1e-6; the reference thresholds the result at 0.5 or uses it as
+    logits +-10, so rounding-level differences only matter on exact ties)."""
+    x = np.asarray(x, np.float64)
+    wy = _aa_weights(x.shape[0], out_h)
+    wx = _aa_weights(x.shape[1], out_w)
+    return (wy @ x @ wx.T).astype(np.float32)
+
+
+def mask_prompt_to_image(mask_bool, image_size):
+    """add_new_mask: a [H, W] bool video mask -> [S, S] f32 0/1 (antialiased bilinear resize
+    when H, W != S, then >= 0.5)."""
+    m = np.asarray(mask_bool, dtype=np.float32)
+    if m.shape != (image_size, image_size):
+        m = resize_aa(m, image_size, image_size)
+        m = (m >= np.float32(0.5)).astype(np.float32)
+    return m
+
+
+def mask_as_output_logits(mask01):
+    """_use_mask_as_output: high-res logits = mask * 20 - 10 [S, S]; low-res = antialiased
+    bilinear downsample to [S/4, S/4] f32."""
+    high = (mask01.astype(np.float32) * np.float32(20.0) + np.float32(-10.0)).astype(np.float32)
+    s4 = high.shape[0] // 4
+    return resize_aa(high, s4, s4), high
+
+
+def mask_downsample(mask01, weight, bias):
+    """sam2_base.py mask_downsample: Conv2d(1, 1, kernel 4, stride 4) on [S, S] f32 ->
+    [S/4, S/4] f32 (weight [1,1,4,4], bias [1]); non-overlapping 4x4 blocks, summed in float64."""
+    s = mask01.shape[0]
+    blocks = mask01.astype(np.float64).reshape(s // 4, 4, s // 4, 4)
+    w = np.asarray(weight, np.float64).reshape(4, 4)
+    out = np.einsum("aibj,ij->ab", blocks, w) + float(np.asarray(bias).reshape(-1)[0])
+    return out.astype(np.float32)

@@ -24,17 +24,23 @@ class FrameRecord:
 
 
 def select_memory_samurai(frame_idx, records, num_maskmem, max_obj_ptrs_in_encoder,
-                          iou_thr, obj_thr, kf_thr):
+                          iou_thr, obj_thr, kf_thr, fallback=()):
     """samurai_mode branch: walk back i = frame_idx-1 .. 2, keep frames with best_iou > iou_thr,
     obj_score > obj_thr and (kf_score None or > kf_thr); stop once max_obj_ptrs_in_encoder-1 are
     kept; append frame_idx-1 if not kept; the last num_maskmem-1 kept frames get t_pos 1.. in
     order (newest = num_maskmem-1). Frames without a record (the conditioning frame) are
     skipped, as the reference skips a None output. Returns [(t_pos, frame_index)].
-    Comparisons: .item() gives Python floats, so these compare in float64 (as the reference)."""
+    Comparisons: .item() gives Python floats, so these compare in float64 (as the reference).
+    `fallback`: frames that are conditioning frames left out by max_cond_frames_in_attn
+    (`unselected_cond_outputs`); a kept index is looked up there when it has no record."""
     valid = []
     if frame_idx > 1:
         for i in range(frame_idx - 1, 1, -1):
-            r = records[i]
+            r = records.get(i)
+            if r is None:
+                # a conditioning frame, or a frame before the object existed: the official
+                # fork only ever sees non-conditioning outputs here (single box on frame 0)
+                continue
             if (float(r.best_iou) > iou_thr and float(r.obj_score) > obj_thr
                     and (r.kf_score is None or float(r.kf_score) > kf_thr)):
                 valid.insert(0, i)
@@ -48,12 +54,12 @@ def select_memory_samurai(frame_idx, records, num_maskmem, max_obj_ptrs_in_encod
         if k < -len(valid):
             continue
         idx = valid[k]
-        if idx in records:
+        if idx in records or idx in fallback:
             out.append((t_pos, idx))
     return out
 
 
-def select_memory_sam2(frame_idx, records, num_maskmem, stride=1):
+def select_memory_sam2(frame_idx, records, num_maskmem, stride=1, fallback=()):
     """Plain SAM 2 (track forward): t_pos 1..num_maskmem-1; t_rel = num_maskmem - t_pos frames
     back; t_rel == 1 is the previous frame, others on the stride grid. Returns [(t_pos, idx)]."""
     out = []
@@ -64,9 +70,31 @@ def select_memory_sam2(frame_idx, records, num_maskmem, stride=1):
         else:
             prev = ((frame_idx - 2) // stride) * stride
             prev = prev - (t_rel - 2) * stride
-        if prev in records:
+        if prev in records or prev in fallback:
             out.append((t_pos, prev))
     return out
+
+
+def select_closest_cond_frames(frame_idx, cond_frames, max_cond_frame_num):
+    """sam2_utils.py select_closest_cond_frames: up to max_cond_frame_num conditioning frames
+    (-1 = all): the closest before, the closest at/after, then the rest by |t - frame_idx|.
+    cond_frames: frame indices in insertion order. Returns (selected, unselected): all frames in
+    insertion order when no limit applies, else [before, after, others by distance] as the
+    reference's dict order; unselected in insertion order."""
+    if max_cond_frame_num == -1 or len(cond_frames) <= max_cond_frame_num:
+        return list(cond_frames), []
+    assert max_cond_frame_num >= 2, "we should allow using 2+ conditioning frames"
+    sel = []
+    before = [t for t in cond_frames if t < frame_idx]
+    if before:
+        sel.append(max(before))
+    after = [t for t in cond_frames if t >= frame_idx]
+    if after:
+        sel.append(min(after))
+    num_remain = max_cond_frame_num - len(sel)
+    rest = sorted((t for t in cond_frames if t not in sel), key=lambda x: abs(x - frame_idx))
+    sel += rest[:num_remain]
+    return sel, [t for t in cond_frames if t not in sel]
 
 
 def select_pointers(frame_idx, cond_idx, records, num_frames, max_obj_ptrs_in_encoder,
@@ -126,3 +154,25 @@ def assemble_memory(spatial, pointers, pointer_pos, maskmem_pos_enc, maskmem_tpo
     memory = np.concatenate(mem, 0).astype(np.float32)[None]
     memory_pos = np.concatenate(pos, 0).astype(np.float32)[None]
     return np.ascontiguousarray(memory), np.ascontiguousarray(memory_pos), n_ptr_tok
+
+
+def select_pointers_multi(frame_idx, cond_frames, records, num_frames, max_obj_ptrs_in_encoder,
+                          only_past_for_eval=True, signed_tpos=False, fallback=()):
+    """select_pointers with several conditioning frames (sam2_base.py
+    _prepare_memory_conditioned_features, forward tracking): one pointer per selected
+    conditioning frame (in the order given; only those at or before frame_idx when
+    only_past_for_eval), temporal value frame_idx - t (abs unless signed_tpos); then t_diff =
+    1 .. max_ptrs-1 frames back from the records, else from `fallback` (unselected conditioning
+    frames). Returns ([(tpos_value, frame_index)], t_diff_max)."""
+    max_ptrs = min(num_frames, max_obj_ptrs_in_encoder)
+    out = []
+    for t in cond_frames:
+        if not only_past_for_eval or t <= frame_idx:
+            out.append((frame_idx - t if signed_tpos else abs(frame_idx - t), t))
+    for t_diff in range(1, max_ptrs):
+        t = frame_idx - t_diff
+        if t < 0 or (num_frames is not None and t >= num_frames):
+            break
+        if t in records or t in fallback:
+            out.append((t_diff, t))
+    return out, max_ptrs - 1
