@@ -2,8 +2,11 @@
 
   /usr/bin/python3 -m katana_export --model efficienttam_ti_512 --checkpoint X.pt --out bundle/
   /usr/bin/python3 -m katana_export --model micro_efficienttam --random-init --seed 1 --out b/
-      [--fp16 | --fp16-storage] [--fixed-memory N] [--no-verify]
+      [--fp16 | --fp16-storage] [--fixed-memory N] [--no-verify] [--atol A] [--rtol R]
   /usr/bin/python3 -m katana_export verify BUNDLE [--checkpoint X.pt | --random-init --seed N]
+
+Verify passes an output when max|ort - torch| <= atol + rtol * max|torch| (defaults 1e-4 and 1e-3,
+reasoning in verify.py) and prints max_abs, max|ref|, rel and the bound for every output.
 """
 
 import argparse
@@ -40,7 +43,7 @@ def _export(args):
               "checkpoint": args.checkpoint}
     if not args.no_verify:
         res = V.verify_bundle(args.out, model, seed=args.seed or 0, threads=args.threads,
-                              reference=args.reference)
+                              reference=args.reference, atol=args.atol, rtol=args.rtol)
         report["verify"] = res
         print("verify: OK in %.1f s" % res["verify_s"])
     if args.report:
@@ -58,12 +61,22 @@ def _verify(args):
     torch.set_num_threads(max(1, args.threads))
     model, _ = load_model(man["config"], args.checkpoint, args.seed if args.random_init else None)
     res = V.verify_bundle(args.bundle, model, seed=args.seed or 0, threads=args.threads,
-                          reference=args.reference)
+                          reference=args.reference, atol=args.atol, rtol=args.rtol)
     print("verify: OK in %.1f s" % res["verify_s"])
     if args.report:
         with open(args.report, "w") as f:
             json.dump(res, f, indent=2)
     return 0
+
+
+def _tol(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a number: %r" % text)
+    if not v >= 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError("must be a finite number >= 0, got %r" % text)
+    return v
 
 
 def main(argv=None):
@@ -76,6 +89,12 @@ def main(argv=None):
     common.add_argument("--report", help="write timings / numbers as JSON here")
     common.add_argument("--reference", action="store_true", help="verify: also compare the "
                         "wrappers with the model's own code paths on big models (always on micro)")
+    common.add_argument("--atol", type=_tol, default=V.ATOL_FP32, metavar="A",
+                        help="verify: absolute part of the bound max_abs <= A + R * max|ref| "
+                        "(default %(default)g)")
+    common.add_argument("--rtol", type=_tol, default=V.RTOL_FP32, metavar="R",
+                        help="verify: relative part, scaled by each output's max|ref| over the "
+                        "case (default %(default)g); FP16 bundles only report")
     if argv and argv[0] == "verify":
         p = argparse.ArgumentParser(prog="katana_export verify", parents=[common])
         p.add_argument("bundle")
