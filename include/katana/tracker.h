@@ -159,9 +159,12 @@ KAT_API int kat_tracker_start(kat_tracker *t, const kat_frame *frame, const doub
 
 /*
  * Tracks the object into the next `frame` (borrowed for the call) and fills `result`.
- * KAT_ESTATE before a successful start or after a failed step; KAT_EINVAL on a NULL tracker,
- * frame or result, a bad frame (as in kat_tracker_start) or a frame of another size. Allocates
- * nothing.
+ * KAT_EINVAL on a NULL tracker, frame or result, a bad frame (as in kat_tracker_start) or a frame
+ * of another size: such a refused call changes nothing and the track goes on. Runtime errors as
+ * in kat_tracker_start. A step that fails once the frame is being tracked ends the track (its
+ * memory may hold part of the failed frame): every later step returns KAT_ESTATE, with a message
+ * naming the frame and status that ended it, until the next kat_tracker_start. KAT_ESTATE also
+ * before a successful start. Allocates nothing.
  */
 KAT_API int kat_tracker_step(kat_tracker *t, const kat_frame *frame, kat_track_result *result);
 

@@ -480,7 +480,8 @@ static int run_repeat(const kat_bench_options *opt, bench_work *w, e2e_run *r, i
         break;
       }
     }
-    status = kat_stream_next(w->s, &res);
+    /* Pipelined, the producer is another thread: wait for its pushes. */
+    status = pipe ? kat_stream_next_timeout(w->s, &res, -1) : kat_stream_next(w->s, &res);
     double now = kat__now_ms();
     if (status == KAT_EOF) {
       status = KAT_OK;

@@ -43,7 +43,13 @@ enum {
 };
 
 struct kat_tracker {
+  /* Error buffers, one per pipeline stage so that stages on different threads never share one:
+   * `eb_pre` is written only by stage 1 (kat__tracker_begin_video, kat__tracker_preprocess),
+   * `eb_enc` only by stage 2 (kat__tracker_encode), `eb` by stage 3 and the public calls. The
+   * public calls copy a stage's message into `eb` when that stage fails on their thread. */
   kat_errbuf eb;
+  kat_errbuf eb_pre;
+  kat_errbuf eb_enc;
   kat_tracker_options opt;
   kat__bundle *bundle;
   const kat__manifest *m; /* borrowed from bundle */
@@ -96,6 +102,10 @@ struct kat_tracker {
   int absent;
   double prompt_box[4]; /* the start frame's box after validation and clipping */
   int prompt_clipped;   /* 1 when that box was clipped to the frame */
+  /* The status of the step that ended the track (0 if none) and the frame it failed on: later
+   * steps report it with KAT_ESTATE until the next kat_tracker_start. */
+  int failed_status;
+  int64_t failed_frame;
 };
 
 const char *kat_presence_name(kat_presence p) {
@@ -205,6 +215,10 @@ static const float *constant(kat_tracker *t, const char *name, size_t count, int
 
 static int bind_in(kat_tracker *t, int module, int i, void *data, const int64_t *shape, int rank) {
   return kat__session_bind_input(t->sess[module], i, data, shape, rank, &t->eb);
+}
+static int bind_out_eb(kat_tracker *t, int module, int i, void *data, const int64_t *shape,
+                       int rank, kat_errbuf *eb) {
+  return kat__session_bind_output(t->sess[module], i, data, shape, rank, eb);
 }
 static int bind_out(kat_tracker *t, int module, int i, void *data, const int64_t *shape, int rank) {
   return kat__session_bind_output(t->sess[module], i, data, shape, rank, &t->eb);
@@ -480,24 +494,35 @@ void kat__tracker_feature_floats(const kat_tracker *t, size_t *vision, size_t *h
 }
 
 int kat__tracker_preprocess(kat_tracker *t, const kat_frame *frame, float *image) {
+  kat__errbuf_clear(&t->eb_pre);
   if (!t->rs || frame->width != t->vw || frame->height != t->vh)
-    return kat__fail(&t->eb, KAT_EINVAL, "tracker: frame is %dx%d, the track's is %dx%d",
+    return kat__fail(&t->eb_pre, KAT_EINVAL, "tracker: frame is %dx%d, the track's is %dx%d",
                      frame->width, frame->height, t->vw, t->vh);
   if (kat__resizer_run(t->rs, frame, image))
-    return kat__fail(&t->eb, KAT_EINVAL, "tracker: %s", kat__resizer_last_error(t->rs));
+    return kat__fail(&t->eb_pre, KAT_EINVAL, "tracker: %s", kat__resizer_last_error(t->rs));
   return KAT_OK;
+}
+
+const char *kat__tracker_preprocess_error(const kat_tracker *t) {
+  return t->eb_pre.msg;
+}
+
+const char *kat__tracker_encode_error(const kat_tracker *t) {
+  return t->eb_enc.msg;
 }
 
 int kat__tracker_encode(kat_tracker *t, float *image, const kat__features *f, double *ms) {
   const int64_t img[4] = {1, 3, t->S, t->S}, feat[4] = {1, t->C, t->H, t->W};
+  kat_errbuf *eb = &t->eb_enc;
   int rc;
-  if ((rc = bind_in(t, IE, t->ie_image, image, img, 4)) ||
-      (rc = bind_out(t, IE, t->ie_vf, f->vision, feat, 4)))
+  kat__errbuf_clear(eb);
+  if ((rc = kat__session_bind_input(t->sess[IE], t->ie_image, image, img, 4, eb)) ||
+      (rc = bind_out_eb(t, IE, t->ie_vf, f->vision, feat, 4, eb)))
     return rc;
-  if (t->use_hr && ((rc = bind_out(t, IE, t->ie_hr0, f->hr0, t->hr0_shape, 4)) ||
-                    (rc = bind_out(t, IE, t->ie_hr1, f->hr1, t->hr1_shape, 4))))
+  if (t->use_hr && ((rc = bind_out_eb(t, IE, t->ie_hr0, f->hr0, t->hr0_shape, 4, eb)) ||
+                    (rc = bind_out_eb(t, IE, t->ie_hr1, f->hr1, t->hr1_shape, 4, eb))))
     return rc;
-  rc = kat__session_run(t->sess[IE], &t->eb);
+  rc = kat__session_run(t->sess[IE], eb);
   if (ms) *ms = kat__session_last_run_ms(t->sess[IE]);
   return rc;
 }
@@ -511,11 +536,18 @@ static int track_frame(kat_tracker *t, const kat_frame *frame, const double *box
   const double t0 = kat__now_ms();
   int rc;
   kat__features own = {t->vision, t->hr0, t->hr1};
-  /* Preprocess: Pillow-exact (or fast bilinear) resize + normalisation, [1,3,S,S]. */
-  if ((rc = kat__tracker_preprocess(t, frame, t->image))) return rc;
+  /* Preprocess: Pillow-exact (or fast bilinear) resize + normalisation, [1,3,S,S]. The stage
+   * functions write their own buffers; on this thread their message becomes the tracker's. */
+  if ((rc = kat__tracker_preprocess(t, frame, t->image))) {
+    kat__strlcpy(t->eb.msg, t->eb_pre.msg, sizeof t->eb.msg);
+    return rc;
+  }
   const double pre = kat__now_ms() - t0;
   double enc = 0;
-  if ((rc = kat__tracker_encode(t, t->image, &own, &enc))) return rc;
+  if ((rc = kat__tracker_encode(t, t->image, &own, &enc))) {
+    kat__strlcpy(t->eb.msg, t->eb_enc.msg, sizeof t->eb.msg);
+    return rc;
+  }
   if ((rc = consume(t, &own, box, res))) return rc;
   res->timings.preprocess_ms = pre;
   res->timings.module_ms[IE] = enc;
@@ -689,10 +721,11 @@ static int consume(kat_tracker *t, const kat__features *f, const double *box,
   return KAT_OK;
 }
 
-int kat__tracker_begin_video(kat_tracker *t, int width, int height) {
+/* Per-video buffers for frames of width x height; failures are written into `eb`. */
+static int begin_video(kat_tracker *t, int width, int height, kat_errbuf *eb) {
   int rc;
   if (width < 1 || height < 1)
-    return kat__fail(&t->eb, KAT_EINVAL, "tracker: bad frame size %dx%d", width, height);
+    return kat__fail(eb, KAT_EINVAL, "tracker: bad frame size %dx%d", width, height);
   if (!t->rs || width != t->vw || height != t->vh) {
     /* Per-video buffers: allocated at start only when the frame size changes. */
     kat__resizer_destroy(t->rs);
@@ -709,20 +742,25 @@ int kat__tracker_begin_video(kat_tracker *t, int width, int height) {
     }
     if ((rc = kat__resizer_create(width, height, t->S,
                                   t->opt.fast_resize ? KAT__RESIZE_FAST : KAT__RESIZE_EXACT, mean,
-                                  std, &t->rs, &t->eb)))
+                                  std, &t->rs, eb)))
       return rc;
     if ((rc = kat__lin_axis_init(&t->ay_v, t->L, height)) ||
         (rc = kat__lin_axis_init(&t->ax_v, t->L, width)))
-      return kat__fail(&t->eb, rc, "tracker: out of memory");
+      return kat__fail(eb, rc, "tracker: out of memory");
     if (t->opt.want_masks) {
       size_t n;
       if (!kat__size_mul((size_t)width, (size_t)height, &n) || !(t->mask_out = kat__malloc(n)))
-        return kat__fail(&t->eb, KAT_ENOMEM, "tracker: out of memory for the mask");
+        return kat__fail(eb, KAT_ENOMEM, "tracker: out of memory for the mask");
     }
     t->vw = width;
     t->vh = height;
   }
   return KAT_OK;
+}
+
+int kat__tracker_begin_video(kat_tracker *t, int width, int height) {
+  kat__errbuf_clear(&t->eb_pre);
+  return begin_video(t, width, height, &t->eb_pre);
 }
 
 int kat_tracker_start(kat_tracker *t, const kat_frame *frame, const double box[4],
@@ -738,7 +776,8 @@ int kat_tracker_start(kat_tracker *t, const kat_frame *frame, const double box[4
                               &t->prompt_clipped, &t->eb)))
     return rc;
   box = t->prompt_box;
-  if ((rc = kat__tracker_begin_video(t, frame->width, frame->height))) return rc;
+  t->failed_status = 0;
+  if ((rc = begin_video(t, frame->width, frame->height, &t->eb))) return rc;
   kat__membank_reset(t->bank);
   memset(&t->kf, 0, sizeof t->kf);
   t->frame = 0;
@@ -751,14 +790,25 @@ int kat_tracker_start(kat_tracker *t, const kat_frame *frame, const double box[4
 int kat_tracker_step(kat_tracker *t, const kat_frame *frame, kat_track_result *result) {
   if (!t) return KAT_EINVAL;
   kat__errbuf_clear(&t->eb);
+  if (!t->started && t->failed_status)
+    return kat__fail(&t->eb, KAT_ESTATE,
+                     "kat_tracker_step: the track ended when frame %lld failed with %s; call "
+                     "kat_tracker_start to begin a new track",
+                     (long long)t->failed_frame, kat_status_name(t->failed_status));
   if (!t->started) return kat__fail(&t->eb, KAT_ESTATE, "kat_tracker_step: no started track");
+  /* Refused arguments touch no state, so they leave the track running. */
   if (!result) return kat__fail(&t->eb, KAT_EINVAL, "kat_tracker_step: result is NULL");
   int rc = kat__validate_frame(frame, "kat_tracker_step", &t->eb);
   if (rc) return rc;
   if (frame->width != t->vw || frame->height != t->vh)
     return kat__fail(&t->eb, KAT_EINVAL, "kat_tracker_step: frame is %dx%d, the track's is %dx%d",
                      frame->width, frame->height, t->vw, t->vh);
-  rc = track_frame(t, frame, NULL, result);
-  if (rc) t->started = 0;
+  const int64_t frame_index = t->frame;
+  if ((rc = track_frame(t, frame, NULL, result))) {
+    /* The bank and the Kalman state may hold part of the failed frame: the track is over. */
+    t->started = 0;
+    t->failed_status = rc;
+    t->failed_frame = frame_index;
+  }
   return rc;
 }

@@ -8,6 +8,9 @@
  * Threads: preprocess uses only the resizer, encode only the image encoder session, consume the
  * other sessions and the bank; the three may run on three threads at once for different frames,
  * each stage on one thread at a time. kat__tracker_begin_video must not overlap any of them.
+ * Each stage writes its failure message into its own buffer, read on the stage's thread:
+ * begin_video and preprocess into kat__tracker_preprocess_error, encode into
+ * kat__tracker_encode_error, consume into kat_tracker_last_error.
  */
 #ifndef KAT_TRACK_TRACKER_INTERNAL_H
 #define KAT_TRACK_TRACKER_INTERNAL_H
@@ -32,9 +35,14 @@ int kat__tracker_begin_video(kat_tracker *t, int width, int height);
 
 /* Stage 1: `frame` -> `image` [1,3,S,S] f32 (caller-owned). */
 int kat__tracker_preprocess(kat_tracker *t, const kat_frame *frame, float *image);
+/* Stage 1's message (begin_video, preprocess); owned by the tracker, read on stage 1's thread. */
+const char *kat__tracker_preprocess_error(const kat_tracker *t);
 
 /* Stage 2: image encoder on `image` into `f`; *ms gets the run time. */
 int kat__tracker_encode(kat_tracker *t, float *image, const kat__features *f, double *ms);
+/* Stage 2's message (ONNX Runtime's, on a failed run); owned by the tracker, read on stage 2's
+ * thread. */
+const char *kat__tracker_encode_error(const kat_tracker *t);
 
 /*
  * Stage 3: the rest of the frame on `f`. With `box` (x, y, w, h in source pixels) this is the
