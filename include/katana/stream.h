@@ -64,9 +64,10 @@ KAT_API void kat_stream_options_init(kat_stream_options *o);
 
 /*
  * Opens a stream that tracks the object in `box` (x, y, w, h in source pixels, on the first
- * frame) with the bundle at `bundle_dir`. With `source_uri` (a file, URL, device or folder, see
- * kat_source_open) frames are pulled from it; with NULL the caller pushes frames. On failure *out
- * is NULL and the message is in `err`. `o` may be NULL for the defaults.
+ * frame; object id 0), or no object yet when `box` is NULL, with the bundle at `bundle_dir`. With
+ * `source_uri` (a file, URL, device or folder, see kat_source_open) frames are pulled from it; with
+ * NULL the caller pushes frames. On failure *out is NULL and the message is in `err`. `o` may be
+ * NULL for the defaults.
  */
 KAT_API int kat_stream_open(const char *bundle_dir, const char *source_uri, const double box[4],
                             const kat_stream_options *o, kat_stream **out, char *err,
@@ -104,6 +105,34 @@ KAT_API int kat_stream_next(kat_stream *s, kat_track_result *result);
  * an error or kat_stream_cancel; KAT_EAGAIN when the time runs out. Pull mode ignores the limit.
  */
 KAT_API int kat_stream_next_timeout(kat_stream *s, kat_track_result *result, int timeout_ms);
+
+/*
+ * Consumer side, several objects: like kat_stream_next_timeout, with one record per object that
+ * exists on the frame (katana/tracker.h kat_tracker_track) in results[0..capacity-1]; *count
+ * gets the number of records (possibly 0, or more than capacity: the rest are not written).
+ * kat_stream_next is this with capacity 1; on a frame without an object it returns an empty
+ * record with obj_id -1.
+ */
+KAT_API int kat_stream_next_objects(kat_stream *s, kat_track_result *results, int capacity,
+                                    int *count, int timeout_ms);
+
+/*
+ * Any thread, while the stream runs: queues prompt `p` (copied) for object `obj_id` on frame
+ * `frame`, counted in frames that reach the tracker (the source index when no frame is dropped).
+ * It applies when that frame reaches the tracker stage, in frame order, so pipelined and
+ * sequential streams give the same results. Statuses as kat_tracker_add_prompt; a frame that
+ * has already reached the tracker stage is KAT_ERANGE naming it and the next frame the stage
+ * takes. Before the first frame of a push-mode stream the frame size is not known: the box is
+ * clipped and points are checked when the prompt applies (a failure there stops the stream).
+ */
+KAT_API int kat_stream_add_prompt(kat_stream *s, int obj_id, int64_t frame, const kat_prompt *p);
+/* Any thread: removes object `obj_id` before frame `frame` reaches the tracker. KAT_ENOENT for an
+ * unknown id, KAT_ERANGE for a frame already taken. */
+KAT_API int kat_stream_remove_object(kat_stream *s, int obj_id, int64_t frame);
+/* The message of the last failed kat_stream_add_prompt / kat_stream_remove_object (empty after a
+ * success); owned by the stream, read on the thread that made the call when no other thread
+ * makes one. */
+KAT_API const char *kat_stream_prompt_error(const kat_stream *s);
 
 /* With keep_frames: the pixels of the last result's frame (RGB24), valid until the next call. */
 KAT_API const kat_frame *kat_stream_frame(const kat_stream *s);

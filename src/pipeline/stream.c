@@ -68,8 +68,9 @@ struct kat_stream {
   kat_tracker *t;   /* owned */
   kat__source *src; /* owned; NULL in push mode */
   int push_mode;
-  int w, h; /* frame size (0 until the first pushed frame) */
-  double box[4];
+  int w, h;      /* frame size (0 until the first pushed frame) */
+  double box[4]; /* object 0's box on frame 0, when has_box */
+  int has_box;
   slot *slots; /* [n_slots] */
   int n_slots;
   kat_queue free_q, q12, q23;
@@ -92,7 +93,9 @@ struct kat_stream {
   int64_t delivered;
   int64_t last_seq;      /* seq of the last delivered frame (-1 before the first) */
   double last_result_ms; /* when the previous result was delivered */
-  slot *current;         /* the slot whose result was returned last (keep_frames) */
+  int64_t last_source_index, last_dropped_before; /* of the last delivered frame */
+  char prompt_error[KAT_ERRBUF_SIZE];             /* kat_stream_prompt_error (under mu) */
+  slot *current; /* the slot whose result was returned last (keep_frames) */
   kat_frame cur_frame;
   char last_error[KAT_ERRBUF_SIZE];
   char push_error[KAT_ERRBUF_SIZE]; /* producer side: the last failed push/end */
@@ -328,7 +331,7 @@ int kat_stream_open(const char *bundle_dir, const char *source_uri, const double
   kat_errbuf eb;
   kat__errbuf_clear(&eb);
   int rc;
-  if (!out || !bundle_dir || !box) {
+  if (!out || !bundle_dir) {
     if (err && err_size) kat__strlcpy(err, "kat_stream_open: missing argument", err_size);
     return KAT_EINVAL;
   }
@@ -352,7 +355,8 @@ int kat_stream_open(const char *bundle_dir, const char *source_uri, const double
   else
     kat_stream_options_init(&s->opt);
   if (s->opt.queue_capacity < 1) s->opt.queue_capacity = 2;
-  memcpy(s->box, box, sizeof s->box);
+  s->has_box = box != NULL;
+  if (box) memcpy(s->box, box, sizeof s->box);
   if (s->opt.queue_capacity > KAT_STREAM_MAX_QUEUE_CAPACITY) {
     rc = kat__fail(&eb, KAT_ERANGE,
                    "stream: queue_capacity %d is out of range (at most %d; each slot holds a "
@@ -363,7 +367,7 @@ int kat_stream_open(const char *bundle_dir, const char *source_uri, const double
   s->push_mode = source_uri == NULL;
   /* The box's values now; against the frame size once it is known (below, or at the first
    * frame in push mode, where the tracker clips it). The tracker options at create. */
-  if ((rc = kat__validate_box(box, 0, 0, "kat_stream_open", NULL, NULL, &eb))) goto fail;
+  if (box && (rc = kat__validate_box(box, 0, 0, "kat_stream_open", NULL, NULL, &eb))) goto fail;
   /* Slots: both queues full, one slot in each of the three stages, one spare. */
   s->n_slots = 2 * s->opt.queue_capacity + 4;
   s->samples = kat__calloc((size_t)ST_COUNT * STAT_WINDOW, sizeof *s->samples);
@@ -388,7 +392,8 @@ int kat_stream_open(const char *bundle_dir, const char *source_uri, const double
       s->opt.tracker.num_frames = s->opt.max_frames > 0 && s->opt.max_frames < si.frame_count
                                       ? s->opt.max_frames
                                       : si.frame_count;
-    if ((rc = kat__validate_box(box, si.width, si.height, "kat_stream_open", NULL, NULL, &eb)))
+    if (box &&
+        (rc = kat__validate_box(box, si.width, si.height, "kat_stream_open", NULL, NULL, &eb)))
       goto fail;
   }
   char terr[KAT_ERRBUF_SIZE];
@@ -396,6 +401,7 @@ int kat_stream_open(const char *bundle_dir, const char *source_uri, const double
     kat__fail(&eb, rc, "%s", terr);
     goto fail;
   }
+  kat__tracker_open_video(s->t);
   if ((rc = alloc_slots(s, &eb))) goto fail;
   if ((rc = kat__queue_init(&s->free_q, s->n_slots)) ||
       (rc = kat__queue_init(&s->q12, s->opt.queue_capacity)) ||
@@ -405,8 +411,19 @@ int kat_stream_open(const char *bundle_dir, const char *source_uri, const double
   }
   s->queues_ready = 1; /* set once all three exist: fail_all cancels them from then on */
   for (int i = 0; i < s->n_slots; i++) kat__queue_push(&s->free_q, &s->slots[i]);
+  if (!s->push_mode && (rc = begin_video(s, si.width, si.height, &eb))) goto fail;
+  if (s->has_box) {
+    /* Object 0 from frame 0 (push mode: the box is clipped to the first frame when it applies). */
+    kat_prompt p;
+    kat_prompt_init(&p);
+    p.has_box = 1;
+    memcpy(p.box, s->box, sizeof p.box);
+    if ((rc = kat__tracker_add_prompt_at(s->t, 0, 0, &p))) {
+      kat__fail(&eb, rc, "kat_stream_open: %s", kat_tracker_last_error(s->t));
+      goto fail;
+    }
+  }
   if (!s->push_mode) {
-    if ((rc = begin_video(s, si.width, si.height, &eb))) goto fail;
     if (s->opt.pipeline) {
       if (pthread_create(&s->th_enc, NULL, stage_enc_main, s)) {
         rc = kat__fail(&eb, KAT_EINTERNAL, "stream: cannot start a thread");
@@ -636,6 +653,46 @@ int kat_stream_next(kat_stream *s, kat_track_result *result) {
 
 int kat_stream_next_timeout(kat_stream *s, kat_track_result *result, int timeout_ms) {
   if (!s || !result) return KAT_EINVAL;
+  int count = 0;
+  int rc = kat_stream_next_objects(s, result, 1, &count, timeout_ms);
+  if (rc == KAT_OK && count == 0) {
+    /* A frame without an object: an empty record (obj_id -1) in frame order. */
+    const int64_t fi = s->delivered - 1;
+    memset(result, 0, sizeof *result);
+    result->obj_id = -1;
+    result->frame_index = fi;
+    result->source_index = s->last_source_index;
+    result->dropped_before = s->last_dropped_before;
+  }
+  return rc;
+}
+
+int kat_stream_add_prompt(kat_stream *s, int obj_id, int64_t frame, const kat_prompt *p) {
+  if (!s) return KAT_EINVAL;
+  int rc = kat__tracker_add_prompt_at(s->t, obj_id, frame, p);
+  pthread_mutex_lock(&s->mu);
+  kat__strlcpy(s->prompt_error, rc ? kat_tracker_last_error(s->t) : "", sizeof s->prompt_error);
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
+
+int kat_stream_remove_object(kat_stream *s, int obj_id, int64_t frame) {
+  if (!s) return KAT_EINVAL;
+  int rc = kat__tracker_remove_at(s->t, obj_id, frame, 0);
+  pthread_mutex_lock(&s->mu);
+  kat__strlcpy(s->prompt_error, rc ? kat_tracker_last_error(s->t) : "", sizeof s->prompt_error);
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
+
+const char *kat_stream_prompt_error(const kat_stream *s) {
+  return s ? s->prompt_error : "";
+}
+
+int kat_stream_next_objects(kat_stream *s, kat_track_result *results, int capacity, int *count,
+                            int timeout_ms) {
+  if (!s || !count || capacity < 0 || (capacity > 0 && !results)) return KAT_EINVAL;
+  *count = 0;
   s->last_error[0] = '\0';
   if (s->current) {
     kat__queue_push(&s->free_q, s->current);
@@ -660,7 +717,7 @@ int kat_stream_next_timeout(kat_stream *s, kat_track_result *result, int timeout
   rc = next_encoded(s, &sl);
   if (rc) return rc;
   const double t0 = kat__now_ms();
-  rc = kat__tracker_consume(s->t, &sl->f, s->delivered == 0 ? s->box : NULL, result);
+  rc = kat__tracker_consume(s->t, &sl->f, results, capacity, count);
   int fault = rc ? 0 : faulty(s, KAT__STAGE_TRACK, sl->source_index);
   if (fault) rc = fault;
   if (rc) {
@@ -669,12 +726,18 @@ int kat_stream_next_timeout(kat_stream *s, kat_track_result *result, int timeout
     return stopped(s);
   }
   const double now = kat__now_ms();
-  result->timings.preprocess_ms = sl->pre_ms;
-  result->timings.module_ms[KAT_MODULE_IMAGE_ENCODER] = sl->enc_ms;
-  /* Compute time of this frame across the stages (queue waits excluded). */
-  result->timings.total_ms += sl->pre_ms + sl->enc_ms;
-  result->source_index = sl->source_index;
-  result->dropped_before = sl->seq - s->last_seq - 1;
+  const int64_t dropped_before = sl->seq - s->last_seq - 1;
+  for (int i = 0; i < *count && i < capacity; i++) {
+    kat_track_result *result = &results[i];
+    result->timings.preprocess_ms = sl->pre_ms;
+    result->timings.module_ms[KAT_MODULE_IMAGE_ENCODER] = sl->enc_ms;
+    /* Compute time of this frame across the stages (queue waits excluded). */
+    result->timings.total_ms += sl->pre_ms + sl->enc_ms;
+    result->source_index = sl->source_index;
+    result->dropped_before = dropped_before;
+  }
+  s->last_source_index = sl->source_index;
+  s->last_dropped_before = dropped_before;
   s->last_seq = sl->seq;
   record(s, ST_DECODE, sl->decode_ms);
   record(s, ST_PRE, sl->pre_ms);
