@@ -53,6 +53,7 @@ struct kat_tracker {
   int ie_image, ie_vf, ie_hr0, ie_hr1;
   int ma_curr, ma_mem, ma_pos, ma_nptr, ma_out;
   int md_embed, md_hr0, md_hr1, md_coords, md_labels, md_masks, md_iou, md_score, md_ptr;
+  int md_mask, md_has_mask; /* bundle format 2 mask input; -1 on format 1 */
   int me_pix, me_mask, me_pts, me_out;
   /* sizes */
   int S, H, W, HW, C, Cm, L;
@@ -81,6 +82,8 @@ struct kat_tracker {
   float score[1];    /* [1,1] f32 */
   float *ptr4;       /* [1,4,C] f32 */
   float *mask_in;    /* [1,1,L,L] f32: chosen gated mask */
+  float *md_mask_in; /* [1,1,L,L] f32 zeros: mask_input of a format 2 decoder (no mask prompt) */
+  float has_mask[1]; /* [1] f32: has_mask_input, always 0 (the no-mask embedding) */
   float from_pts[1]; /* [1] f32 */
   float *maskmem;    /* [1,Cm,H,W] f32 */
   float *ptr;        /* [C] f32: mixed object pointer */
@@ -159,6 +162,7 @@ void kat_tracker_destroy(kat_tracker *t) {
   kat__free(t->masks);
   kat__free(t->ptr4);
   kat__free(t->mask_in);
+  kat__free(t->md_mask_in);
   kat__free(t->maskmem);
   kat__free(t->ptr);
   kat__free(t->mask_out);
@@ -225,6 +229,11 @@ static int bind_fixed(kat_tracker *t) {
                     (rc = bind_out(t, IE, t->ie_hr1, t->hr1, t->hr1_shape, 4)) ||
                     (rc = bind_in(t, MD, t->md_hr0, t->hr0, t->hr0_shape, 4)) ||
                     (rc = bind_in(t, MD, t->md_hr1, t->hr1, t->hr1_shape, 4))))
+    return rc;
+  /* Format 2: mask_input = zeros, has_mask_input = 0, so the decoder uses no_mask_embed exactly
+   * as a format 1 decoder does. */
+  if (t->md_mask >= 0 && ((rc = bind_in(t, MD, t->md_mask, t->md_mask_in, mask1, 4)) ||
+                          (rc = bind_in(t, MD, t->md_has_mask, t->has_mask, one, 1))))
     return rc;
   if ((rc = bind_in(t, MA, t->ma_curr, t->vision, feat, 4)) ||
       (rc = bind_out(t, MA, t->ma_out, t->embed, feat, 4)) ||
@@ -293,6 +302,9 @@ static int setup(kat_tracker *t, const char *dir) {
       (rc = io_index(t, MD, 1, "high_res_feats_1", !t->use_hr, &t->md_hr1)) ||
       (rc = io_index(t, MD, 1, "point_coords", 0, &t->md_coords)) ||
       (rc = io_index(t, MD, 1, "point_labels", 0, &t->md_labels)) ||
+      (rc = io_index(t, MD, 1, "mask_input", !m->mask_decoder_has_mask_input, &t->md_mask)) ||
+      (rc = io_index(t, MD, 1, "has_mask_input", !m->mask_decoder_has_mask_input,
+                     &t->md_has_mask)) ||
       (rc = io_index(t, MD, 0, "masks", 0, &t->md_masks)) ||
       (rc = io_index(t, MD, 0, "iou_pred", 0, &t->md_iou)) ||
       (rc = io_index(t, MD, 0, "obj_score_logits", 0, &t->md_score)) ||
@@ -372,6 +384,7 @@ static int setup(kat_tracker *t, const char *dir) {
   t->masks = alloc_f32(4 * lowres);
   t->ptr4 = alloc_f32((size_t)4 * t->C);
   t->mask_in = alloc_f32(lowres);
+  if (t->md_mask >= 0) t->md_mask_in = alloc_f32(lowres); /* zeros, never written */
   t->maskmem = alloc_f32((size_t)t->Cm * t->HW);
   t->ptr = alloc_f32((size_t)t->C);
   if (t->use_hr) {
@@ -379,7 +392,8 @@ static int setup(kat_tracker *t, const char *dir) {
     t->hr1 = alloc_f32(hr1n);
   }
   if (!t->image || !t->vision || !t->embed || !t->memory || !t->memory_pos || !t->masks ||
-      !t->ptr4 || !t->mask_in || !t->maskmem || !t->ptr || (t->use_hr && (!t->hr0 || !t->hr1)))
+      !t->ptr4 || !t->mask_in || !t->maskmem || !t->ptr || (t->use_hr && (!t->hr0 || !t->hr1)) ||
+      (t->md_mask >= 0 && !t->md_mask_in))
     return kat__fail(&t->eb, KAT_ENOMEM, "tracker: out of memory");
   if ((rc = kat__lin_axis_init(&t->ay_s, t->L, t->S)) ||
       (rc = kat__lin_axis_init(&t->ax_s, t->L, t->S)))
