@@ -196,6 +196,13 @@ def verify_bundle(bundle_dir, model, seed=0, log=None, threads=1, modules=None, 
     fv = int(man["format_version"])
     specs = E.describe(model, man["modules"]["memory_attention"].get("fixed_tokens"), fv)
     wraps, consts = E.make_wrappers(model, fv)
+    for name, spec in specs.items():
+        ent = man["modules"].get(name if name != "memory_attention_fixed" else "memory_attention")
+        want = [t["name"] for t in spec["inputs"]]
+        have = [t["name"] for t in ent["inputs"]] if ent else None
+        if have != want:
+            raise VerifyError("%s inputs %s are not those of bundle format %d for this model %s"
+                              % (name, have, fv, want))
     fp16 = any(m.get("precision") == "fp16" for m in man["modules"].values())
     # constants vs the model
     stored = B.load_constants(bundle_dir, man)
