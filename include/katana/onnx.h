@@ -35,7 +35,7 @@ typedef struct kat_onnx_dim {
  */
 typedef struct kat_onnx_rewrite_options {
   /* Passes in order of application: "gather-to-split", "scatternd-to-concat",
-   * "expose-multimask", "fixed-memory", "fp16". None given: gather-to-split and
+   * "expose-multimask", "fixed-memory", "fp16", "int8". None given: gather-to-split and
    * scatternd-to-concat (the exact ones). */
   const char *passes[KAT_ONNX_MAX_PASSES];
   int n_passes;
@@ -58,6 +58,16 @@ typedef struct kat_onnx_rewrite_options {
    * max |a-b| / (max |a| + 1e-6) over an output exceeds fp16_tol_rel (default 1e-2). */
   double tol_abs;
   double fp16_tol_rel;
+  /* int8 (dynamic quantization of MatMul/Gemm with constant weights, see kat_onnx_quantize):
+   * 7-bit weights when int8_reduce_range is nonzero; int8_form 0 emits com.microsoft
+   * DynamicQuantizeMatMul, 1 the standard DynamicQuantizeLinear + MatMulInteger + Cast + Mul;
+   * nodes whose name contains one of int8_exclude stay FP32. The check refuses when max
+   * |a-b| / (max |a| + 1e-6) over an output exceeds int8_tol_rel (default 0.1). */
+  int int8_reduce_range;
+  int int8_form;
+  const char *int8_exclude[KAT_ONNX_MAX_KEEP];
+  int n_int8_exclude;
+  double int8_tol_rel;
 } kat_onnx_rewrite_options;
 
 KAT_API void kat_onnx_rewrite_options_init(kat_onnx_rewrite_options *o);
