@@ -78,8 +78,17 @@ static Onnx__TensorProto *f32_tensor(const char *name, const int64_t *dims, size
   return t;
 }
 
-/* Writes a model Y[1,3] = A[1,2] x W (MatMul), or Gemm(A, W^T, bias, transB=1). */
-static void write_model(const char *path, bool gemm) {
+/* FP16 bits of a float that FP16 represents closely (normal range, truncated mantissa). */
+static uint16_t to_f16(float f) {
+  uint32_t x;
+  memcpy(&x, &f, 4);
+  uint32_t sign = (x >> 16) & 0x8000, exp = ((x >> 23) & 0xff) - 127 + 15, mant = (x >> 13) & 0x3ff;
+  return (uint16_t)(sign | (exp << 10) | mant);
+}
+
+/* Writes a model Y[1,3] = A[1,2] x W (MatMul), or Gemm(A, W^T, bias, transB=1); with `f16`, W
+ * is stored as FP16 and Cast to FP32 in the graph (our exporter's --fp16-storage layout). */
+static void write_model_ex(const char *path, bool gemm, bool f16) {
   Onnx__ModelProto *mp = kat__calloc(1, sizeof *mp);
   Onnx__GraphProto *g = kat__calloc(1, sizeof *g);
   Onnx__OperatorSetIdProto *os = kat__calloc(1, sizeof *os);
@@ -114,9 +123,23 @@ static void write_model(const char *path, bool gemm) {
     kat__onnx_node_set_int(n, "transB", 1);
     kat__onnx_graph_insert(g, 0, n);
   } else {
-    kat__onnx_graph_add_initializer(g, f32_tensor("W", dw, 2, k_w, 6));
+    if (f16) {
+      Onnx__TensorProto *t = f32_tensor("W16", dw, 2, k_w, 6);
+      uint16_t h[6];
+      for (int i = 0; i < 6; i++) h[i] = to_f16(k_w[i]);
+      memcpy(t->raw_data.data, h, sizeof h);
+      t->raw_data.len = sizeof h;
+      t->data_type = KAT_ONNX_FLOAT16;
+      kat__onnx_graph_add_initializer(g, t);
+      const char *ci[1] = {"W16"}, *co[1] = {"W"};
+      Onnx__NodeProto *cn = kat__onnx_node_new("Cast", "w_cast", 1, ci, 1, co);
+      kat__onnx_node_set_int(cn, "to", KAT_ONNX_FLOAT);
+      kat__onnx_graph_insert(g, 0, cn);
+    } else {
+      kat__onnx_graph_add_initializer(g, f32_tensor("W", dw, 2, k_w, 6));
+    }
     const char *in[2] = {"A", "W"}, *out[1] = {"Y"};
-    kat__onnx_graph_insert(g, 0, kat__onnx_node_new("MatMul", "mm", 2, in, 1, out));
+    kat__onnx_graph_insert(g, g->n_node, kat__onnx_node_new("MatMul", "mm", 2, in, 1, out));
   }
   kat__onnx_model m = {.proto = mp};
   snprintf(m.path, sizeof m.path, "%s", path);
@@ -127,6 +150,10 @@ static void write_model(const char *path, bool gemm) {
   KAT_CHECK_INT_EQ(kat__onnx_write_file(path, buf, size, &eb), KAT_OK);
   kat__free(buf);
   kat__onnx_free_message(mp);
+}
+
+static void write_model(const char *path, bool gemm) {
+  write_model_ex(path, gemm, false);
 }
 
 /* Runs the model at `path` on A = `a` [1,2] and writes Y [1,3]; false when ORT fails. */
@@ -284,6 +311,22 @@ KAT_TEST(test_known_int8_gemm) {
   for (int i = 0; i < 3; i++) KAT_CHECK_NEAR(yp[i], y[i], 1e-6);
 }
 
+KAT_TEST(test_fp16_storage) {
+  /* FP16 weights: 1.27 -> 1.2695, 0.64 -> 0.6401, -2.54 -> -2.5391, 0.333 -> 0.3330; the int8
+   * codes come out as for FP32 ([127, -127, 127, 64, 50, 33]) and the Cast is gone. */
+  write_model_ex(tmp("mm16.onnx"), false, true);
+  KAT_CHECK_INT_EQ(count_op(tmp("mm16.onnx"), "Cast"), 1);
+  KAT_CHECK_INT_EQ(quantize_file(tmp("mm16.onnx"), tmp("mm16_8.onnx"), false, 0), KAT_OK);
+  KAT_CHECK_INT_EQ(count_op(tmp("mm16_8.onnx"), "Cast"), 0);
+  KAT_CHECK_INT_EQ(count_op(tmp("mm16_8.onnx"), "DynamicQuantizeMatMul"), 1);
+  int8_t q[6];
+  float s[3];
+  KAT_CHECK(int8_weights(tmp("mm16_8.onnx"), q, s));
+  static const int8_t want_q[6] = {127, -127, 127, 64, 50, 33};
+  for (int i = 0; i < 6; i++) KAT_CHECK_INT_EQ(q[i], want_q[i]);
+  KAT_CHECK_NEAR(s[0], 1.26953125 / 127.0, 1e-8);
+}
+
 KAT_TEST(test_quantizer_edges) {
   /* A zero column gets scale 1 and zeros; a NaN weight becomes -qmax; huge values clamp. */
   const float w[4] = {0.0f, NAN, 0.0f, 1.0f};
@@ -340,4 +383,4 @@ static void teardown(void) {
 }
 
 KAT_TEST_MAIN(setup, test_known_int8_matmul, test_known_int8_reduce_range, test_known_int8_gemm,
-              test_quantizer_edges, test_fixtures, teardown)
+              test_fp16_storage, test_quantizer_edges, test_fixtures, teardown)

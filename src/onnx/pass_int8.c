@@ -48,19 +48,69 @@ static Onnx__TensorProto *tensor_new(const char *name, int32_t elem, const int64
   return t;
 }
 
-/* The float values of a constant tensor (borrowed from it), or NULL if not plain FP32 data. */
-static const uint8_t *float_data(const Onnx__TensorProto *t, size_t *n) {
-  if (!t || t->data_type != KAT_ONNX_FLOAT || !kat__onnx_tensor_numel(t, n) || *n > SIZE_MAX / 4)
-    return NULL;
-  if (t->has_raw_data && t->raw_data.len)
-    return t->raw_data.len == *n * 4 ? t->raw_data.data : NULL;
-  return t->n_float_data == *n ? (const uint8_t *)t->float_data : NULL;
+/* Element i of an FP32 or FP16 constant tensor as f32 (raw_data, float_data or, for FP16, the
+ * 16-bit patterns in int32_data). */
+typedef struct wview {
+  const uint8_t *raw;  /* raw_data or float_data, or NULL */
+  const int32_t *bits; /* FP16 patterns in int32_data, or NULL */
+  int32_t elem;
+} wview;
+
+static float f16_to_f32(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, x;
+  if (exp == 0) {
+    if (mant == 0) {
+      x = sign;
+    } else { /* subnormal: normalise */
+      int e = -1;
+      do {
+        e++;
+        mant <<= 1;
+      } while (!(mant & 0x400));
+      x = sign | ((uint32_t)(127 - 15 - e) << 23) | ((mant & 0x3ff) << 13);
+    }
+  } else if (exp == 31) {
+    x = sign | 0x7f800000u | (mant << 13);
+  } else {
+    x = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  memcpy(&f, &x, 4);
+  return f;
 }
 
-static float load_f32(const uint8_t *p, size_t i) {
-  float v;
-  memcpy(&v, p + i * 4, 4);
-  return v;
+/* Views the data of `t` when it is an FP32 or FP16 tensor whose data is all there. */
+static bool weight_view(const Onnx__TensorProto *t, size_t *n, wview *v) {
+  memset(v, 0, sizeof *v);
+  if (!t || (t->data_type != KAT_ONNX_FLOAT && t->data_type != KAT_ONNX_FLOAT16) ||
+      !kat__onnx_tensor_numel(t, n) || *n > SIZE_MAX / 4)
+    return false;
+  v->elem = t->data_type;
+  size_t es = t->data_type == KAT_ONNX_FLOAT ? 4 : 2;
+  if (t->has_raw_data && t->raw_data.len) {
+    v->raw = t->raw_data.data;
+    return t->raw_data.len == *n * es;
+  }
+  if (t->data_type == KAT_ONNX_FLOAT) {
+    v->raw = (const uint8_t *)t->float_data;
+    return t->n_float_data == *n;
+  }
+  v->bits = t->int32_data;
+  return t->n_int32_data == *n;
+}
+
+static float wview_get(const wview *v, size_t i) {
+  if (v->elem == KAT_ONNX_FLOAT) {
+    float f;
+    memcpy(&f, v->raw + i * 4, 4);
+    return f;
+  }
+  uint16_t h;
+  if (v->raw)
+    memcpy(&h, v->raw + i * 2, 2);
+  else
+    h = (uint16_t)v->bits[i];
+  return f16_to_f32(h);
 }
 
 static const Onnx__TensorProto *initializer(const Onnx__GraphProto *g, const char *name) {
@@ -70,16 +120,25 @@ static const Onnx__TensorProto *initializer(const Onnx__GraphProto *g, const cha
   return NULL;
 }
 
-/* Follows Identity nodes back from `name` to an initializer. */
+/* Follows Identity nodes, and a Cast to FLOAT of an FP16 initializer (FP16 weight storage),
+ * back from `name` to an initializer. */
 static const Onnx__TensorProto *constant_through_identity(const Onnx__GraphProto *g,
                                                           const char *name) {
   for (int hops = 0; hops < 16; hops++) {
     const Onnx__TensorProto *t = initializer(g, name);
     if (t) return t;
     int p = kat__onnx_producer(g, name);
-    if (p < 0 || strcmp(g->node[p]->op_type, "Identity") != 0 || g->node[p]->n_input != 1)
-      return NULL;
-    name = g->node[p]->input[0];
+    if (p < 0 || g->node[p]->n_input != 1) return NULL;
+    const Onnx__NodeProto *pn = g->node[p];
+    if (!strcmp(pn->op_type, "Cast")) {
+      const Onnx__TensorProto *src = initializer(g, pn->input[0]);
+      return src && src->data_type == KAT_ONNX_FLOAT16 &&
+                     kat__onnx_attr_int(pn, "to", 0) == KAT_ONNX_FLOAT
+                 ? src
+                 : NULL;
+    }
+    if (strcmp(pn->op_type, "Identity") != 0) return NULL;
+    name = pn->input[0];
   }
   return NULL;
 }
@@ -120,8 +179,8 @@ static int match(const Onnx__GraphProto *g, const Onnx__NodeProto *nd, site *s) 
   if (nd->n_input < 2 || nd->n_output != 1 || (!gemm && nd->n_input != 2)) return 0;
   const Onnx__TensorProto *b = constant_through_identity(g, nd->input[1]);
   size_t n;
-  const uint8_t *bd = float_data(b, &n);
-  if (!bd || b->n_dims != 2 || b->dims[0] <= 0 || b->dims[1] <= 0) return 0;
+  wview bv, cv;
+  if (!weight_view(b, &n, &bv) || b->n_dims != 2 || b->dims[0] <= 0 || b->dims[1] <= 0) return 0;
   bool trans_b = false;
   const Onnx__TensorProto *c = NULL;
   if (gemm) {
@@ -129,9 +188,9 @@ static int match(const Onnx__GraphProto *g, const Onnx__NodeProto *nd, site *s) 
     trans_b = kat__onnx_attr_int(nd, "transB", 0) != 0;
     if (nd->n_input > 2 && nd->input[2][0]) {
       if (attr_float(nd, "beta", 1.0) != 1.0) return 0;
-      c = initializer(g, nd->input[2]);
+      c = constant_through_identity(g, nd->input[2]);
       size_t nc;
-      if (!float_data(c, &nc)) return 0;
+      if (!weight_view(c, &nc, &cv)) return 0;
     }
   }
   s->src = b->name;
@@ -140,10 +199,10 @@ static int match(const Onnx__GraphProto *g, const Onnx__NodeProto *nd, site *s) 
   s->N = trans_b ? b->dims[0] : b->dims[1];
   if (c) {
     size_t nc;
-    const uint8_t *cd = float_data(c, &nc);
+    weight_view(c, &nc, &cv);
     if (nc != (size_t)s->N || c->n_dims < 1 || c->dims[c->n_dims - 1] != s->N) return 0;
     if (!(s->bias = kat__malloc((size_t)s->N * sizeof *s->bias))) return -1;
-    for (int64_t j = 0; j < s->N; j++) s->bias[j] = load_f32(cd, (size_t)j);
+    for (int64_t j = 0; j < s->N; j++) s->bias[j] = wview_get(&cv, (size_t)j);
   }
   if (!(s->w = kat__malloc(n * sizeof *s->w))) {
     site_free(s);
@@ -151,7 +210,7 @@ static int match(const Onnx__GraphProto *g, const Onnx__NodeProto *nd, site *s) 
   }
   for (int64_t k = 0; k < s->K; k++)
     for (int64_t j = 0; j < s->N; j++)
-      s->w[k * s->N + j] = load_f32(bd, (size_t)(trans_b ? j * s->K + k : k * s->N + j));
+      s->w[k * s->N + j] = wview_get(&bv, (size_t)(trans_b ? j * s->K + k : k * s->N + j));
   return 1;
 }
 

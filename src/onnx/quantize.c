@@ -253,6 +253,11 @@ int kat_onnx_quantize(const char *bundle_dir, const char *out_dir,
     char hex[KAT_SHA256_HEX_SIZE];
     if ((rc = kat__sha256_file(out_path, dg, NULL, &eb))) goto done;
     kat__sha256_hex(dg, hex);
+    if (!strcmp(hex, mm->sha256)) {
+      /* The pass found no MatMul/Gemm with constant weights: the module stays what it was. */
+      kat__sb_printf(&b, "%s: nothing to quantize, stays %s\n", mm->file, mm->precision);
+      continue;
+    }
     const kat__json *mobj = kat__json_get(mods, mname);
     const char *hash_key = slot == KAT_MODULE_MEMORY_ATTENTION_FIXED ? "fixed_sha256" : "sha256";
     const kat__json *hv = kat__json_get(mobj, hash_key);

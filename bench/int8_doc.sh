@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# The INT8 accuracy figures of docs/performance.md ("INT8"): quantizes a bundle per module and
+# in the sets below with `katana onnx quantize`, tracks with each variant, and compares every
+# INT8 run with the FP32 run of the same bundle on the same clip (`katana eval --against` for
+# the mean mask IoU; the "present" flags of results.jsonl for the presence decisions).
+#
+#   bench/int8_doc.sh suite BUNDLE OUT [VARIANTS]   20-clip eval suite (katana synth, seed 100)
+#   bench/int8_doc.sh clips BUNDLE OUT [VARIANTS]   the test clips in .testdata (track/clip,
+#                                                   stream/eval-000)
+#   bench/int8_doc.sh drift BUNDLE OUT [VARIANTS]   one 1,000-frame clip: mask IoU vs FP32 at
+#                                                   frames 10, 100 and 999
+#
+# VARIANTS (comma-separated, default "default,ie,ma,md,me,all"): default = katana onnx quantize
+# with no --modules (KAT_ONNX_QUANTIZE_DEFAULT_MODULES), ie/ma/md/me = that module alone,
+# all = every module. Runs are niced (these are accuracy runs, not timing runs); runs already
+# there are reused. Needs /usr/bin/python3 with numpy and PIL for the tables.
+set -euo pipefail
+what=${1:?usage: int8_doc.sh suite|clips|drift BUNDLE OUT [VARIANTS]}
+bundle=${2:?bundle}
+out=${3:?out}
+variants=${4:-default,ie,ma,md,me,all}
+here=$(cd "$(dirname "$0")/.." && pwd)
+katana=${KATANA:-$here/build/bin/katana}
+data=${KAT_TEST_DATA:-$here/.testdata}
+py=/usr/bin/python3
+mkdir -p "$out/bundles"
+
+modules_of() {
+  case "$1" in
+    default) echo "" ;;
+    ie) echo image_encoder ;;
+    ma) echo memory_attention ;;
+    md) echo mask_decoder ;;
+    me) echo memory_encoder ;;
+    all) echo image_encoder,memory_attention,mask_decoder,memory_encoder ;;
+    *) echo "int8_doc: unknown variant $1" >&2; exit 2 ;;
+  esac
+}
+
+make_variant() {
+  local v=$1 dst="$out/bundles/$1" mods
+  mods=$(modules_of "$v")
+  [ -s "$dst/katana.json" ] && [ "$dst/katana.json" -nt "$bundle/katana.json" ] && return 0
+  rm -rf "$dst"
+  # The check bar is relaxed here (--tol 1): the tracking comparison below is the judge.
+  "$katana" onnx quantize "$bundle" -o "$dst" ${mods:+--modules "$mods"} --tol 1 \
+    > "$out/bundles/$v.log"
+}
+
+track() { # BUNDLE CLIPDIR RESDIR
+  if [ -s "$3/results.jsonl" ] && [ "$3/results.jsonl" -nt "$1/katana.json" ]; then return 0; fi
+  rm -rf "$3"
+  mkdir -p "$(dirname "$3")"
+  nice -n 10 "$katana" track "$2/img" --model "$1" --box-file "$2/groundtruth.txt" --masks \
+    --out "$3" --quiet
+}
+
+clips=()
+case "$what" in
+  suite)
+    if [ ! -d "$out/suite/eval-019" ]; then
+      "$katana" synth --suite eval --seed 100 --count 20 --frames 120 --size 640x360 \
+        --out "$out/suite"
+    fi
+    for c in "$out"/suite/eval-*/; do clips+=("${c%/}"); done
+    ;;
+  clips)
+    clips=("$data/track/clip" "$data/stream/eval-000")
+    ;;
+  drift)
+    if [ ! -d "$out/long/eval-000" ]; then
+      "$katana" synth --suite eval --seed 7 --count 1 --frames 1000 --size 640x360 \
+        --out "$out/long"
+    fi
+    clips=("$out/long/eval-000")
+    ;;
+  *) echo "int8_doc: unknown mode $what (suite, clips, drift)" >&2; exit 2 ;;
+esac
+
+IFS=, read -r -a vs <<< "$variants"
+for c in "${clips[@]}"; do track "$bundle" "$c" "$out/$what/fp32/$(basename "$c")"; done
+for v in "${vs[@]}"; do
+  make_variant "$v"
+  for c in "${clips[@]}"; do
+    name=$(basename "$c")
+    track "$out/bundles/$v" "$c" "$out/$what/$v/$name"
+    "$katana" eval --results "$out/$what/$v/$name" --against "$out/$what/fp32/$name" \
+      --json "$out/$what/$v/$name.against.json" > /dev/null
+  done
+done
+
+"$py" - "$what" "$out/$what" "$variants" "$out/bundles" <<'EOF'
+import json, os, sys
+import numpy as np
+from PIL import Image
+what, root, variants, bdir = sys.argv[1], sys.argv[2], sys.argv[3].split(","), sys.argv[4]
+def present(path):
+    with open(path) as f:
+        return [json.loads(l)["present"] for l in f if l.strip()]
+def mask(path):
+    return np.asarray(Image.open(path)) > 0
+def iou(a, b):
+    u = np.logical_or(a, b).sum()
+    return 1.0 if u == 0 else float(np.logical_and(a, b).sum()) / float(u)
+def precision(v):
+    with open(os.path.join(bdir, v, "katana.json")) as f:
+        m = json.load(f)["modules"]
+    return ",".join(k for k in ("image_encoder", "memory_attention", "mask_decoder",
+                                "memory_encoder") if m[k].get("precision") == "int8") or "none"
+clips = sorted(os.listdir(os.path.join(root, "fp32")))
+if what == "drift":
+    print("| variant | int8 modules | mask IoU @10 | @100 | @999 | mean (all frames) | same presence |")
+    print("|---|---|---|---|---|---|---|")
+else:
+    print("| variant | int8 modules | clips | frames | mean mask IoU vs FP32 | min clip mean | same presence | bar (>=0.98, >=99%) |")
+    print("|---|---|---|---|---|---|---|---|")
+for v in variants:
+    ious, agree, frames, clip_means = [], 0, 0, []
+    at = {}
+    for c in clips:
+        a = os.path.join(root, v, c)
+        b = os.path.join(root, "fp32", c)
+        with open(a + ".against.json") as f:
+            cmp = json.load(f)["comparisons"][0]
+        clip_means.append(cmp["mean_mask_iou"])
+        pa, pb = present(os.path.join(a, "results.jsonl")), present(os.path.join(b, "results.jsonl"))
+        n = min(len(pa), len(pb))
+        agree += sum(1 for i in range(n) if pa[i] == pb[i])
+        frames += n
+        ious.append((cmp["mean_mask_iou"], cmp["mask_frames"]))
+        if what == "drift":
+            for k in (10, 100, 999):
+                name = "%05d.png" % k
+                pa_, pb_ = os.path.join(a, "masks", name), os.path.join(b, "masks", name)
+                at[k] = iou(mask(pa_), mask(pb_)) if os.path.exists(pa_) and os.path.exists(pb_) else float("nan")
+    total = sum(n for _, n in ious)
+    mean = sum(m * n for m, n in ious) / total if total else float("nan")
+    same = agree / frames if frames else float("nan")
+    if what == "drift":
+        print(f"| {v} | {precision(v)} | {at[10]:.4f} | {at[100]:.4f} | {at[999]:.4f} | {mean:.4f} | {100*same:.1f}% |")
+    else:
+        ok = "pass" if mean >= 0.98 and same >= 0.99 else "FAIL"
+        print(f"| {v} | {precision(v)} | {len(clips)} | {frames} | {mean:.4f} | {min(clip_means):.4f} | {100*same:.1f}% | {ok} |")
+EOF
