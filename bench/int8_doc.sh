@@ -9,6 +9,9 @@
 #                                                   stream/eval-000)
 #   bench/int8_doc.sh drift BUNDLE OUT [VARIANTS]   one 1,000-frame clip: mask IoU vs FP32 at
 #                                                   frames 10, 100 and 999
+#   bench/int8_doc.sh speed BUNDLE OUT [VARIANTS]   one `katana bench --model FP32,INT8...` run
+#                                                   (seq and pipe, per module and end to end);
+#                                                   not niced, the load (uptime) is printed
 #
 # VARIANTS (comma-separated, default "default,ie,ma,md,me,all"): default = katana onnx quantize
 # with no --modules (KAT_ONNX_QUANTIZE_DEFAULT_MODULES), ie/ma/md/me = that module alone,
@@ -54,6 +57,17 @@ track() { # BUNDLE CLIPDIR RESDIR
   nice -n 10 "$katana" track "$2/img" --model "$1" --box-file "$2/groundtruth.txt" --masks \
     --out "$3" --quiet
 }
+
+if [ "$what" = speed ]; then
+  IFS=, read -r -a vs <<< "${4:-default}"
+  list=$bundle
+  for v in "${vs[@]}"; do make_variant "$v"; list="$list,$out/bundles/$v"; done
+  echo "load before: $(uptime)"
+  "$katana" bench --model "$list" --modes seq,pipe --frames "${FRAMES:-30}" \
+    --iterations "${ITERATIONS:-10}" --json "$out/speed.json"
+  echo "load after: $(uptime)"
+  exit 0
+fi
 
 clips=()
 case "$what" in

@@ -17,6 +17,7 @@
 #include "katana/onnx.h"
 #include "onnx/graph.h"
 #include "onnx/passes.h"
+#include "runtime/system.h"
 
 static char g_tmp[256];
 
@@ -327,6 +328,30 @@ KAT_TEST(test_fp16_storage) {
   KAT_CHECK_NEAR(s[0], 1.26953125 / 127.0, 1e-8);
 }
 
+static bool reduce_for(const char *flags, char *why, size_t n) {
+  FILE *f = fopen(tmp("cpuinfo"), "w");
+  if (!f) return false;
+  fprintf(f, "processor\t: 0\nmodel name\t: Hand-made CPU\nflags\t\t: %s\n\n", flags);
+  fclose(f);
+  return kat__cpu_int8_reduce_range_file(tmp("cpuinfo"), why, n);
+}
+
+KAT_TEST(test_reduce_range_auto) {
+  /* Hand-made CPU info files: AVX2 without VNNI -> 7-bit weights; with either VNNI flag, no
+   * AVX2, or no x86 flags line at all -> 8 bits. A flag must match as a whole word. */
+  char why[128];
+  KAT_CHECK(reduce_for("fpu sse4_2 avx avx2 fma f16c", why, sizeof why));
+  KAT_CHECK_CONTAINS(why, "AVX2 without VNNI");
+  KAT_CHECK(!reduce_for("fpu avx2 avx512f avx512_vnni", why, sizeof why));
+  KAT_CHECK_CONTAINS(why, "VNNI present");
+  KAT_CHECK(!reduce_for("fpu avx2 avx_vnni", why, sizeof why));
+  KAT_CHECK(reduce_for("fpu avx2 xavx_vnni avx_vnnix", why, sizeof why));
+  KAT_CHECK(!reduce_for("fpu sse4_2 avx", why, sizeof why));
+  KAT_CHECK_CONTAINS(why, "no AVX2");
+  KAT_CHECK(!kat__cpu_int8_reduce_range_file(tmp("no-such-cpuinfo"), why, sizeof why));
+  KAT_CHECK_CONTAINS(why, "unreadable");
+}
+
 KAT_TEST(test_quantizer_edges) {
   /* A zero column gets scale 1 and zeros; a NaN weight becomes -qmax; huge values clamp. */
   const float w[4] = {0.0f, NAN, 0.0f, 1.0f};
@@ -383,4 +408,5 @@ static void teardown(void) {
 }
 
 KAT_TEST_MAIN(setup, test_known_int8_matmul, test_known_int8_reduce_range, test_known_int8_gemm,
-              test_fp16_storage, test_quantizer_edges, test_fixtures, teardown)
+              test_fp16_storage, test_reduce_range_auto, test_quantizer_edges, test_fixtures,
+              teardown)

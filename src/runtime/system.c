@@ -75,10 +75,14 @@ static bool has_flag(const char *line, const char *flag) {
 }
 
 bool kat__cpu_int8_reduce_range(char *why, size_t why_size) {
-  const char *reason = "no x86 flags line in /proc/cpuinfo: 8-bit weights";
+  return kat__cpu_int8_reduce_range_file("/proc/cpuinfo", why, why_size);
+}
+
+bool kat__cpu_int8_reduce_range_file(const char *path, char *why, size_t why_size) {
+  const char *reason = "no x86 flags line in the CPU info: 8-bit weights";
   bool reduce = false;
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (!f) reason = "/proc/cpuinfo unreadable: 8-bit weights";
+  FILE *f = fopen(path, "r");
+  if (!f) reason = "CPU info unreadable: 8-bit weights";
   char line[8192];
   while (f && fgets(line, sizeof line, f)) {
     if (strncmp(line, "flags", 5) != 0) continue;

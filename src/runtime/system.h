@@ -17,5 +17,7 @@
  * gets a one-line reason, always NUL-terminated when why_size > 0.
  */
 bool kat__cpu_int8_reduce_range(char *why, size_t why_size);
+/* The same decision from a file in /proc/cpuinfo's format (for tests). */
+bool kat__cpu_int8_reduce_range_file(const char *path, char *why, size_t why_size);
 
 #endif /* KAT_RUNTIME_SYSTEM_H */
