@@ -72,11 +72,11 @@ fi
 clips=()
 case "$what" in
   suite)
-    if [ ! -d "$out/suite/eval-019" ]; then
+    if [ ! -d "$out/suite-clips/eval-019" ]; then
       "$katana" synth --suite eval --seed 100 --count 20 --frames 120 --size 640x360 \
-        --out "$out/suite"
+        --out "$out/suite-clips"
     fi
-    for c in "$out"/suite/eval-*/; do clips+=("${c%/}"); done
+    for c in "$out"/suite-clips/eval-*/; do clips+=("${c%/}"); done
     ;;
   clips)
     clips=("$data/track/clip" "$data/stream/eval-000")
@@ -103,56 +103,4 @@ for v in "${vs[@]}"; do
   done
 done
 
-"$py" - "$what" "$out/$what" "$variants" "$out/bundles" <<'EOF'
-import json, os, sys
-import numpy as np
-from PIL import Image
-what, root, variants, bdir = sys.argv[1], sys.argv[2], sys.argv[3].split(","), sys.argv[4]
-def present(path):
-    with open(path) as f:
-        return [json.loads(l)["present"] for l in f if l.strip()]
-def mask(path):
-    return np.asarray(Image.open(path)) > 0
-def iou(a, b):
-    u = np.logical_or(a, b).sum()
-    return 1.0 if u == 0 else float(np.logical_and(a, b).sum()) / float(u)
-def precision(v):
-    with open(os.path.join(bdir, v, "katana.json")) as f:
-        m = json.load(f)["modules"]
-    return ",".join(k for k in ("image_encoder", "memory_attention", "mask_decoder",
-                                "memory_encoder") if m[k].get("precision") == "int8") or "none"
-clips = sorted(os.listdir(os.path.join(root, "fp32")))
-if what == "drift":
-    print("| variant | int8 modules | mask IoU @10 | @100 | @999 | mean (all frames) | same presence |")
-    print("|---|---|---|---|---|---|---|")
-else:
-    print("| variant | int8 modules | clips | frames | mean mask IoU vs FP32 | min clip mean | same presence | bar (>=0.98, >=99%) |")
-    print("|---|---|---|---|---|---|---|---|")
-for v in variants:
-    ious, agree, frames, clip_means = [], 0, 0, []
-    at = {}
-    for c in clips:
-        a = os.path.join(root, v, c)
-        b = os.path.join(root, "fp32", c)
-        with open(a + ".against.json") as f:
-            cmp = json.load(f)["comparisons"][0]
-        clip_means.append(cmp["mean_mask_iou"])
-        pa, pb = present(os.path.join(a, "results.jsonl")), present(os.path.join(b, "results.jsonl"))
-        n = min(len(pa), len(pb))
-        agree += sum(1 for i in range(n) if pa[i] == pb[i])
-        frames += n
-        ious.append((cmp["mean_mask_iou"], cmp["mask_frames"]))
-        if what == "drift":
-            for k in (10, 100, 999):
-                name = "%05d.png" % k
-                pa_, pb_ = os.path.join(a, "masks", name), os.path.join(b, "masks", name)
-                at[k] = iou(mask(pa_), mask(pb_)) if os.path.exists(pa_) and os.path.exists(pb_) else float("nan")
-    total = sum(n for _, n in ious)
-    mean = sum(m * n for m, n in ious) / total if total else float("nan")
-    same = agree / frames if frames else float("nan")
-    if what == "drift":
-        print(f"| {v} | {precision(v)} | {at[10]:.4f} | {at[100]:.4f} | {at[999]:.4f} | {mean:.4f} | {100*same:.1f}% |")
-    else:
-        ok = "pass" if mean >= 0.98 and same >= 0.99 else "FAIL"
-        print(f"| {v} | {precision(v)} | {len(clips)} | {frames} | {mean:.4f} | {min(clip_means):.4f} | {100*same:.1f}% | {ok} |")
-EOF
+"$py" "$here/bench/int8_table.py" "$what" "$out/$what" "$variants" "$out/bundles"
