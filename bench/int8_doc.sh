@@ -15,8 +15,9 @@
 #
 # VARIANTS (comma-separated, default "default,ie,ma,md,me,all"): default = katana onnx quantize
 # with no --modules (KAT_ONNX_QUANTIZE_DEFAULT_MODULES), ie/ma/md/me = that module alone,
-# all = every module. Runs are niced (these are accuracy runs, not timing runs); runs already
-# there are reused. Needs /usr/bin/python3 with numpy and PIL for the tables.
+# all = every module, ma-nok = memory_attention with its key projections (node names containing
+# k_proj) kept FP32. Runs are niced (these are accuracy runs, not timing runs); runs already
+# there are reused; CLIPS=N limits a mode to its first N clips. Needs /usr/bin/python3 with numpy and PIL for the tables.
 set -euo pipefail
 what=${1:?usage: int8_doc.sh suite|clips|drift BUNDLE OUT [VARIANTS]}
 bundle=${2:?bundle}
@@ -36,6 +37,7 @@ modules_of() {
     md) echo mask_decoder ;;
     me) echo memory_encoder ;;
     all) echo image_encoder,memory_attention,mask_decoder,memory_encoder ;;
+    ma-nok) echo memory_attention ;;
     *) echo "int8_doc: unknown variant $1" >&2; exit 2 ;;
   esac
 }
@@ -46,7 +48,9 @@ make_variant() {
   [ -s "$dst/katana.json" ] && [ "$dst/katana.json" -nt "$bundle/katana.json" ] && return 0
   rm -rf "$dst"
   # The check bar is relaxed here (--tol 1): the tracking comparison below is the judge.
-  "$katana" onnx quantize "$bundle" -o "$dst" ${mods:+--modules "$mods"} --tol 1 \
+  local extra=()
+  [ "$v" = ma-nok ] && extra=(--exclude k_proj)
+  "$katana" onnx quantize "$bundle" -o "$dst" ${mods:+--modules "$mods"} "${extra[@]}" --tol 1 \
     > "$out/bundles/$v.log"
 }
 
@@ -91,6 +95,8 @@ case "$what" in
   *) echo "int8_doc: unknown mode $what (suite, clips, drift)" >&2; exit 2 ;;
 esac
 
+# CLIPS=N keeps the first N clips (a bounded run; the tables say how many clips they cover).
+if [ -n "${CLIPS:-}" ] && [ "${#clips[@]}" -gt "$CLIPS" ]; then clips=("${clips[@]:0:$CLIPS}"); fi
 IFS=, read -r -a vs <<< "$variants"
 for c in "${clips[@]}"; do track "$bundle" "$c" "$out/$what/fp32/$(basename "$c")"; done
 for v in "${vs[@]}"; do
