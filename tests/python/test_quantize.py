@@ -36,6 +36,10 @@ def sha(path):
 class QuantizeBundleTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
+        # The default module list, as the CLI states it.
+        _, helptext = katana("onnx", "--help")
+        m = re.search(r"modules \(default: ([a-z_]+(?:,[a-z_]+)*)", helptext)
+        cls.defaults = m.group(1).split(",") if m else []
         cls.tmp = tempfile.mkdtemp(prefix="kat_quant_")
         cls.out = os.path.join(cls.tmp, "int8")
         cls.rc, cls.log = katana("onnx", "quantize", BUNDLE, "-o", cls.out)
@@ -49,7 +53,10 @@ class QuantizeBundleTest(unittest.TestCase):
         with open(os.path.join(self.out, "katana.json")) as f:
             man = json.load(f)
         mods = man["modules"]
-        for name in ("image_encoder", "memory_attention"):
+        self.assertTrue(self.defaults, "katana onnx --help names no default modules")
+        all_mods = ("image_encoder", "memory_attention", "mask_decoder", "memory_encoder")
+        for name in self.defaults:
+            self.assertIn(name, all_mods)
             self.assertEqual(mods[name]["precision"], "int8")
             q = mods[name]["quantization"]
             self.assertEqual(q["method"], "dynamic")
@@ -58,7 +65,7 @@ class QuantizeBundleTest(unittest.TestCase):
             self.assertEqual(q["reduce_range_choice"], "auto")
             self.assertEqual(mods[name]["sha256"], sha(os.path.join(self.out,
                                                                     mods[name]["file"])))
-        for name in ("memory_encoder", "mask_decoder"):
+        for name in (n for n in all_mods if n not in self.defaults):
             self.assertEqual(mods[name]["precision"], "fp32")
             self.assertNotIn("quantization", mods[name])
             self.assertEqual(sha(os.path.join(self.out, mods[name]["file"])),
@@ -67,9 +74,9 @@ class QuantizeBundleTest(unittest.TestCase):
         rc, doc = katana("doctor", "--model", self.out)
         m = re.search(r"int8:\s+reduce_range (on|off)", doc)
         self.assertIsNotNone(m, doc)
-        self.assertEqual(mods["image_encoder"]["quantization"]["reduce_range"], m.group(1) == "on")
-        self.assertIn("image_encoder=int8(w", doc)
-        self.assertIn("memory_encoder=fp32", doc)
+        self.assertEqual(mods[self.defaults[0]]["quantization"]["reduce_range"], m.group(1) == "on")
+        for name in all_mods:
+            self.assertIn(f"{name}={'int8(w' if name in self.defaults else 'fp32'}", doc)
 
     def test_tracks_and_bench_reports(self):
         self.assertEqual(self.rc, 0, self.log)
@@ -86,11 +93,11 @@ class QuantizeBundleTest(unittest.TestCase):
                          "--frames", "3", "--iterations", "1", "--warmup", "1", "--json",
                          os.path.join(self.tmp, "b.json"))
         self.assertEqual(rc, 0, log)
-        self.assertIn("precision: image_encoder=int8", log)
-        self.assertIn("precision: image_encoder=fp32", log)
+        self.assertIn(f"{self.defaults[0]}=int8(w", log)
+        self.assertIn("precision: image_encoder=fp32 memory_attention=fp32", log)
         with open(os.path.join(self.tmp, "b.json")) as f:
             js = json.dumps(json.load(f))
-        self.assertIn("memory_attention=int8", js)
+        self.assertIn(f"{self.defaults[0]}=int8", js)
 
     def test_hand_edited_manifest_without_precision(self):
         src = os.path.join(self.tmp, "noprec")

@@ -12,6 +12,18 @@
 #include "katana/katana.h"
 #include "katana/onnx.h"
 
+/* KAT_ONNX_QUANTIZE_DEFAULT_MODULES joined with commas. */
+static const char *default_modules(void) {
+  static const char *const defs[] = {KAT_ONNX_QUANTIZE_DEFAULT_MODULES};
+  static char buf[256];
+  size_t used = 0;
+  for (size_t i = 0; i < sizeof defs / sizeof *defs; i++) {
+    int w = snprintf(buf + used, sizeof buf - used, "%s%s", i ? "," : "", defs[i]);
+    if (w > 0 && (size_t)w < sizeof buf - used) used += (size_t)w;
+  }
+  return buf;
+}
+
 static void usage(FILE *f) {
   fprintf(f,
           "usage: katana onnx inspect MODEL\n"
@@ -27,7 +39,8 @@ static void usage(FILE *f) {
           "passes: gather-to-split, scatternd-to-concat (the default pair), expose-multimask,\n"
           "        fixed-memory (needs --fixed-memory N), fp16, int8\n"
           "quantize: dynamic INT8 of the MatMul/Gemm nodes with constant weights of the listed\n"
-          "  modules (default: image_encoder,memory_attention); int8 weights per output channel,\n"
+          "  modules (default: %s, the modules that kept the accuracy\n"
+          "  bar against FP32, docs/performance.md); int8 weights per output channel,\n"
           "  activations quantized at run time; Conv, LayerNorm and Softmax stay FP32.\n"
           "  --reduce-range auto uses 7-bit weights on AVX2 without VNNI (see katana doctor).\n"
           "Every pass that changes the graph is checked in ONNX Runtime (CPU) on seeded random\n"
@@ -35,7 +48,8 @@ static void usage(FILE *f) {
           "coverage: per provider the nodes it claims and its partition count (from ORT's\n"
           "session log; partitions as katana counts them, and ORT's own count where the provider\n"
           "logs one), the nodes the preset's provider leaves to others with ORT's reason, then\n"
-          "katana's static checks (also when the provider is not available here).\n");
+          "katana's static checks (also when the provider is not available here).\n",
+          default_modules());
 }
 
 static bool parse_i64(const char *s, int64_t *v) {
