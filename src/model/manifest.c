@@ -607,8 +607,8 @@ static int parse_module(mctx *c, const kat__json *modules, int slot) {
     char full[PATH_MAX_LEN];
     const char *p = kat__json_string(prec, NULL);
     join(full, sizeof full, path, "precision");
-    if (!p || (strcmp(p, "fp32") != 0 && strcmp(p, "fp16") != 0))
-      return merr(c, prec, KAT_EMODEL, "field '%s' must be \"fp32\" or \"fp16\"", full);
+    if (!p || (strcmp(p, "fp32") != 0 && strcmp(p, "fp16") != 0 && strcmp(p, "int8") != 0))
+      return merr(c, prec, KAT_EMODEL, "field '%s' must be \"fp32\", \"fp16\" or \"int8\"", full);
     kat__strlcpy(mod->precision, p, sizeof mod->precision);
   }
 

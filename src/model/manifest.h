@@ -92,7 +92,7 @@ typedef struct kat_module_manifest {
   bool present;                     /* always true for slots 0..3 after a successful parse */
   char file[KAT_FILE_NAME_MAX];     /* plain file name inside the bundle folder */
   char sha256[KAT_SHA256_HEX_SIZE]; /* 64 lowercase hex digits */
-  char precision[8];                /* "fp32" (default) or "fp16" (weights; I/O stay as listed) */
+  char precision[8]; /* "fp32" (default), "fp16" or "int8" (weights; I/O stay as listed) */
   /* memory_attention: dynamic M (memory dim 1 symbolic) or fixed M = fixed_tokens; the fixed
    * variant slot has dynamic false and its dims filled in. */
   bool dynamic;
