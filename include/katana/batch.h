@@ -5,8 +5,10 @@
  * non-blank line that does not start with '#' is one entry; entries are numbered from 0 in file
  * order, and that index is what sharding uses (index % N == I). A line that cannot be used (a
  * syntax error, a missing source, a bad box, a duplicate id) is still an entry: its `error` says
- * why, so the batch records it as that line's failure and goes on. Only a problem with the file as
- * a whole (unreadable, too large, a CSV header with an unknown column) fails the read.
+ * why, so the batch records it as that line's failure and goes on (a line whose id an earlier
+ * line already has gets the id dup-<index as 6 digits>, so its ERROR has a folder of its own). Only
+ * a problem with the file as a whole (unreadable, too large, a CSV header with an unknown column)
+ * fails the read.
  *
  * Fields (JSONL key = CSV column): id (folder name of the results, [A-Za-z0-9._-], at most 64
  * characters, not starting with '.'; default: the index as 6 digits), source (required: a video,

@@ -553,19 +553,27 @@ static int mark_duplicates(kat_batch_manifest *m) {
   if (!v) return -1;
   for (size_t i = 0; i < m->n; i++) v[i] = &m->entries[i];
   qsort(v, m->n, sizeof *v, cmp_id);
+  size_t first = 0; /* the group's first entry (lowest index) keeps the id */
   for (size_t i = 1; i < m->n; i++) {
-    if (strcmp(v[i]->id, v[i - 1]->id)) continue;
+    if (strcmp(v[i]->id, v[first]->id)) {
+      first = i;
+      continue;
+    }
     kat_batch_entry *e = &m->entries[v[i]->index];
-    if (e->error) continue;
     char msg[200];
-    size_t first = i;
-    while (first > 0 && !strcmp(v[first - 1]->id, e->id)) first--;
     snprintf(msg, sizeof msg, "the id '%s' is also the id of line %lld", e->id,
              (long long)v[first]->line);
-    if (!(e->error = kat__strdup(msg))) {
+    /* The line's ERROR must not land in the folder of the line that owns the id. */
+    char dup[32];
+    snprintf(dup, sizeof dup, "dup-%06zu", e->index);
+    char *id = kat__strdup(dup);
+    if (!id || (!e->error && !(e->error = kat__strdup(msg)))) {
+      kat__free(id);
       kat__free(v);
       return -1;
     }
+    kat__free((void *)e->id);
+    e->id = id;
   }
   kat__free(v);
   return 0;
