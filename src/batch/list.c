@@ -1,6 +1,7 @@
 /*
- * Batch manifests (include/katana/batch.h): reads a JSONL or CSV list of videos into entries,
- * with the project's one JSON parser (src/model/json.c) for JSONL lines and inline prompts.
+ * Batch manifests (include/katana/batch.h, batch/list.h): reads a JSONL or CSV list of videos into
+ * entries, with the project's one JSON parser (src/model/json.c) for JSONL lines and inline
+ * prompts.
  *
  * The whole file is read at once (at most 64 MiB) and split into lines; each line becomes an
  * entry whether or not it parses, so entry indices, and with them the shards, do not move when
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "batch/list.h"
 #include "katana/batch.h"
 #include "model/json.h"
 
@@ -579,17 +581,14 @@ static int mark_duplicates(kat_batch_manifest *m) {
   return 0;
 }
 
-int kat_batch_manifest_read(const char *path, kat_batch_manifest **out, char *err,
-                            size_t err_size) {
-  char *text = NULL, *base = NULL;
-  size_t len = 0;
+int kat__batch_manifest_parse(char *text, size_t len, const char *path, kat_batch_manifest **out,
+                              char *err, size_t err_size) {
+  char *base = NULL;
   char msg[700];
   kat_batch_manifest *m = NULL;
   int colmap[MAX_CSV_COLS], ncols = 0;
+  int rc = KAT_ENOMEM;
   *out = NULL;
-  int rc = read_all(path, &text, &len, err, err_size);
-  if (rc) return rc;
-  rc = KAT_ENOMEM;
   const char *slash = strrchr(path, '/');
   if (slash) {
     size_t n = (size_t)(slash - path);
@@ -697,6 +696,17 @@ cleanup:
   if (rc == KAT_ENOMEM) err_put(err, err_size, "out of memory reading the manifest");
   kat_batch_manifest_destroy(m);
   kat__free(base);
+  return rc;
+}
+
+int kat_batch_manifest_read(const char *path, kat_batch_manifest **out, char *err,
+                            size_t err_size) {
+  char *text = NULL;
+  size_t len = 0;
+  *out = NULL;
+  int rc = read_all(path, &text, &len, err, err_size);
+  if (rc) return rc;
+  rc = kat__batch_manifest_parse(text, len, path, out, err, err_size);
   kat__free(text);
   return rc;
 }
