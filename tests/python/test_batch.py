@@ -4,6 +4,7 @@ statuses and --report. Runs the committed default model (trained weights) on syn
 """
 import json
 import os
+import pty
 import shutil
 import signal
 import subprocess
@@ -225,6 +226,48 @@ class BatchTest(unittest.TestCase):
         self.assertEqual(frames, list(range(150)))
         self.assertTrue(os.path.isfile(os.path.join(out, "short", "DONE")))
         self.assertFalse(any(n.endswith(".tmp") for n in os.listdir(os.path.join(out, "long"))))
+
+    def test_sigterm_and_progress_line(self):
+        """SIGTERM (what scancel sends first) mid-line: exit 143, no DONE; the progress line is
+        drawn on a terminal (a pty here)."""
+        m = os.path.join(self.tmp, "term.jsonl")
+        long_clip = os.path.join(self.tmp, "long", "train-000")
+        box = read(os.path.join(long_clip, "groundtruth.txt")).split("\n")[0]
+        with open(m, "w") as f:
+            f.write(json.dumps({"id": "long", "source": os.path.join(long_clip, "video.mp4"),
+                                "box": [int(v) for v in box.split(",")]}) + "\n")
+        out = os.path.join(self.tmp, "out-term")
+        master, slave = pty.openpty()
+        p = subprocess.Popen([CLI, "batch", m, "--model", MODEL, "--out", out],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave)
+        os.close(slave)
+        boxes = os.path.join(out, "long", "boxes.txt")
+        t0 = time.time()
+        while time.time() - t0 < 120:
+            if os.path.exists(boxes) and len(read(boxes).splitlines()) >= 3:
+                break
+            time.sleep(0.05)
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(timeout=60)
+        tty = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            tty += chunk
+        os.close(master)
+        self.assertEqual(rc, 143, tty.decode(errors="replace"))
+        self.assertFalse(os.path.exists(os.path.join(out, "long", "DONE")))
+        self.assertLess(len(read(boxes).splitlines()), 150)
+        text = tty.decode(errors="replace")
+        self.assertRegex(text, r"\rbatch 0/1: 0/1 lines \(0 done, 0 failed\), [1-9][0-9]* frames")
+        self.assertIn("interrupted by SIGTERM", text)
+        r = run(["batch", m, "--model", MODEL, "--out", out, "--quiet"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(read(boxes).splitlines()), 150)
 
 
 if __name__ == "__main__":
