@@ -13,10 +13,10 @@
  * DESIGN (threads). --jobs J starts J workers; each takes the next line of the shard from a
  * counter under one mutex and runs it with its own stream, so J lines run at once and the thread
  * budget (--threads, default the online cores) is split between them. The same mutex guards the
- * totals and the progress line. SIGINT/SIGTERM only set a flag and write a byte to a self-pipe; a
- * watcher thread then cancels every running stream (kat_stream_cancel is safe from any thread),
- * workers take no new line, and the command exits 128 + the signal; the lines that were running
- * keep no DONE, so a rerun redoes them.
+ * totals and the progress line. SIGINT/SIGTERM only set an atomic flag and write a byte to a
+ * self-pipe; a watcher thread then cancels every running stream (kat_stream_cancel is safe from
+ * any thread), workers take no new line, and the command exits 128 + the signal; the lines that
+ * were running keep no DONE, so a rerun redoes them.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
@@ -25,6 +25,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -241,7 +242,10 @@ static int batch_parse(int argc, char **argv, batch_opts *o) {
 
 /* ---- interruption ---- */
 
-static volatile sig_atomic_t g_signo;
+/* The first SIGINT/SIGTERM, 0 if none. Workers read it on other threads, so it is a C11 atomic
+ * (lock-free for int, hence async-signal-safe), not a plain volatile sig_atomic_t. */
+static _Atomic int g_signo;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "the signal flag must be lock-free");
 static int g_wake[2] = {-1, -1};
 
 static void on_signal(int sig) {
