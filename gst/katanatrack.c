@@ -334,7 +334,10 @@ static void draw_box(GstVideoFrame *f, const kat_track_result *r) {
   const GstVideoFormat fmt = GST_VIDEO_FRAME_FORMAT(f);
   guint8 *p = GST_VIDEO_FRAME_PLANE_DATA(f, 0);
   const int st = GST_VIDEO_FRAME_PLANE_STRIDE(f, 0);
+  /* BT.601 limited range, as katana reads NV12. */
   const int luma = (66 * c[0] + 129 * c[1] + 25 * c[2] + 128) / 256 + 16;
+  const int cb = (-38 * c[0] - 74 * c[1] + 112 * c[2] + 128) / 256 + 128;
+  const int cr = (112 * c[0] - 94 * c[1] - 18 * c[2] + 128) / 256 + 128;
   for (int y = y0; y <= y1; y++) {
     for (int x = x0; x <= x1; x++) {
       const int edge = y - y0 < 2 || y1 - y < 2 || x - x0 < 2 || x1 - x < 2;
@@ -346,7 +349,21 @@ static void draw_box(GstVideoFrame *f, const kat_track_result *r) {
         case GST_VIDEO_FORMAT_BGRx:
           px[x * 4] = c[2], px[x * 4 + 1] = c[1], px[x * 4 + 2] = c[0];
           break;
-        default: /* NV12, I420: the outline in the luma plane */ px[x] = (guint8)luma; break;
+        default: { /* NV12, I420: luma, and the chroma sample of the 2x2 block */
+          px[x] = (guint8)luma;
+          guint8 *c1 = (guint8 *)GST_VIDEO_FRAME_PLANE_DATA(f, 1) +
+                       (size_t)(y / 2) * (size_t)GST_VIDEO_FRAME_PLANE_STRIDE(f, 1);
+          if (fmt == GST_VIDEO_FORMAT_NV12) {
+            c1[(x / 2) * 2] = (guint8)cb;
+            c1[(x / 2) * 2 + 1] = (guint8)cr;
+          } else {
+            guint8 *c2 = (guint8 *)GST_VIDEO_FRAME_PLANE_DATA(f, 2) +
+                         (size_t)(y / 2) * (size_t)GST_VIDEO_FRAME_PLANE_STRIDE(f, 2);
+            c1[x / 2] = (guint8)cb;
+            c2[x / 2] = (guint8)cr;
+          }
+          break;
+        }
       }
     }
   }

@@ -199,18 +199,21 @@ C_TYPES = {
 
 
 def _candidates():
-    """Where libkatana may be, in order: $KATANA_LIBRARY; beside the package (an install that
-    copied the library into it); the prefix's lib folder of an installed package
-    (<prefix>/lib/python3/dist-packages/katana -> <prefix>/lib); the build tree of a checkout
-    (python/katana -> build/, or $KATANA_BUILD_DIR)."""
+    """Where libkatana may be, in order: $KATANA_LIBRARY; for an installed package only the
+    prefix's libdir, named by the _installed.py that cmake --install writes (relative, so a
+    moved prefix works); in a checkout: beside the package, $KATANA_BUILD_DIR, then build/."""
     env = os.environ.get("KATANA_LIBRARY")
     if env:
         return [env]
     here = os.path.dirname(os.path.abspath(__file__))
     names = ["libkatana.so.0", "libkatana.so", "libkatana.dylib"]
     dirs = [here]
-    # Installed: katana/ sits in <libdir>/python3/dist-packages or <libdir>/pythonX.Y/site-packages.
-    dirs.append(os.path.normpath(os.path.join(here, "..", "..", "..")))
+    try:  # written by cmake --install (cmake/install.cmake): libkatana relative to the package
+        from ._installed import LIB_RELATIVE
+        return [os.path.join(os.path.normpath(os.path.join(here, LIB_RELATIVE)), n)
+                for n in names]
+    except ImportError:
+        pass
     build = os.environ.get("KATANA_BUILD_DIR")
     if build:
         dirs.append(build)
