@@ -21,19 +21,24 @@
  * another id it is refused (returns FALSE).
  *
  * DESIGN (live sources). When the upstream latency query says the source is live (live=auto)
- * or live=on, the streaming thread never waits for the tracker: it try-pushes each frame into a
- * drop_oldest stream (preprocess only) and attaches the newest result available (results lag
- * the video by the tracker's latency; the meta's "frame" field names the source frame it
- * belongs to). A worker thread owns the stream's consumer side: it opens the stream when a
- * prompt arrives (so session creation never blocks upstream), calls kat_stream_next_timeout,
- * posts the messages and publishes the newest result under `lock`. Frames the stream drops and
- * frames it cannot take (no free slot, or no stream open yet) are counted in `dropped`,
- * reported in every message and in the read-only property "dropped". Not live: every frame is
- * pushed and its own result taken before the buffer goes on, so results are in frame order and
- * equal `katana track`'s.
+ * or live=on, the streaming thread never waits for the tracker, nor for the preprocessing: it
+ * copies the frame (converted to RGB24 or NV12) into a three-slot mailbox, swaps an index
+ * under mbox_lock and attaches the newest result available (results lag the video by the
+ * tracker's latency; the meta's "frame" field names the source frame it belongs to). A
+ * producer thread takes the newest frame from the mailbox and kat_stream_try_push-es it into
+ * a drop_oldest stream (the resize runs there); a worker thread owns the stream's consumer
+ * side: it opens the stream when a prompt arrives (session creation never blocks upstream),
+ * calls kat_stream_next_timeout, publishes the newest result under res_lock and posts the
+ * messages. Frames not tracked are counted: overwritten in the mailbox, dropped by the stream,
+ * refused by it (no free slot) or arriving while no stream is open; the sum is in every
+ * message ("dropped") and in the read-only property "dropped". Not live: every frame is pushed
+ * and its own result taken before the buffer goes on, so results are in frame order and equal
+ * `katana track`'s.
  *
- * Thread-safety: properties are guarded by the object lock; stream state by `lock` in live mode
- * (the streaming thread and the worker), else used by the streaming thread only.
+ * Thread-safety: properties are guarded by the object lock. Live mode: the stream and its
+ * open/close requests by `lock` (producer and worker), the mailbox by mbox_lock, results and
+ * counters by res_lock; the streaming thread takes only the last two, each for a few copies.
+ * Not live: the stream is used by the streaming thread only.
  */
 #define _GNU_SOURCE
 #include <gst/gst.h>
@@ -72,7 +77,9 @@ typedef struct _KatanaTrack {
   gint64 stream_base;   /* frame_no of the current stream's first frame */
   kat_stream *stream;   /* guarded by lock in live mode */
   gint obj_id;          /* the tracked object's id, -1 when none */
-  uint8_t *conv;        /* [h, w*3] u8 RGB24 (RGBx/BGRx) or [h/2, w] u8 UV (I420) */
+  gint info_w, info_h;  /* the negotiated size and format */
+  GstVideoFormat info_fmt;
+  uint8_t *conv; /* [h, w*3] u8 RGB24 (RGBx/BGRx) or [h/2, w] u8 UV (I420) */
   size_t conv_stride;
   /* Live mode: the worker and what it shares with the streaming thread (lock, cond). */
   GThread *worker;
@@ -83,12 +90,33 @@ typedef struct _KatanaTrack {
   gdouble open_box[4];
   gint open_id;
   gboolean want_close;
+  gboolean opening;        /* the worker is opening a stream */
   kat_track_result latest; /* newest result (mask not kept) */
   gboolean has_latest;
   guint8 *latest_mask; /* [h, w] u8 copy of the newest mask when masks=true */
   gint64 latest_frame; /* element frame number of the newest result */
   guint64 dropped;     /* frames not tracked (stream drops + frames it could not take) */
   guint64 refused;     /* frames the stream could not take, or with no stream open */
+  /* Live mode, the mailbox between the streaming thread and the producer thread (mbox_lock,
+   * mbox_cond): three frame slots, a triple buffer. The streaming thread fills slot `w` and
+   * swaps it with `r` (an unread frame there is overwritten and counted in mbox_dropped); the
+   * producer swaps `r` with its slot `b` and pushes that. Each slot is [h, w*3] u8 RGB24 or
+   * an NV12 [h, w] Y plane followed by its [h/2, w] UV plane. */
+  GThread *producer;
+  GMutex mbox_lock;
+  GCond mbox_cond;
+  guint8 *slot[3];
+  gint64 slot_frame[3];
+  int w, r, b;
+  gboolean has_ready, pstop;
+  prompt_op pend_op;
+  gint pend_id;
+  gdouble pend_box[4];
+  guint64 mbox_dropped;
+  /* Results, read by the streaming thread (res_lock): latest, has_latest, latest_mask,
+   * latest_frame, latest_id, dropped, refused. */
+  GMutex res_lock;
+  gint latest_id;
 } KatanaTrack;
 
 typedef struct _KatanaTrackClass {
@@ -439,9 +467,11 @@ static gpointer worker_main(gpointer data) {
     if (kt->want_close && kt->stream) {
       kat_stream *s = kt->stream;
       kt->stream = NULL;
-      kt->has_latest = FALSE;
       g_mutex_unlock(&kt->lock);
       kat_stream_close(s);
+      g_mutex_lock(&kt->res_lock);
+      kt->has_latest = FALSE;
+      g_mutex_unlock(&kt->res_lock);
       g_mutex_lock(&kt->lock);
     }
     kt->want_close = FALSE;
@@ -450,10 +480,12 @@ static gpointer worker_main(gpointer data) {
       memcpy(box, kt->open_box, sizeof box);
       const gint id = kt->open_id;
       kt->want_open = FALSE;
+      kt->opening = TRUE;
       g_mutex_unlock(&kt->lock);
       kat_stream *s = NULL;
       int rc = stream_open(kt, box, TRUE, &s);
       g_mutex_lock(&kt->lock);
+      kt->opening = FALSE;
       if (rc == 0) {
         kt->stream = s;
         kt->obj_id = id;
@@ -467,7 +499,7 @@ static gpointer worker_main(gpointer data) {
     }
     kat_stream *s = kt->stream;
     g_mutex_unlock(&kt->lock);
-    /* Consumer side, on this thread only; the streaming thread pushes under `lock`. */
+    /* Consumer side, on this thread only; the producer thread pushes under `lock`. */
     int rc = kat_stream_next_timeout(s, &r, 50);
     g_mutex_lock(&kt->lock);
     if (rc == KAT_EAGAIN) continue;
@@ -480,22 +512,29 @@ static gpointer worker_main(gpointer data) {
       continue;
     }
     kat_stream_stats st;
-    guint64 dropped = kt->refused;
     const gint id = kt->obj_id;
     const gint64 frame = kt->stream_base + r.source_index;
     g_mutex_unlock(&kt->lock);
-    if (kat_stream_get_stats(s, &st) == 0) dropped += (guint64)st.dropped;
-    post_result(kt, &r, id, frame, dropped);
-    g_mutex_lock(&kt->lock);
+    guint64 dropped = 0;
+    if (kat_stream_get_stats(s, &st) == 0) dropped = (guint64)st.dropped;
+    g_mutex_lock(&kt->mbox_lock);
+    dropped += kt->mbox_dropped;
+    g_mutex_unlock(&kt->mbox_lock);
+    g_mutex_lock(&kt->res_lock);
+    dropped += kt->refused;
     kt->dropped = dropped;
     kt->latest = r;
     kt->latest.mask = NULL;
     kt->latest_frame = frame;
+    kt->latest_id = id;
     if (kt->latest_mask && r.mask)
       for (int y = 0; y < r.mask_height; y++)
         memcpy(kt->latest_mask + (size_t)y * (size_t)r.mask_width,
                r.mask + (size_t)y * r.mask_stride, (size_t)r.mask_width);
     kt->has_latest = TRUE;
+    g_mutex_unlock(&kt->res_lock);
+    post_result(kt, &r, id, frame, dropped);
+    g_mutex_lock(&kt->lock);
   }
   kat_stream *s = kt->stream;
   kt->stream = NULL;
@@ -504,9 +543,125 @@ static gpointer worker_main(gpointer data) {
   return NULL;
 }
 
+/* A kat_frame viewing mailbox slot i (RGB24 or NV12, see the struct). */
+static void slot_frame(KatanaTrack *kt, int i, kat_frame *k) {
+  memset(k, 0, sizeof *k);
+  const int W = kt->info_w, H = kt->info_h;
+  k->width = W;
+  k->height = H;
+  if (kt->info_fmt == GST_VIDEO_FORMAT_NV12 || kt->info_fmt == GST_VIDEO_FORMAT_I420) {
+    k->format = KAT_PIXEL_NV12;
+    k->data[0] = kt->slot[i];
+    k->stride[0] = (size_t)W;
+    k->data[1] = kt->slot[i] + (size_t)W * (size_t)H;
+    k->stride[1] = (size_t)W;
+  } else {
+    k->format = KAT_PIXEL_RGB24;
+    k->data[0] = kt->slot[i];
+    k->stride[0] = (size_t)W * 3;
+  }
+}
+
+/* Copies frame f into mailbox slot i, converted to the slot's RGB24 or NV12. */
+static void slot_fill(KatanaTrack *kt, GstVideoFrame *f, int i) {
+  kat_frame k;
+  to_kat_frame(kt, f, &k); /* RGBx/BGRx/I420 converted into conv; the rest are views */
+  kat_frame d;
+  slot_frame(kt, i, &d);
+  const int W = kt->info_w, H = kt->info_h;
+  const size_t row0 = k.format == KAT_PIXEL_NV12 ? (size_t)W : (size_t)W * 3;
+  for (int y = 0; y < H; y++)
+    memcpy((guint8 *)d.data[0] + (size_t)y * d.stride[0], k.data[0] + (size_t)y * k.stride[0],
+           row0);
+  if (k.format == KAT_PIXEL_NV12)
+    for (int y = 0; y < H / 2; y++)
+      memcpy((guint8 *)d.data[1] + (size_t)y * d.stride[1], k.data[1] + (size_t)y * k.stride[1],
+             (size_t)W);
+}
+
+/* Live mode, producer side: takes the newest frame of the mailbox and try-pushes it. */
+static gpointer producer_main(gpointer data) {
+  KatanaTrack *kt = data;
+  for (;;) {
+    g_mutex_lock(&kt->mbox_lock);
+    while (!kt->pstop && !kt->has_ready && kt->pend_op == OP_NONE)
+      g_cond_wait(&kt->mbox_cond, &kt->mbox_lock);
+    if (kt->pstop) {
+      g_mutex_unlock(&kt->mbox_lock);
+      break;
+    }
+    const prompt_op op = kt->pend_op;
+    const gint id = kt->pend_id;
+    gdouble box[4];
+    memcpy(box, kt->pend_box, sizeof box);
+    kt->pend_op = OP_NONE;
+    gboolean got = FALSE;
+    gint64 frame = 0;
+    if (kt->has_ready) {
+      const int t = kt->b;
+      kt->b = kt->r;
+      kt->r = t;
+      kt->has_ready = FALSE;
+      frame = kt->slot_frame[kt->b];
+      got = TRUE;
+    }
+    g_mutex_unlock(&kt->mbox_lock);
+    g_mutex_lock(&kt->lock);
+    if (op != OP_NONE) {
+      if (kt->stream) kat_stream_cancel(kt->stream);
+      kt->want_close = TRUE;
+      kt->obj_id = -1;
+      if (op != OP_REMOVE) {
+        kt->want_open = TRUE;
+        kt->open_id = id;
+        memcpy(kt->open_box, box, sizeof kt->open_box);
+      }
+      g_cond_broadcast(&kt->cond);
+    }
+    gboolean refused = FALSE;
+    if (got && kt->stream && !kt->want_close) {
+      if (kt->stream_base < 0) kt->stream_base = frame;
+      kat_frame k;
+      slot_frame(kt, kt->b, &k);
+      k.index = frame - kt->stream_base;
+      const int rc = kat_stream_try_push(kt->stream, &k);
+      if (rc == KAT_EAGAIN) {
+        refused = TRUE;
+      } else if (rc && rc != KAT_ECANCELED) {
+        GST_ELEMENT_WARNING(kt, STREAM, FAILED,
+                            ("katanatrack: %s", kat_stream_push_error(kt->stream)),
+                            ("%s", kat_status_name(rc)));
+        kt->want_close = TRUE;
+        g_cond_broadcast(&kt->cond);
+      }
+    } else if (got && (kt->want_open || kt->opening || kt->obj_id >= 0)) {
+      refused = TRUE; /* the stream is being opened: this frame is not tracked */
+    }
+    g_mutex_unlock(&kt->lock);
+    if (refused) {
+      g_mutex_lock(&kt->res_lock);
+      kt->refused++;
+      g_mutex_unlock(&kt->res_lock);
+    }
+  }
+  return NULL;
+}
+
 /* ---- GstVideoFilter ---- */
 
 static void stop_all(KatanaTrack *kt) {
+  if (kt->producer) {
+    g_mutex_lock(&kt->mbox_lock);
+    kt->pstop = TRUE;
+    g_cond_broadcast(&kt->mbox_cond);
+    g_mutex_unlock(&kt->mbox_lock);
+    g_thread_join(kt->producer);
+    kt->producer = NULL;
+  }
+  for (int i = 0; i < 3; i++) {
+    g_free(kt->slot[i]);
+    kt->slot[i] = NULL;
+  }
   if (kt->worker) {
     g_mutex_lock(&kt->lock);
     kt->stop = TRUE;
@@ -529,7 +684,7 @@ static gboolean kt_start(GstBaseTransform *bt) {
   kt->stop = FALSE;
   kt->want_open = kt->want_close = FALSE;
   kt->has_latest = FALSE;
-  kt->dropped = kt->refused = 0;
+  kt->dropped = kt->refused = kt->mbox_dropped = 0;
   return TRUE;
 }
 
@@ -556,11 +711,19 @@ static gboolean kt_set_info(GstVideoFilter *vf, GstCaps *in, GstVideoInfo *ii, G
                       (NULL));
     return FALSE;
   }
-  if (kt->stream || kt->worker) {
-    GST_ELEMENT_ERROR(kt, STREAM, FORMAT, ("katanatrack: the frame size changed mid-track"),
+  if ((kt->stream || kt->worker) && (W != kt->info_w || H != kt->info_h || fmt != kt->info_fmt)) {
+    GST_ELEMENT_ERROR(kt, STREAM, FORMAT,
+                      ("katanatrack: the frame size or format changed mid-track (%dx%d %s to "
+                       "%dx%d %s)",
+                       kt->info_w, kt->info_h, gst_video_format_to_string(kt->info_fmt), W, H,
+                       gst_video_format_to_string(fmt)),
                       (NULL));
     return FALSE;
   }
+  if (kt->stream || kt->worker) return TRUE; /* the same caps again */
+  kt->info_w = W;
+  kt->info_h = H;
+  kt->info_fmt = fmt;
   g_free(kt->conv);
   kt->conv = NULL;
   if (fmt == GST_VIDEO_FORMAT_RGBx || fmt == GST_VIDEO_FORMAT_BGRx) {
@@ -585,43 +748,32 @@ static gboolean upstream_live(KatanaTrack *kt) {
   return live;
 }
 
+/* Live mode, streaming thread: copies the frame into the mailbox (never waits for the
+ * tracker; the mailbox lock is held only for an index swap) and attaches the newest result. */
 static GstFlowReturn frame_live(KatanaTrack *kt, GstVideoFrame *f, prompt_op op, gint id,
                                 const gdouble box[4], gboolean draw) {
-  g_mutex_lock(&kt->lock);
-  if (op == OP_ADD || op == OP_RESEED || op == OP_REMOVE) {
-    if (kt->stream) kat_stream_cancel(kt->stream);
-    kt->want_close = TRUE;
-    kt->obj_id = -1;
-    if (op != OP_REMOVE) {
-      kt->want_open = TRUE;
-      kt->open_id = id;
-      memcpy(kt->open_box, box, sizeof kt->open_box);
-    }
-    g_cond_broadcast(&kt->cond);
+  slot_fill(kt, f, kt->w);
+  g_mutex_lock(&kt->mbox_lock);
+  kt->slot_frame[kt->w] = kt->frame_no;
+  const int t = kt->w;
+  kt->w = kt->r;
+  kt->r = t;
+  if (kt->has_ready) kt->mbox_dropped++; /* the producer had not taken the previous frame */
+  kt->has_ready = TRUE;
+  if (op != OP_NONE) {
+    kt->pend_op = op;
+    kt->pend_id = id;
+    memcpy(kt->pend_box, box, sizeof kt->pend_box);
   }
-  if (kt->stream && !kt->want_close) {
-    if (kt->stream_base < 0) kt->stream_base = kt->frame_no;
-    kat_frame k;
-    to_kat_frame(kt, f, &k);
-    const int rc = kat_stream_try_push(kt->stream, &k);
-    if (rc == KAT_EAGAIN) {
-      kt->refused++;
-    } else if (rc && rc != KAT_ECANCELED) {
-      GST_ELEMENT_WARNING(kt, STREAM, FAILED,
-                          ("katanatrack: %s", kat_stream_push_error(kt->stream)),
-                          ("%s", kat_status_name(rc)));
-      kt->want_close = TRUE;
-      g_cond_broadcast(&kt->cond);
-    }
-  } else if (kt->want_open || kt->obj_id >= 0) {
-    kt->refused++; /* the stream is being opened: this frame is not tracked */
-  }
+  g_cond_signal(&kt->mbox_cond);
+  g_mutex_unlock(&kt->mbox_lock);
+  g_mutex_lock(&kt->res_lock);
   if (kt->has_latest) {
-    attach_meta(kt, f->buffer, &kt->latest, kt->obj_id, kt->latest_frame, kt->latest_mask,
+    attach_meta(kt, f->buffer, &kt->latest, kt->latest_id, kt->latest_frame, kt->latest_mask,
                 kt->latest.mask_width, kt->latest.mask_height, (size_t)kt->latest.mask_width);
     if (draw) draw_box(f, &kt->latest);
   }
-  g_mutex_unlock(&kt->lock);
+  g_mutex_unlock(&kt->res_lock);
   return GST_FLOW_OK;
 }
 
@@ -682,7 +834,16 @@ static GstFlowReturn kt_transform_frame_ip(GstVideoFilter *vf, GstVideoFrame *f)
     kt->live = lm == LIVE_ON || (lm == LIVE_AUTO && upstream_live(kt));
     GST_INFO_OBJECT(kt, "%s mode", kt->live ? "live (drop oldest)" : "every frame");
     if (kt->live) {
-      kt->worker = g_thread_new("katanatrack", worker_main, kt);
+      const size_t W = (size_t)kt->info_w, H = (size_t)kt->info_h;
+      const gboolean yuv =
+          kt->info_fmt == GST_VIDEO_FORMAT_NV12 || kt->info_fmt == GST_VIDEO_FORMAT_I420;
+      for (int i = 0; i < 3; i++) kt->slot[i] = g_malloc(yuv ? W * H + W * (H / 2) : W * H * 3);
+      kt->w = 0, kt->r = 1, kt->b = 2;
+      kt->has_ready = kt->pstop = FALSE;
+      kt->pend_op = OP_NONE;
+      kt->mbox_dropped = 0;
+      kt->worker = g_thread_new("katanatrack-next", worker_main, kt);
+      kt->producer = g_thread_new("katanatrack-push", producer_main, kt);
     }
   }
   GstFlowReturn ret =
@@ -762,9 +923,13 @@ static void kt_set_property(GObject *o, guint id, const GValue *v, GParamSpec *p
 static void kt_get_property(GObject *o, guint id, GValue *v, GParamSpec *ps) {
   KatanaTrack *kt = KATANA_TRACK(o);
   if (id == PROP_DROPPED) {
-    g_mutex_lock(&kt->lock);
-    g_value_set_uint64(v, kt->dropped > kt->refused ? kt->dropped : kt->refused);
-    g_mutex_unlock(&kt->lock);
+    g_mutex_lock(&kt->mbox_lock);
+    const guint64 mbox = kt->mbox_dropped;
+    g_mutex_unlock(&kt->mbox_lock);
+    g_mutex_lock(&kt->res_lock);
+    const guint64 now = kt->refused + mbox;
+    g_value_set_uint64(v, kt->dropped > now ? kt->dropped : now);
+    g_mutex_unlock(&kt->res_lock);
     return;
   }
   GST_OBJECT_LOCK(kt);
@@ -802,6 +967,9 @@ static void kt_finalize(GObject *o) {
   g_free(kt->latest_mask);
   g_mutex_clear(&kt->lock);
   g_cond_clear(&kt->cond);
+  g_mutex_clear(&kt->mbox_lock);
+  g_cond_clear(&kt->mbox_cond);
+  g_mutex_clear(&kt->res_lock);
   G_OBJECT_CLASS(katana_track_parent_class)->finalize(o);
 }
 
@@ -813,6 +981,9 @@ static void katana_track_init(KatanaTrack *kt) {
   kt->first_frame = TRUE;
   g_mutex_init(&kt->lock);
   g_cond_init(&kt->cond);
+  g_mutex_init(&kt->mbox_lock);
+  g_cond_init(&kt->mbox_cond);
+  g_mutex_init(&kt->res_lock);
   gst_base_transform_set_in_place(GST_BASE_TRANSFORM(kt), TRUE);
 }
 

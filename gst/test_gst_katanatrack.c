@@ -8,9 +8,10 @@
  *   - prompts at run time: add-object (action signal) on frame 10, a "katana-prompt" reseed
  *     event sent upstream on frame 30, remove-object on frame 50: the messages equal the CLI
  *     started on those frames with those boxes, and stop after the removal;
- *   - live: videotestsrc is-live=true at 30 FPS through a tracker far slower than that: no
- *     buffer is held in the element longer than one frame interval, the pipeline keeps real
- *     time, and the messages report a growing drop count.
+ *   - live: videotestsrc is-live=true at 30 FPS (240 frames) through a tracker far slower
+ *     than that: no buffer is held in the element longer than one frame interval (2% may be,
+ *     for scheduler stalls), the pipeline keeps real time, there are results, and the
+ *     messages and the "dropped" property report the frames not tracked.
  * Exit 77 (skip) when GStreamer cannot find the elements the pipelines need.
  */
 #define _GNU_SOURCE
@@ -118,6 +119,7 @@ typedef struct run_out {
   int over_interval; /* buffers held longer than one frame interval (33.3 ms) */
   int buffers_in, buffers_out, roi_buffers;
   guint64 dropped_prop; /* the element's "dropped" property at EOS */
+  int mask_buffers;     /* buffers whose katana/mask param lies inside its ROI box */
   int prompt_frames[3]; /* add, reseed, remove on these frames (-1: none) */
   double prompt_box[3][4];
   GstElement *kt;
@@ -190,6 +192,27 @@ static GstPadProbeReturn probe_out(GstPad *pad, GstPadProbeInfo *info, gpointer 
   }
   GstVideoRegionOfInterestMeta *m = gst_buffer_get_video_region_of_interest_meta_id(buf, 0);
   if (m && gst_video_region_of_interest_meta_get_param(m, "katana/track")) ro->roi_buffers++;
+  GstStructure *mk = m ? gst_video_region_of_interest_meta_get_param(m, "katana/mask") : NULL;
+  const GValue *mv = mk ? gst_structure_get_value(mk, "data") : NULL;
+  gint mw = 0, mh = 0;
+  if (mk && mv && GST_VALUE_HOLDS_BUFFER(mv) && gst_structure_get_int(mk, "width", &mw) &&
+      gst_structure_get_int(mk, "height", &mh)) {
+    GstBuffer *mb = gst_value_get_buffer(mv);
+    GstMapInfo mi;
+    if (gst_buffer_map(mb, &mi, GST_MAP_READ)) {
+      /* The mask's pixels inside the ROI box: the box is the mask's bounding box. */
+      size_t on = 0, inside = 0;
+      for (gint y = 0; y < mh; y++)
+        for (gint x = 0; x < mw; x++) {
+          if (!mi.data[(size_t)y * (size_t)mw + (size_t)x]) continue;
+          on++;
+          inside += (guint)x >= m->x && (guint)x < m->x + m->w + 1 && (guint)y >= m->y &&
+                    (guint)y < m->y + m->h + 1;
+        }
+      if (mi.size == (gsize)mw * (gsize)mh && on > 0 && inside == on) ro->mask_buffers++;
+      gst_buffer_unmap(mb, &mi);
+    }
+  }
   return GST_PAD_PROBE_OK;
 }
 
@@ -321,13 +344,16 @@ int main(void) {
     snprintf(desc, sizeof desc,
              "multifilesrc location=%s/%%05d.png index=0 stop-index=63 "
              "caps=image/png,framerate=30/1 ! pngdec ! videoconvert ! video/x-raw,format=%s ! "
-             "katanatrack name=kt box=" BOX " draw=%s ! fakesink",
-             clip, fmts[k], k == 1 ? "true" : "false");
+             "katanatrack name=kt box=" BOX " draw=%s masks=%s ! fakesink",
+             clip, fmts[k], k == 1 ? "true" : "false", k == 0 ? "true" : "false");
     run_pipeline(desc, &ro, 600);
     CHECK(ro.eos && !ro.error, "%s: no EOS (%s)", fmts[k], ro.error_text);
     CHECK(ro.msgs.n == 64, "%s: %d messages", fmts[k], ro.msgs.n);
     CHECK(ro.roi_buffers == 64, "%s: %d buffers with a katana ROI meta", fmts[k], ro.roi_buffers);
     if (k < 2 && ro.msgs.n == 64 && cli.n == 64) compare(&cli, 0, &ro.msgs, 0, 64, 0, fmts[k]);
+    if (k == 0)
+      CHECK(ro.mask_buffers > 32, "RGB masks=true: %d good katana/mask params", ro.mask_buffers);
+    if (k != 0) CHECK(ro.mask_buffers == 0, "%s: masks without masks=true", fmts[k]);
     if (k >= 2 && ro.msgs.n > 0)
       CHECK(strcmp(ro.msgs.r[0].presence, "tracked") == 0, "%s: frame 0 not tracked", fmts[k]);
     printf("%s: %d messages, %d ROI metas, first box %g,%g,%g,%g, last box %g,%g,%g,%g\n", fmts[k],
@@ -384,7 +410,7 @@ int main(void) {
     static run_out ro;
     memset(&ro, 0, sizeof ro);
     for (int j = 0; j < 3; j++) ro.prompt_frames[j] = -1;
-    const int n = 90;
+    const int n = 240; /* 8 s: the stream opens (sessions) while the first frames pass */
     snprintf(desc, sizeof desc,
              "videotestsrc is-live=true num-buffers=%d pattern=ball ! "
              "video/x-raw,format=RGB,width=320,height=240,framerate=30/1 ! "
@@ -395,10 +421,11 @@ int main(void) {
     const double wall = (double)(g_get_monotonic_time() - t0) / 1e6;
     CHECK(ro.eos && !ro.error, "live: no EOS (%s)", ro.error_text);
     CHECK(ro.buffers_out == n, "live: %d of %d buffers passed", ro.buffers_out, n);
-    /* The element's own work per buffer is a copy and a resize (about 10 ms here). On a shared
-     * 2-core machine the scheduler can stall any thread past 33 ms now and then, so two such
-     * buffers of 90 are tolerated; waiting for the tracker would hold every buffer ~100 ms. */
-    CHECK(ro.over_interval <= 2 && ro.max_hold_ns < 100000000,
+    /* The streaming thread's own work per buffer is a copy into the mailbox (well under 1 ms
+     * here). On a shared 2-core machine the scheduler can stall any thread past 33 ms now and
+     * then, so 2% of the buffers may be; waiting for the tracker would hold every buffer
+     * 100 ms or more. */
+    CHECK(ro.over_interval <= n / 50 && ro.max_hold_ns < 100000000,
           "live: %d buffers held longer than one frame interval, the longest %.1f ms",
           ro.over_interval, (double)ro.max_hold_ns / 1e6);
     CHECK(ro.msgs.n > 0, "live: no result at all");
@@ -406,7 +433,7 @@ int main(void) {
     CHECK(ro.last_dropped > 0, "live: the messages report no drops");
     CHECK(ro.dropped_prop >= ro.last_dropped, "live: property dropped %llu < last message's %llu",
           (unsigned long long)ro.dropped_prop, (unsigned long long)ro.last_dropped);
-    CHECK(wall < 3.0 + 10.0, "live: %d frames at 30 FPS took %.1f s", n, wall);
+    CHECK(wall < n / 30.0 + 10.0, "live: %d frames at 30 FPS took %.1f s", n, wall);
     printf(
         "live: %d frames in %.2f s, %d results, last message reports %llu dropped, "
         "property dropped %llu at EOS, longest hold in the element %.2f ms (%d over 33.3 "
