@@ -56,3 +56,16 @@ list(REMOVE_DUPLICATES _kat_pc_private)
 list(JOIN _kat_pc_private " " KAT_PC_PRIVATE)
 configure_file(cmake/katana.pc.in ${CMAKE_BINARY_DIR}/katana.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/katana.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# The Python package (python/katana, pure Python): <prefix>/${KAT_PYTHON_INSTALL_DIR}/katana,
+# which Debian's python3 reads as is for the /usr prefix (others: PYTHONPATH). _installed.py
+# tells it where libkatana lies relative to itself, so a moved prefix still works.
+set(KAT_PYTHON_INSTALL_DIR "lib/python3/dist-packages" CACHE STRING
+  "Where cmake --install puts the Python package katana, relative to the prefix")
+file(RELATIVE_PATH KAT_PY_TO_LIB /kat_prefix/${KAT_PYTHON_INSTALL_DIR}/katana
+  /kat_prefix/${CMAKE_INSTALL_LIBDIR})
+file(WRITE ${CMAKE_BINARY_DIR}/python/_installed.py
+  "\"\"\"Written by cmake --install: libkatana's folder relative to this package.\"\"\"\nLIB_RELATIVE = \"${KAT_PY_TO_LIB}\"\n")
+install(DIRECTORY python/katana DESTINATION ${KAT_PYTHON_INSTALL_DIR}
+  PATTERN "__pycache__" EXCLUDE PATTERN "_installed.py" EXCLUDE)
+install(FILES ${CMAKE_BINARY_DIR}/python/_installed.py DESTINATION ${KAT_PYTHON_INSTALL_DIR}/katana)

@@ -6,7 +6,8 @@
 #   without the FFmpeg/libpng/protobuf-c dev packages): C and C++ consumers through pkg-config and
 #   find_package(katana) link the shared library and run; find_package(katana COMPONENTS static)
 #   fails naming what is missing; the installed `katana track` runs without --model, on frames
-#   drawn here, using the installed default model;
+#   drawn here, using the installed default model; the installed Python package tracks the same
+#   frames with the same boxes, and gst-inspect-1.0 loads the installed katanatrack plugin;
 #   phase "static" (dev packages visible): C and C++ consumers link libkatana.a through
 #   `pkg-config --static` and katana::katana_static and run.
 # Also fails when an installed RUNPATH, .pc or .cmake file names the source or build tree.
@@ -61,6 +62,29 @@ phase_shared() {
     --out "$work/trk_bad" --quiet 2>"$work/trk_bad.err" || rc=$?
   [ "$rc" -eq 2 ] && grep -q "no default model found" "$work/trk_bad.err" \
     || fail "a wrong KATANA_MODEL_DIR gave exit $rc: $(cat "$work/trk_bad.err")"
+
+  # The installed Python package: libkatana from the prefix, the installed default model, the
+  # same boxes as the installed CLI.
+  local pydir
+  pydir=$(find "$prefix" -type f -path '*/dist-packages/katana/__init__.py' -print -quit)
+  [ -n "$pydir" ] || fail "the Python package is not installed"
+  PYTHONPATH=$(dirname "$(dirname "$pydir")") /usr/bin/python3 - "$prefix" "$work" <<'PY' \
+    || fail "the installed Python package does not track"
+import os, sys
+import katana
+prefix, work = sys.argv[1], sys.argv[2]
+assert katana.library_path.startswith(prefix), katana.library_path
+assert katana.default_model_path().startswith(os.path.realpath(prefix)), katana.default_model_path()
+got = ["%.0f,%.0f,%.0f,%.0f" % r.box for r in katana.track(work + "/frames", box=(40, 30, 24, 20))]
+want = open(work + "/trk_default/boxes.txt").read().split()
+assert got == want, (got, want)
+PY
+  # The installed GStreamer plugin loads from the prefix.
+  if command -v gst-inspect-1.0 >/dev/null && [ -f "$libdir/gstreamer-1.0/libgstkatana.so" ]; then
+    GST_PLUGIN_PATH=$libdir/gstreamer-1.0 GST_REGISTRY=$work/gst-registry.bin \
+      gst-inspect-1.0 katanatrack >"$work/gst-inspect.txt" 2>&1 \
+      || { cat "$work/gst-inspect.txt"; fail "gst-inspect-1.0 does not load the installed plugin"; }
+  fi
 }
 
 phase_static() {
