@@ -73,6 +73,11 @@ class TrackerOptions(ctypes.Structure):
         ("num_frames", ctypes.c_int64),
         ("verify_hashes", ctypes.c_int),
         ("ep", EpProfile),
+        ("max_objects", ctypes.c_int),
+        ("max_cond_frames", ctypes.c_int),
+        ("want_logits", ctypes.c_int),
+        ("mask_width", ctypes.c_int),
+        ("mask_height", ctypes.c_int),
     ]
 
 
@@ -143,6 +148,11 @@ class TrackResult(ctypes.Structure):
         ("mask_stride", ctypes.c_size_t),
         ("prompt_box", ctypes.c_double * 4),
         ("prompt_clipped", ctypes.c_int),
+        ("obj_id", ctypes.c_int),
+        ("is_cond", ctypes.c_int),
+        ("correction", ctypes.c_int),
+        ("low_res", ctypes.c_void_p),
+        ("low_res_size", ctypes.c_int),
     ]
 
 
