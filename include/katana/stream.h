@@ -96,7 +96,11 @@ KAT_API int kat_stream_end(kat_stream *s);
  * KAT_EAGAIN (push mode) when no pushed frame is waiting for its result and the stream has not
  * ended (it does not wait for a push); KAT_ECANCELED after kat_stream_cancel; or the first error
  * of any stage (every stage stops). The message is in kat_stream_last_error. A result's mask is
- * valid until the next call.
+ * valid until the next call. One record per frame: with several objects it is the first
+ * object's (in the order the objects were added) and the others' records of that frame are not
+ * returned (use kat_stream_next_objects). On a frame with no object (every object prompted for
+ * a later frame, or removed) it returns KAT_OK with an empty record: obj_id -1, frame_index,
+ * source_index and dropped_before set, box_valid 0, presence KAT_PRESENCE_LOST, the rest zero.
  */
 KAT_API int kat_stream_next(kat_stream *s, kat_track_result *result);
 /*
@@ -110,8 +114,8 @@ KAT_API int kat_stream_next_timeout(kat_stream *s, kat_track_result *result, int
  * Consumer side, several objects: like kat_stream_next_timeout, with one record per object that
  * exists on the frame (katana/tracker.h kat_tracker_track) in results[0..capacity-1]; *count
  * gets the number of records (possibly 0, or more than capacity: the rest are not written).
- * kat_stream_next is this with capacity 1; on a frame without an object it returns an empty
- * record with obj_id -1.
+ * kat_stream_next is this with capacity 1, except that on a frame without an object it returns
+ * the empty record described there (obj_id -1).
  */
 KAT_API int kat_stream_next_objects(kat_stream *s, kat_track_result *results, int capacity,
                                     int *count, int timeout_ms);
