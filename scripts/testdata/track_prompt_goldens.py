@@ -5,9 +5,10 @@ the object, on the clip of scripts/testdata/30-track (320x180; the target is ful
 frames 15-26 and out of view on 33-47). SAMURAI selection. Scenarios (SCENARIOS below):
 
   correct: object 0 the ground-truth box on frame 0, a positive-point correction at the
-           ground-truth box centre of frame 12, a box correction with the ground-truth box of
-           frame 24; object 1 a box (the ground-truth box of frame 10) added on frame 10 and
-           removed before frame 30; 48 frames.
+           ground-truth box centre of frame 12, a box correction on frame 24 (the target is
+           occluded there: the box is its last ground-truth box, of frame 14); object 1 a box
+           (the ground-truth box of frame 10) added on frame 10 and removed before frame 30;
+           48 frames.
   mask:    object 0 the ground-truth mask of frame 0; object 1 the ground-truth mask of frame 8
            as a new object on frame 8; 48 frames.
   reseed:  min_obj_score_logits 2.0, so the object goes absent during and after the occlusion
@@ -52,7 +53,7 @@ def scenario_correct(mt, clip, g):
     mt.add_prompt(0, 0, box=xyxy(g[0]))
     mt.add_prompt(10, 1, box=xyxy(g[10]))
     mt.add_prompt(12, 0, points=[centre(g[12])], labels=[1])
-    mt.add_prompt(24, 0, box=xyxy(g[24]))
+    mt.add_prompt(24, 0, box=xyxy(g[14]))
     return 48, {30: lambda: mt.remove_object(1)}
 
 
