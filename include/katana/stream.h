@@ -128,6 +128,8 @@ KAT_API int kat_stream_next_objects(kat_stream *s, kat_track_result *results, in
  * has already reached the tracker stage is KAT_ERANGE naming it and the next frame the stage
  * takes. Before the first frame of a push-mode stream the frame size is not known: the box is
  * clipped and points are checked when the prompt applies (a failure there stops the stream).
+ * A box for an object already tracked before `frame` is a correction of that frame; this is how
+ * a stream re-seeds a LOST object (kat_tracker_reseed's counterpart; format 2 bundles only).
  */
 KAT_API int kat_stream_add_prompt(kat_stream *s, int obj_id, int64_t frame, const kat_prompt *p);
 /* Any thread: removes object `obj_id` before frame `frame` reaches the tracker. KAT_ENOENT for an
