@@ -96,7 +96,11 @@ KAT_API int kat_stream_end(kat_stream *s);
  * KAT_EAGAIN (push mode) when no pushed frame is waiting for its result and the stream has not
  * ended (it does not wait for a push); KAT_ECANCELED after kat_stream_cancel; or the first error
  * of any stage (every stage stops). The message is in kat_stream_last_error. A result's mask is
- * valid until the next call.
+ * valid until the next call. One record per frame: with several objects it is the first
+ * object's (in the order the objects were added) and the others' records of that frame are not
+ * returned (use kat_stream_next_objects). On a frame with no object (every object prompted for
+ * a later frame, or removed) it returns KAT_OK with an empty record: obj_id -1, frame_index,
+ * source_index and dropped_before set, box_valid 0, presence KAT_PRESENCE_LOST, the rest zero.
  */
 KAT_API int kat_stream_next(kat_stream *s, kat_track_result *result);
 /*
@@ -110,8 +114,8 @@ KAT_API int kat_stream_next_timeout(kat_stream *s, kat_track_result *result, int
  * Consumer side, several objects: like kat_stream_next_timeout, with one record per object that
  * exists on the frame (katana/tracker.h kat_tracker_track) in results[0..capacity-1]; *count
  * gets the number of records (possibly 0, or more than capacity: the rest are not written).
- * kat_stream_next is this with capacity 1; on a frame without an object it returns an empty
- * record with obj_id -1.
+ * kat_stream_next is this with capacity 1, except that on a frame without an object it returns
+ * the empty record described there (obj_id -1).
  */
 KAT_API int kat_stream_next_objects(kat_stream *s, kat_track_result *results, int capacity,
                                     int *count, int timeout_ms);
@@ -124,6 +128,8 @@ KAT_API int kat_stream_next_objects(kat_stream *s, kat_track_result *results, in
  * has already reached the tracker stage is KAT_ERANGE naming it and the next frame the stage
  * takes. Before the first frame of a push-mode stream the frame size is not known: the box is
  * clipped and points are checked when the prompt applies (a failure there stops the stream).
+ * A box for an object already tracked before `frame` is a correction of that frame; this is how
+ * a stream re-seeds a LOST object (kat_tracker_reseed's counterpart; format 2 bundles only).
  */
 KAT_API int kat_stream_add_prompt(kat_stream *s, int obj_id, int64_t frame, const kat_prompt *p);
 /* Any thread: removes object `obj_id` before frame `frame` reaches the tracker. KAT_ENOENT for an

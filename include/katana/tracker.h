@@ -241,8 +241,10 @@ KAT_API int kat_tracker_start(kat_tracker *t, const kat_frame *frame, const doub
  * in kat_tracker_start. A step that fails once the frame is being tracked ends the track (its
  * memory may hold part of the failed frame): every later step returns KAT_ESTATE, with a message
  * naming the frame and status that ended it, until the next kat_tracker_start. KAT_ESTATE also
- * before a successful start. Allocates nothing. With several objects it is kat_tracker_track
- * with capacity 1: `result` gets the first object's record (KAT_ESTATE when no object has one).
+ * before a successful start. Allocates nothing. It is kat_tracker_track for one object: when the
+ * tracker holds more than one object (tracked, or prompted for a later frame), the call is
+ * refused with KAT_ESTATE and changes nothing (use kat_tracker_track); KAT_ESTATE also when the
+ * one object has no record on this frame (prompted for a later frame).
  */
 KAT_API int kat_tracker_step(kat_tracker *t, const kat_frame *frame, kat_track_result *result);
 

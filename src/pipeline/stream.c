@@ -660,6 +660,7 @@ int kat_stream_next_timeout(kat_stream *s, kat_track_result *result, int timeout
     const int64_t fi = s->delivered - 1;
     memset(result, 0, sizeof *result);
     result->obj_id = -1;
+    result->presence = KAT_PRESENCE_LOST; /* no object: never read as TRACKED */
     result->frame_index = fi;
     result->source_index = s->last_source_index;
     result->dropped_before = s->last_dropped_before;

@@ -1340,33 +1340,32 @@ static int track_object(kat_tracker *t, kat__object *o, const kat__features *f,
 
 /* ---- mask prompts (bundle format 2) ---------------------------------------------------------- */
 
-/* Antialiased bilinear resize weights of torch's interpolate(antialias=True) along one axis:
- * out[o] = sum_k w[o][k] * in[first[o] + k], for in_size -> out_size. */
-static int aa_axis(int in_size, int out_size, int **first, int **count, float **w, int *width) {
+/* Antialiased bilinear resize weights of torch's interpolate(antialias=True, align_corners=False)
+ * along one axis, as hostmath._aa_weights: out[o] = sum_k w[o * width + k] * in[first[o] + k] for
+ * in_size -> out_size, in float64 (the reference's precision). */
+static int aa_axis(int in_size, int out_size, int **first, int **count, double **w, int *width) {
   const double scale = (double)in_size / out_size;
   const double support = scale >= 1.0 ? scale : 1.0; /* bilinear support 1, widened by scale */
-  int wmax = (int)ceil(support) * 2 + 1;
+  const double inv = scale >= 1.0 ? 1.0 / scale : 1.0;
+  /* [center - support + 0.5, center + support + 0.5) holds at most ceil(2 * support) + 1 taps. */
+  const int wmax = (int)ceil(2.0 * support) + 1;
   *first = kat__calloc((size_t)out_size, sizeof **first);
   *count = kat__calloc((size_t)out_size, sizeof **count);
   *w = kat__calloc((size_t)out_size * (size_t)wmax, sizeof **w);
   if (!*first || !*count || !*w) return KAT_ENOMEM;
-  const double inv = scale >= 1.0 ? 1.0 / scale : 1.0;
   for (int o = 0; o < out_size; o++) {
     const double center = scale * (o + 0.5);
-    int lo = (int)fmax(center - support + 0.5, 0.0);
-    int hi = (int)fmin(center + support + 0.5, (double)in_size);
-    int n = hi - lo;
-    if (n > wmax) n = wmax;
-    double total = 0.0;
-    float *wo = *w + (size_t)o * wmax;
-    double tmp[64];
-    for (int k = 0; k < n && k < 64; k++) {
-      double x = (k + lo - center + 0.5) * inv;
-      double v = 1.0 - fabs(x);
-      tmp[k] = v > 0.0 ? v : 0.0;
-      total += tmp[k];
+    const int lo = (int)fmax(center - support + 0.5, 0.0);
+    const int hi = (int)fmin(center + support + 0.5, (double)in_size);
+    const int n = hi - lo < wmax ? hi - lo : wmax;
+    double total = 0.0, *wo = *w + (size_t)o * wmax;
+    for (int k = 0; k < n; k++) {
+      const double v = 1.0 - fabs((k + lo - center + 0.5) * inv);
+      wo[k] = v > 0.0 ? v : 0.0;
+      total += wo[k];
     }
-    for (int k = 0; k < n && k < 64; k++) wo[k] = (float)(total != 0.0 ? tmp[k] / total : 0.0);
+    if (total != 0.0)
+      for (int k = 0; k < n; k++) wo[k] /= total;
     (*first)[o] = lo;
     (*count)[o] = n;
   }
@@ -1374,29 +1373,29 @@ static int aa_axis(int in_size, int out_size, int **first, int **count, float **
   return KAT_OK;
 }
 
-/* Separable antialiased resize of src [ih, iw] f32 to dst [oh, ow] f32 (rows first, then
- * columns, as torch's two passes). Allocates its weight tables (a prompt, not a steady frame). */
+/* Separable antialiased resize of src [ih, iw] f32 to dst [oh, ow] f32: the columns pass
+ * [ih, iw] -> [ih, ow], then the rows pass -> [oh, ow], in float64, rounded to float32 at the end
+ * (hostmath.resize_aa). Allocates its weight tables (a prompt, not a steady frame). */
 static int resize_aa(kat_tracker *t, const float *src, int ih, int iw, float *dst, int oh, int ow) {
   int *fy = NULL, *cy = NULL, *fx = NULL, *cx = NULL, wy = 0, wx = 0;
-  float *wyv = NULL, *wxv = NULL, *tmp = NULL;
+  double *wyv = NULL, *wxv = NULL, *tmp = NULL;
   int rc = KAT_ENOMEM;
   if (aa_axis(ih, oh, &fy, &cy, &wyv, &wy) || aa_axis(iw, ow, &fx, &cx, &wxv, &wx)) goto done;
   tmp = kat__calloc((size_t)ih * (size_t)ow, sizeof *tmp);
   if (!tmp) goto done;
-  /* Horizontal pass [ih, iw] -> [ih, ow], then vertical [ih, ow] -> [oh, ow] (torch order). */
   for (int y = 0; y < ih; y++)
     for (int x = 0; x < ow; x++) {
-      float acc = 0.0f;
+      double acc = 0.0;
       for (int k = 0; k < cx[x]; k++)
         acc += wxv[(size_t)x * wx + k] * src[(size_t)y * iw + fx[x] + k];
       tmp[(size_t)y * ow + x] = acc;
     }
   for (int y = 0; y < oh; y++)
     for (int x = 0; x < ow; x++) {
-      float acc = 0.0f;
+      double acc = 0.0;
       for (int k = 0; k < cy[y]; k++)
         acc += wyv[(size_t)y * wy + k] * tmp[(size_t)(fy[y] + k) * ow + x];
-      dst[(size_t)y * ow + x] = acc;
+      dst[(size_t)y * ow + x] = (float)acc;
     }
   rc = KAT_OK;
 done:
@@ -1636,6 +1635,16 @@ int kat_tracker_step(kat_tracker *t, const kat_frame *frame, kat_track_result *r
   if (t->started && t->n_objs == 0 && t->n_pend == 0)
     return kat__fail(&t->eb, KAT_ESTATE, "kat_tracker_step: no started track");
   if (!result) return kat__fail(&t->eb, KAT_EINVAL, "kat_tracker_step: result is NULL");
+  /* One record per call: with several objects the others' results would be lost silently. */
+  int known = 0;
+  pthread_mutex_lock(&t->mu);
+  const int n_obj = count_objects(t, -1, &known);
+  pthread_mutex_unlock(&t->mu);
+  if (n_obj > 1)
+    return kat__fail(&t->eb, KAT_ESTATE,
+                     "kat_tracker_step: the tracker holds %d objects (tracked or prompted) and a "
+                     "step returns one record; use kat_tracker_track",
+                     n_obj);
   int n = 0;
   int rc = kat_tracker_track(t, frame, result, 1, &n);
   if (rc) return rc;
