@@ -257,5 +257,36 @@ class MultiObjectTrackTest(unittest.TestCase):
         self.assertEqual((int(s["nb_read_frames"]), s["width"], s["height"]), (FRAMES, W, H))
 
 
+@unittest.skipUnless(os.path.isfile(CLI) and os.path.isdir(BUNDLE),
+                     "needs the built CLI and .testdata/bundles/micro_sam2.1")
+class BenchObjectsTest(unittest.TestCase):
+    def test_objects_side_by_side(self):
+        tmp = tempfile.mkdtemp(prefix="kat_bench_objects_")
+        try:
+            js = os.path.join(tmp, "b.json")
+            rc, log = katana("bench", "--model", BUNDLE, "--objects", "1,3", "--modes", "seq",
+                             "--frames", "3", "--warmup", "0", "--iterations", "1",
+                             "--size", "96x64", "--json", js)
+            self.assertEqual(rc, 0, log)
+            self.assertIn("frame time against objects", log)
+            with open(js) as f:
+                res = json.load(f)["results"]
+            runs = next(iter(next(iter(res.values())).values()))
+            self.assertEqual(sorted(runs), ["seq", "seq-k3"])
+            self.assertEqual(runs["seq"]["objects"], 1)
+            self.assertEqual(runs["seq-k3"]["objects"], 3)
+            # The table's K=3 row exists and the per-object modules appear in the stages.
+            row = [ln.split() for ln in log.splitlines() if ln.strip().startswith("3 ")]
+            self.assertEqual(len(row), 1, log)
+            self.assertGreater(float(row[0][1]), 0.0)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_bad_objects_refused(self):
+        for bad in ("0", "65", "2,x", ""):
+            rc, log = katana("bench", "--model", BUNDLE, "--objects", bad)
+            self.assertEqual(rc, 2, (bad, log))
+
+
 if __name__ == "__main__":
     unittest.main()
