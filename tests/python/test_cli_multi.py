@@ -257,6 +257,54 @@ class MultiObjectTrackTest(unittest.TestCase):
         self.assertEqual((int(s["nb_read_frames"]), s["width"], s["height"]), (FRAMES, W, H))
 
 
+    def test_eval_per_object(self):
+        self.assertEqual(self.rc3, 0, self.log3)
+        # Hand-written ground truth: object 1 gets its own boxes (a perfect score), object 0 its
+        # boxes shifted by 40 px on every frame with a box (a poor one), as LaSOT files.
+        objs = os.path.join(self.out3, "objects")
+        b0 = lines(os.path.join(objs, "0", "boxes.txt"))
+        shifted = []
+        for ln in b0:
+            x, y, w, h = (float(v) for v in ln.split(","))
+            shifted.append("%g,%g,%g,%g" % (x + 40, y + 40, w, h) if w > 0 else "0,0,0,0")
+        g0 = self.write("gt0.txt", "\n".join(shifted) + "\n")
+        g1 = self.write("gt1.txt", "\n".join(lines(os.path.join(objs, "1", "boxes.txt"))) + "\n")
+        js = os.path.join(self.tmp, "per_id.json")
+        rc, log = katana("eval", "--results", self.out3, "--gt", "0=" + g0, "--gt", "1=" + g1,
+                         "--json", js)
+        self.assertEqual(rc, 0, log)
+        with open(js) as f:
+            per_id = {o["obj"]: o for o in json.load(f)["objects"]}
+        self.assertEqual(sorted(per_id), [0, 1])
+        self.assertAlmostEqual(per_id[1]["mean_box_iou"], 1.0, places=6)
+        self.assertLess(per_id[0]["mean_box_iou"], per_id[1]["mean_box_iou"])
+        # The same ground truth as one MOTChallenge-style file (frames from 1, extra columns).
+        rows = []
+        for obj, g in ((0, shifted), (1, lines(g1))):
+            for i, ln in enumerate(g):
+                if ln != "0,0,0,0":
+                    rows.append("%d,%d,%s,1,-1,-1,-1" % (i + 1, obj, ln))
+        mot = self.write("gt_mot.txt", "\n".join(sorted(rows)) + "\n")
+        js2 = os.path.join(self.tmp, "mot.json")
+        rc, log = katana("eval", "--results", self.out3, "--gt-mot", mot, "--mot-base", "1",
+                         "--json", js2)
+        self.assertEqual(rc, 0, log)
+        with open(js2) as f:
+            by_mot = {o["obj"]: o for o in json.load(f)["objects"]}
+        for obj in (0, 1):
+            for key in ("auc", "precision_20", "mean_box_iou", "box_frames"):
+                self.assertAlmostEqual(by_mot[obj][key], per_id[obj][key], places=6, msg=key)
+        # Bad uses: an id the run lacks, a broken MOT line, both forms at once.
+        rc, log = katana("eval", "--results", self.out3, "--gt", "7=" + g1)
+        self.assertEqual(rc, 2, log)
+        self.assertIn("no object 7", log)
+        bad = self.write("bad_mot.txt", "1,0,10,10,5,5\n2,zero,1,1,1,1\n")
+        rc, log = katana("eval", "--results", self.out3, "--gt-mot", bad)
+        self.assertEqual(rc, 2, log)
+        self.assertIn("bad_mot.txt:2", log)
+        rc, log = katana("eval", "--results", self.out3, "--gt-mot", mot, "--gt", "0=" + g0)
+        self.assertEqual(rc, 2, log)
+
 @unittest.skipUnless(os.path.isfile(CLI) and os.path.isdir(BUNDLE),
                      "needs the built CLI and .testdata/bundles/micro_sam2.1")
 class BenchObjectsTest(unittest.TestCase):
