@@ -229,23 +229,40 @@ class MultiObjectTrackTest(unittest.TestCase):
             self.assertIn("bad --point '%s'" % bad, log)
             self.assertIn(want, log)
 
-    def test_format1_refusals_passed_through(self):
-        # A correction (a box for a tracked object on a later frame) and a mask prompt need bundle
-        # format 2; on this format-1 bundle the library's KAT_ENOTSUP message reaches the user.
+    def test_correction_and_mask_prompt(self):
+        # A correction (a box on frame 24 for object 0, tracked since frame 0, of this 48-frame
+        # clip) and a mask prompt (object 2 on frame 30, a mask drawn with PIL). On a format-1
+        # bundle the library refuses both with KAT_ENOTSUP, and that message must reach the user;
+        # on format 2 they run (or, before the tracker's correction work lands, are refused the
+        # same way).
         from PIL import Image
         import numpy as np
+        with open(os.path.join(BUNDLE, "katana.json")) as f:
+            fmt = json.load(f).get("format_version")
         m = np.zeros((H, W), np.uint8)
         m[60:110, 150:230] = 200
         Image.fromarray(m).save(os.path.join(self.tmp, "obj2.png"))
-        for name, extra in (("correction", {"frame": 24, "obj": 0, "box": [90, 90, 40, 30]}),
-                            ("mask", {"frame": 30, "obj": 2, "mask": "obj2.png"})):
+        for name, extra, obj, first in (
+                ("correction", {"frame": 24, "obj": 0, "box": [90, 90, 40, 30]}, 0, 0),
+                ("mask", {"frame": 30, "obj": 2, "mask": "obj2.png"}, 2, 30)):
             pf = self.write(name + ".json", json.dumps(
-                [{"frame": 0, "obj": 0, "box": [96, 92, 42, 29]}, extra]))
-            rc, log = self.track(os.path.join(self.tmp, "fmt1"), "--prompts", pf)
-            self.assertEqual(rc, 1, log)
-            self.assertIn("KAT_ENOTSUP", log)
-            self.assertIn("bundle format 2", log)
-            self.assertIn("prompt 1", log)
+                [{"frame": 0, "obj": 0, "box": [96, 92, 42, 29]},
+                 {"frame": 0, "obj": 1, "box": [200, 40, 60, 50]}, extra]))
+            out = os.path.join(self.tmp, "fmt_" + name)
+            rc, log = self.track(out, "--prompts", pf)
+            if fmt == 1 or rc != 0:
+                self.assertEqual(rc, 1, log)
+                self.assertIn("KAT_ENOTSUP", log)
+                self.assertIn("bundle format 2", log)
+                self.assertIn("prompt 2 (frame %d, object %d)" % (extra["frame"], obj), log)
+                self.assertFalse(os.path.exists(out), log)
+                continue
+            boxes = lines(os.path.join(out, "objects", str(obj), "boxes.txt"))
+            self.assertEqual(len(boxes), FRAMES)
+            self.assertEqual(boxes[:first], ["0,0,0,0"] * first)
+            recs = [json.loads(ln) for ln in
+                    lines(os.path.join(out, "objects", str(obj), "results.jsonl"))]
+            self.assertEqual(recs[0]["frame"], first)
 
     def test_overlay_with_three_objects_decodes(self):
         self.assertEqual(self.rc3, 0, self.log3)
