@@ -322,6 +322,53 @@ class MultiObjectTrackTest(unittest.TestCase):
         rc, log = katana("eval", "--results", self.out3, "--gt-mot", mot, "--gt", "0=" + g0)
         self.assertEqual(rc, 2, log)
 
+    def test_sigint_mid_run_keeps_whole_lines(self):
+        import signal
+        import time
+        video = os.path.join(self.tmp, "long.mp4")
+        p = subprocess.run([FFMPEG, "-v", "error", "-f", "lavfi", "-i",
+                            "testsrc2=size=%dx%d:rate=24" % (W, H), "-frames:v", "400",
+                            "-pix_fmt", "yuv420p", video], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = os.path.join(self.tmp, "intr")
+        overlay = os.path.join(self.tmp, "intr.mp4")
+        args = [CLI, "track", video, "--model", BUNDLE, "--quiet", "--out", out, "--overlay",
+                overlay]
+        for b in BOXES:
+            args += ["--box", b]
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        tracks = os.path.join(out, "tracks.txt")
+        t0 = time.time()
+        while time.time() - t0 < 120 and proc.poll() is None:
+            if os.path.exists(tracks) and len(lines(tracks)) >= 6:
+                break
+            time.sleep(0.05)
+        self.assertIsNone(proc.poll(), "the run ended before it could be interrupted")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        self.assertEqual(proc.returncode, 130, err)
+        self.assertIn("interrupted by SIGINT", err)
+        counts = set()
+        for obj in range(3):
+            d = os.path.join(out, "objects", str(obj))
+            for name in ("boxes.txt", "results.jsonl"):
+                self.assertTrue(read(os.path.join(d, name)).endswith(b"\n"), name)
+            recs = [json.loads(ln) for ln in lines(os.path.join(d, "results.jsonl"))]
+            counts.add((len(lines(os.path.join(d, "boxes.txt"))), len(recs)))
+        self.assertEqual(len(counts), 1, counts)
+        n = counts.pop()[0]
+        self.assertGreaterEqual(n, 2)
+        self.assertLess(n, 400, "the run was not interrupted")
+        self.assertTrue(read(tracks).endswith(b"\n"))
+        for row in lines(tracks):
+            self.assertEqual(len(row.split(",")), 7, row)
+            self.assertLess(int(row.split(",")[0]), n)
+        p = subprocess.run([FFPROBE, "-v", "error", "-count_frames", "-select_streams", "v:0",
+                            "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", overlay],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(int(p.stdout.strip()), n)
+
 @unittest.skipUnless(os.path.isfile(CLI) and os.path.isdir(BUNDLE),
                      "needs the built CLI and .testdata/bundles/micro_sam2.1")
 class BenchObjectsTest(unittest.TestCase):
