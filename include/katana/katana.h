@@ -4,6 +4,7 @@
 #ifndef KATANA_KATANA_H
 #define KATANA_KATANA_H
 
+#include "katana/batch.h"
 #include "katana/bench.h"
 #include "katana/common.h"
 #include "katana/eval.h"

@@ -29,6 +29,7 @@
 
 #include "core/core.h"
 #include "eval/metrics.h"
+#include "katana/onnx.h"
 #include "eval/results.h"
 #include "katana/eval.h"
 #include "katana/media.h"
@@ -624,6 +625,12 @@ int kat_bench_run(const kat_bench_options *opt, kat_bench_report *out, char *err
   }
   if (opt->clip_dir) kat__strlcpy(out->clip, opt->clip_dir, sizeof out->clip);
   kat_bench_machine(out->machine, sizeof out->machine);
+  {
+    char perr[256];
+    if (kat_onnx_bundle_precision(opt->bundle_dir, out->precision, sizeof out->precision, perr,
+                                  sizeof perr) != KAT_OK)
+      kat__strlcpy(out->precision, "unknown", sizeof out->precision);
+  }
   out->iterations = opt->iterations;
   out->warmup = opt->warmup;
   out->repeat = opt->repeat;

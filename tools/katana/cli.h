@@ -12,5 +12,6 @@ int kat_cmd_bench(int argc, char **argv);
 int kat_cmd_eval(int argc, char **argv);
 int kat_cmd_onnx(int argc, char **argv);
 int kat_cmd_synth(int argc, char **argv);
+int kat_cmd_batch(int argc, char **argv);
 
 #endif

@@ -39,6 +39,7 @@
 #include "cli_fs.h"
 #include "cli_overlay.h"
 #include "cli_parse.h"
+#include "cli_results.h"
 #include "katana/katana.h"
 
 static void track_usage(FILE *f) {
@@ -578,79 +579,6 @@ static double wall_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* A bounded line buffer: appends stop (and `overflow` is set) when it is full. */
-typedef struct line_buf {
-  char s[2048];
-  size_t n;
-  int overflow;
-} line_buf;
-
-static void lb_printf(line_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void lb_printf(line_buf *b, const char *fmt, ...) {
-  if (b->overflow) return;
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(b->s + b->n, sizeof b->s - b->n, fmt, ap);
-  va_end(ap);
-  if (n < 0 || (size_t)n >= sizeof b->s - b->n)
-    b->overflow = 1;
-  else
-    b->n += (size_t)n;
-}
-
-static void lb_num(line_buf *b, double v) {
-  if (isfinite(v))
-    lb_printf(b, "%.9g", v);
-  else
-    lb_printf(b, "null");
-}
-
-/* Writes the whole line with one write() (O_APPEND): a reader or a kill never sees half. */
-static int write_line(int fd, const line_buf *b) {
-  if (b->overflow) return -1;
-  ssize_t w;
-  do {
-    w = write(fd, b->s, b->n);
-  } while (w < 0 && errno == EINTR);
-  return w == (ssize_t)b->n ? 0 : -1;
-}
-
-static void format_jsonl(line_buf *b, const kat_track_result *res) {
-  const int empty_mask = res->presence == KAT_PRESENCE_TRACKED && !res->box_valid;
-  b->n = 0;
-  b->overflow = 0;
-  lb_printf(b, "{\"frame\": %lld, \"source_frame\": %lld, \"dropped_before\": %lld, ",
-            (long long)res->frame_index, (long long)res->source_index,
-            (long long)res->dropped_before);
-  lb_printf(b, "\"box\": [%.0f, %.0f, %.0f, %.0f], \"present\": %s, ", res->box[0], res->box[1],
-            res->box[2], res->box[3], res->presence == KAT_PRESENCE_TRACKED ? "true" : "false");
-  lb_printf(b, "\"presence\": \"%s\", \"empty_mask\": %s, \"object_score\": ",
-            kat_presence_name(res->presence), empty_mask ? "true" : "false");
-  lb_num(b, res->object_score);
-  lb_printf(b, ", \"candidate\": %d, \"iou_pred\": ", res->candidate);
-  lb_num(b, res->iou_pred);
-  lb_printf(b, ", \"kf_score\": ");
-  if (res->has_kf_score)
-    lb_num(b, res->kf_score);
-  else
-    lb_printf(b, "null");
-  lb_printf(b, ", \"kf_phase\": %d, \"kf_box\": ", res->kf_phase);
-  if (res->has_kf_box)
-    lb_printf(b, "[%.2f, %.2f, %.2f, %.2f]", res->kf_box[0], res->kf_box[1], res->kf_box[2],
-              res->kf_box[3]);
-  else
-    lb_printf(b, "null");
-  const kat_track_timings *t = &res->timings;
-  lb_printf(b,
-            ", \"ms\": {\"preprocess\": %.3f, \"image_encoder\": %.3f, \"memory_attention\": "
-            "%.3f, \"mask_decoder\": %.3f, \"memory_encoder\": %.3f, \"host\": %.3f, "
-            "\"total\": %.3f}}\n",
-            t->preprocess_ms, t->module_ms[KAT_MODULE_IMAGE_ENCODER],
-            t->module_ms[KAT_MODULE_MEMORY_ATTENTION], t->module_ms[KAT_MODULE_MASK_DECODER],
-            t->module_ms[KAT_MODULE_MEMORY_ENCODER], t->host_ms, t->total_ms);
-}
-
 /* Draws the overlay of one result into ov ([h, w*3] u8 RGB24, a copy of the frame). */
 static void draw_overlay(uint8_t *ov, int w, int h, const kat_track_result *res) {
   static const uint8_t k_tracked[3] = {255, 64, 32};
@@ -709,15 +637,6 @@ static void draw_overlay_objects(uint8_t *ov, int w, int h, const kat_track_resu
   }
 }
 
-/* Opens `dir`/`name` for appending whole lines. */
-static int open_out(const char *dir, const char *name) {
-  char path[4200];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0666);
-  if (fd < 0) fprintf(stderr, "katana track: cannot write '%s': %s\n", path, strerror(errno));
-  return fd;
-}
-
 /* One object's outputs: DIR itself with one object, DIR/objects/<id> with several. */
 typedef struct obj_out {
   int id;
@@ -750,8 +669,8 @@ static int open_objects(const track_opts *o, obj_out *outs, int multi) {
       fprintf(stderr, "katana track: cannot create '%s': %s\n", ob->masks, strerror(errno));
       return -1;
     }
-    if ((ob->fb = open_out(ob->dir, "boxes.txt")) < 0) return -1;
-    if ((ob->fj = open_out(ob->dir, "results.jsonl")) < 0) return -1;
+    if ((ob->fb = kat_cli_open_out(ob->dir, "boxes.txt", "katana track")) < 0) return -1;
+    if ((ob->fj = kat_cli_open_out(ob->dir, "results.jsonl", "katana track")) < 0) return -1;
   }
   return 0;
 }
@@ -860,11 +779,11 @@ static int track_run(track_opts *o, interrupt_watch *wp, int watching) {
     goto done;
   }
   if (open_objects(o, outs, multi)) goto done;
-  if (multi && (ft = open_out(o->out_dir, "tracks.txt")) < 0) goto done;
+  if (multi && (ft = kat_cli_open_out(o->out_dir, "tracks.txt", "katana track")) < 0) goto done;
 
   const int tty = !o->quiet && isatty(2);
   double t_start = 0, elapsed = 0;
-  line_buf line;
+  kat_cli_line_buf line;
   for (;; i++) {
     int count = 0;
     rc = kat_stream_next_objects(st, res, o->n_ids, &count, -1);
@@ -891,30 +810,30 @@ static int track_run(track_opts *o, interrupt_watch *wp, int watching) {
           goto done;
         }
       }
-      line.n = 0;
-      line.overflow = 0;
-      lb_printf(&line, "%.0f,%.0f,%.0f,%.0f\n", rr->box[0], rr->box[1], rr->box[2], rr->box[3]);
-      werr |= write_line(ob->fb, &line);
+      kat_cli_format_box(&line, rr);
+      werr |= kat_cli_write_line(ob->fb, &line);
       if (ft >= 0 && rr->box_valid) {
-        line_buf tl;
+        kat_cli_line_buf tl;
         tl.n = 0;
         tl.overflow = 0;
-        lb_printf(&tl, "%zu,%d,%.0f,%.0f,%.0f,%.0f,", i, rr->obj_id, rr->box[0], rr->box[1],
-                  rr->box[2], rr->box[3]);
-        lb_num(&tl, rr->object_score);
-        lb_printf(&tl, "\n");
-        werr |= write_line(ft, &tl);
+        kat_cli_lb_printf(&tl, "%zu,%d,%.0f,%.0f,%.0f,%.0f,", i, rr->obj_id, rr->box[0], rr->box[1],
+                          rr->box[2], rr->box[3]);
+        if (isfinite(rr->object_score))
+          kat_cli_lb_printf(&tl, "%.9g\n", (double)rr->object_score);
+        else
+          kat_cli_lb_printf(&tl, "nan\n");
+        werr |= kat_cli_write_line(ft, &tl);
       }
-      format_jsonl(&line, rr);
-      werr |= write_line(ob->fj, &line);
+      kat_cli_format_jsonl(&line, rr);
+      werr |= kat_cli_write_line(ob->fj, &line);
     }
     /* boxes.txt keeps one line per frame: 0,0,0,0 where the object does not exist (yet). */
     for (int k = 0; k < o->n_ids; k++) {
       if (outs[k].seen) continue;
       line.n = 0;
       line.overflow = 0;
-      lb_printf(&line, "0,0,0,0\n");
-      werr |= write_line(outs[k].fb, &line);
+      kat_cli_lb_printf(&line, "0,0,0,0\n");
+      werr |= kat_cli_write_line(outs[k].fb, &line);
     }
     if (werr) {
       fprintf(stderr, "katana track: cannot write the results into '%s': %s\n", o->out_dir,

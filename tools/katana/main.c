@@ -15,6 +15,7 @@ typedef struct command {
 
 static const command k_commands[] = {
     {"track", kat_cmd_track, "track one object through a video from a box"},
+    {"batch", kat_cmd_batch, "track many videos from a manifest, resumable and sharded"},
     {"bench", kat_cmd_bench, "measure per-module and end-to-end latency"},
     {"eval", kat_cmd_eval, "score results against ground truth or another run"},
     {"onnx", kat_cmd_onnx, "inspect ONNX models, EP coverage, graph rewrites"},
