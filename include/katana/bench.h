@@ -78,6 +78,7 @@ KAT_API const char *kat_bench_stage_name(int stage);
 typedef void (*kat_bench_progress_fn)(void *user, const char *phase, size_t done, size_t total);
 
 #define KAT_BENCH_MAX_REPEAT 64
+#define KAT_BENCH_MAX_OBJECTS 64
 
 typedef struct kat_bench_options {
   const char *bundle_dir; /* borrowed for the call */
@@ -100,6 +101,10 @@ typedef struct kat_bench_options {
                              masks/; the report then also scores the tracked frames (AUC, P@20,
                              mIoU). Frames and masks are decoded before timing. Borrowed for
                              the call. */
+  int objects; /* objects tracked at once (default 1, at most KAT_BENCH_MAX_OBJECTS): object 0
+                  as above, objects 1.. from boxes spread over the frame, all prompted on frame 0
+                  and tracked on one image-encoder pass per frame (katana/stream.h
+                  kat_stream_next_objects); the stage shares then sum every object's modules */
   kat_bench_progress_fn progress; /* NULL: none */
   void *progress_user;
 } kat_bench_options;
@@ -118,7 +123,8 @@ typedef struct kat_bench_report {
   char threads[64];    /* intra-op threads per module session, "IE,MA,MD,ME" (0: ORT's default) */
   char precision[256]; /* per-module precision from the manifest (kat_onnx_bundle_precision) */
   int frames, iterations, warmup, repeat, width, height;
-  int module_ran[KAT_MODULE_COUNT];         /* 1 where the module was timed alone */
+  int objects;                      /* objects tracked per frame (kat_bench_options.objects) */
+  int module_ran[KAT_MODULE_COUNT]; /* 1 where the module was timed alone */
   kat_bench_stats module[KAT_MODULE_COUNT]; /* ms per isolated run */
   kat_bench_stats frame;   /* ms per frame, all repeats pooled (see the top of this file) */
   kat_bench_stats latency; /* ms from handing a frame in to its result */
@@ -132,8 +138,9 @@ typedef struct kat_bench_report {
   double init_cold_ms;                       /* first kat_stream_open of this run */
   double init_warm_ms;                       /* second one */
   double peak_rss_mb; /* peak resident set size of the process after the end-to-end part, MiB */
-  double host_overhead_ratio; /* frame.p50 / sum of the isolated modules' p50 (NaN without
-                                 module timings): 1 = the frame costs exactly its modules */
+  double host_overhead_ratio; /* frame.p50 / (image encoder p50 + objects x the other isolated
+                                 modules' p50) (NaN without module timings): 1 = the frame
+                                 costs exactly its modules */
   int throttled;              /* kat_bench_throttle_check on frame_ms (all repeats, in order) */
   double throttle_ratio;
   double *frame_ms;      /* [frame_ms_count] every timed frame's time, in time order; owned */
@@ -160,7 +167,8 @@ KAT_API void kat_bench_report_cleanup(kat_bench_report *r);
 
 /*
  * Writes reports[0..n) as JSON to `path` ("-": stdout): the machine, and per model, preset and
- * mode key ("seq", "pipe"; "-fast" appended for fast preprocessing) under "results": modules,
+ * mode key ("seq", "pipe"; "-fast" appended for fast preprocessing, "-kK" for K > 1 objects)
+ * under "results": objects, modules,
  * frame, latency, fps_p50, wall_fps, repeats, stages, init_ms, peak_rss_mb, host_overhead_ratio,
  * throttling and accuracy. 0, or KAT_EIO with a message in err.
  */

@@ -11,6 +11,7 @@
 #include "katana/media.h"
 #include "katana/model.h"
 #include "katana/onnx.h"
+#include "katana/prompts.h"
 #include "katana/runtime.h"
 #include "katana/synth.h"
 #include "katana/stream.h"

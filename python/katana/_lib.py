@@ -189,6 +189,8 @@ class SystemInfo(ctypes.Structure):
         ("os", ctypes.c_char * 320),
         ("ffmpeg", ctypes.c_char * 128),
         ("gpu", ctypes.c_char * 128),
+        ("int8_reduce_range", ctypes.c_int),
+        ("int8_advice", ctypes.c_char * 128),
     ]
 
 

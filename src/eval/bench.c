@@ -136,6 +136,7 @@ void kat_bench_options_init(kat_bench_options *o) {
   o->frames = 60;
   o->width = 640;
   o->height = 360;
+  o->objects = 1;
 }
 
 /* ---- synthetic clip ---- */
@@ -440,6 +441,7 @@ typedef struct bench_work {
   double *latency;        /* [repeat * timed] */
   double *scratch;        /* [repeat * timed] */
   kat_eval_box *boxes;    /* [total] boxes of the first repeat */
+  kat_track_result *res;  /* [objects] the records of one frame */
   kat__bundle *b;
   kat_stream *s;
 } bench_work;
@@ -467,7 +469,8 @@ static int run_repeat(const kat_bench_options *opt, bench_work *w, e2e_run *r, i
   double *fms = out->frame_ms + (size_t)rep * nf, *lat = w->latency + (size_t)rep * nf;
   double aside_total = 0.0, aside_prev = 0.0;
   size_t all = (size_t)out->repeat * r->total;
-  kat_track_result res;
+  const int nobj = out->objects;
+  kat_track_result *const recs = w->res;
   kat_frame fr;
   size_t k = 0;
   for (;;) {
@@ -482,8 +485,14 @@ static int run_repeat(const kat_bench_options *opt, bench_work *w, e2e_run *r, i
       }
     }
     /* Pipelined, the producer is another thread: wait for its pushes. */
-    status = pipe ? kat_stream_next_timeout(w->s, &res, -1) : kat_stream_next(w->s, &res);
+    int count = 1;
+    if (nobj > 1)
+      status = kat_stream_next_objects(w->s, recs, nobj, &count, pipe ? -1 : 0);
+    else
+      status = pipe ? kat_stream_next_timeout(w->s, recs, -1) : kat_stream_next(w->s, recs);
     double now = kat__now_ms();
+    if (count > nobj) count = nobj;
+    const kat_track_result res = recs[0]; /* object 0: scored against the clip */
     if (status == KAT_EOF) {
       status = KAT_OK;
       break;
@@ -502,9 +511,16 @@ static int run_repeat(const kat_bench_options *opt, bench_work *w, e2e_run *r, i
       double ms = pipe ? now - w->t_res[k - 1] - aside_prev : now - r->t_push[k];
       fms[j] = ms > 0.0 ? ms : 0.0;
       lat[j] = now - r->t_push[k];
+      /* Preprocessing and the image encoder run once per frame (every record carries them);
+       * the other modules and the host work once per object. */
       stage_sum[KAT_BENCH_STAGE_PREPROCESS] += res.timings.preprocess_ms;
-      for (int m = 0; m < KAT_MODULE_COUNT; m++) stage_sum[1 + m] += res.timings.module_ms[m];
-      stage_sum[KAT_BENCH_STAGE_HOST] += res.timings.host_ms > 0.0 ? res.timings.host_ms : 0.0;
+      stage_sum[1 + KAT_MODULE_IMAGE_ENCODER] += res.timings.module_ms[KAT_MODULE_IMAGE_ENCODER];
+      for (int o = 0; o < count; o++) {
+        const kat_track_timings *tm = &recs[o].timings;
+        for (int m = 0; m < KAT_MODULE_COUNT; m++)
+          if (m != KAT_MODULE_IMAGE_ENCODER) stage_sum[1 + m] += tm->module_ms[m];
+        stage_sum[KAT_BENCH_STAGE_HOST] += tm->host_ms > 0.0 ? tm->host_ms : 0.0;
+      }
     }
     aside_prev = 0.0;
     if (rep == 0 && r->clip) {
@@ -545,16 +561,39 @@ static int run_repeat(const kat_bench_options *opt, bench_work *w, e2e_run *r, i
 
 /* ---- the run ---- */
 
+/* Objects 1..n-1 on frame 0: boxes of a sixth of the short side on a 4 x 2 grid over the frame
+ * (shifted by a quarter cell each further round of 8), so they overlap neither each other nor
+ * much of the frame. */
+static int add_objects(kat_stream *s, int n, int width, int height, char *err, size_t err_size) {
+  const double side = (width < height ? width : height) / 6.0;
+  for (int k = 1; k < n; k++) {
+    const int cell = k % 8, round = k / 8;
+    kat_prompt p;
+    kat_prompt_init(&p);
+    p.has_box = 1;
+    p.box[0] = width * ((cell % 4) + 0.25 + 0.25 * (round % 2)) / 4.0;
+    p.box[1] = height * ((cell / 4) + 0.25 + 0.25 * ((round / 2) % 2)) / 2.0;
+    p.box[2] = side;
+    p.box[3] = side;
+    int rc = kat_stream_add_prompt(s, k, 0, &p);
+    if (rc)
+      return kat__eval_error(err, err_size, rc, "bench: object %d: %s", k,
+                             kat_stream_prompt_error(s));
+  }
+  return KAT_OK;
+}
+
 int kat_bench_run(const kat_bench_options *opt, kat_bench_report *out, char *err, size_t err_size) {
   kat_errbuf eb;
   kat__errbuf_clear(&eb);
   if (out) memset(out, 0, sizeof *out);
   if (!opt || !out || !opt->bundle_dir || opt->frames < 2 || opt->iterations < 1 ||
       opt->warmup < 0 || opt->repeat < 1 || opt->repeat > KAT_BENCH_MAX_REPEAT || opt->width < 32 ||
-      opt->height < 32 || opt->width > 8192 || opt->height > 8192) {
+      opt->height < 32 || opt->width > 8192 || opt->height > 8192 || opt->objects < 1 ||
+      opt->objects > KAT_BENCH_MAX_OBJECTS) {
     copy_err(err, err_size,
              "bench: invalid options (need a bundle, frames >= 2, iterations >= 1, "
-             "repeat 1..64)");
+             "repeat 1..64, objects 1..64)");
     return KAT_EINVAL;
   }
   out->miou = NAN;
@@ -595,6 +634,7 @@ int kat_bench_run(const kat_bench_options *opt, kat_bench_report *out, char *err
   out->iterations = opt->iterations;
   out->warmup = opt->warmup;
   out->repeat = opt->repeat;
+  out->objects = opt->objects;
   out->width = opt->width;
   out->height = opt->height;
 
@@ -676,9 +716,10 @@ int kat_bench_run(const kat_bench_options *opt, kat_bench_report *out, char *err
   w.latency = kat__malloc(nall * sizeof *w.latency);
   w.scratch = kat__malloc(nall * sizeof *w.scratch);
   w.boxes = kat__malloc(r.total * sizeof *w.boxes);
+  w.res = kat__calloc((size_t)opt->objects, sizeof *w.res);
   out->frame_ms = kat__malloc(nall * sizeof *out->frame_ms);
   if ((!opt->clip_dir && !w.rgb) || !w.t_push || !w.t_res || !w.latency || !w.scratch || !w.boxes ||
-      !out->frame_ms) {
+      !w.res || !out->frame_ms) {
     status = kat__eval_error(err, err_size, KAT_ENOMEM, "bench: out of memory");
     goto done;
   }
@@ -704,6 +745,7 @@ int kat_bench_run(const kat_bench_options *opt, kat_bench_report *out, char *err
       report_progress(opt, "init", 2, 2);
     }
     if (status != KAT_OK) goto done;
+    if ((status = add_objects(w.s, opt->objects, r.width, r.height, err, err_size))) goto done;
     r.s = w.s;
     status =
         run_repeat(opt, &w, &r, pipe, (int)rep, warm, nf, stage_sum, &mask_sum, out, err, err_size);
@@ -785,7 +827,8 @@ int kat_bench_run(const kat_bench_options *opt, kat_bench_report *out, char *err
         goto done;
       }
       out->module_ran[m] = 1;
-      p50_sum += out->module[m].p50;
+      /* The image encoder runs once per frame, the other modules once per object. */
+      p50_sum += out->module[m].p50 * (m == KAT_MODULE_IMAGE_ENCODER ? 1 : out->objects);
       done_units += per;
     }
     report_progress(opt, "modules", done_units, nmod * per);
@@ -802,6 +845,7 @@ done:
   kat__free(w.latency);
   kat__free(w.scratch);
   kat__free(w.boxes);
+  kat__free(w.res);
   return status;
 }
 
@@ -815,7 +859,9 @@ void kat_bench_report_cleanup(kat_bench_report *r) {
 /* ---- shared by the report writers ---- */
 
 void kat__bench_mode_key(const kat_bench_report *r, char *buf, size_t size) {
-  snprintf(buf, size, "%s%s", r->mode, strcmp(r->prep, "fast") == 0 ? "-fast" : "");
+  char k[16] = "";
+  if (r->objects > 1) snprintf(k, sizeof k, "-k%d", r->objects);
+  snprintf(buf, size, "%s%s%s", r->mode, strcmp(r->prep, "fast") == 0 ? "-fast" : "", k);
 }
 
 const char *kat__bench_frame_definition(const kat_bench_report *r) {

@@ -89,6 +89,7 @@ static void json_run(FILE *f, const kat_bench_report *r) {
   json_str(f, r->machine);
   fprintf(f, ",%s\"frames\": %d, \"iterations\": %d, \"warmup\": %d, \"repeat\": %d, ", ind,
           r->frames, r->iterations, r->warmup, r->repeat);
+  fprintf(f, "\"objects\": %d, ", r->objects > 0 ? r->objects : 1);
   fprintf(f, "\"size\": [%d, %d], \"clip\": ", r->width, r->height);
   if (r->clip[0]) {
     json_str(f, r->clip);

@@ -146,6 +146,27 @@ static long count_masks(const char *masks) {
   return n;
 }
 
+/* 1 for the names of per-object folders: digits only. */
+static int is_id_name(const char *name) {
+  size_t d = 0;
+  while (name[d] >= '0' && name[d] <= '9') d++;
+  return d >= 1 && name[d] == '\0';
+}
+
+/* Checks every dir/objects/<id>/ folder with kat_cli_out_check. */
+static int check_objects(const char *dir, char *why, size_t why_size) {
+  char objs[PATH_MAX], p[PATH_MAX];
+  if (join(objs, sizeof objs, dir, "objects")) return 0;
+  DIR *d = opendir(objs);
+  if (!d) return 0;
+  int rc = 0;
+  for (struct dirent *e; rc == 0 && (e = readdir(d));)
+    if (is_id_name(e->d_name) && join(p, sizeof p, objs, e->d_name) == 0 && kat_cli_is_dir(p))
+      rc = kat_cli_out_check(p, why, why_size);
+  closedir(d);
+  return rc;
+}
+
 int kat_cli_out_check(const char *dir, char *why, size_t why_size) {
   char p[PATH_MAX];
   if (!kat_cli_is_dir(dir)) {
@@ -156,15 +177,17 @@ int kat_cli_out_check(const char *dir, char *why, size_t why_size) {
     }
     return 0;
   }
+  if (check_objects(dir, why, why_size)) return -1;
   if (join(p, sizeof p, dir, KAT_CLI_OUT_MARKER) == 0 && kat_cli_is_file(p)) return 0;
   if (join(p, sizeof p, dir, "results.jsonl") == 0 && kat_cli_is_file(p)) return 0;
-  int boxes = join(p, sizeof p, dir, "boxes.txt") == 0 && kat_cli_is_file(p);
+  int boxes = (join(p, sizeof p, dir, "boxes.txt") == 0 && kat_cli_is_file(p)) ||
+              (join(p, sizeof p, dir, "tracks.txt") == 0 && kat_cli_is_file(p));
   long masks = join(p, sizeof p, dir, "masks") == 0 ? count_masks(p) : 0;
   if (boxes || masks) {
     snprintf(why, why_size,
              "'%s' holds %s%s%s that katana track did not write (no %s or results.jsonl): "
              "choose a new or empty --out",
-             dir, boxes ? "boxes.txt" : "", boxes && masks ? " and " : "",
+             dir, boxes ? "boxes.txt or tracks.txt" : "", boxes && masks ? " and " : "",
              masks ? "mask PNGs in masks/" : "", KAT_CLI_OUT_MARKER);
     return -1;
   }
@@ -177,9 +200,9 @@ static int remove_file(const char *path, char *why, size_t why_size) {
   return -1;
 }
 
-int kat_cli_out_clear(const char *dir, char *why, size_t why_size) {
+/* Removes boxes.txt, results.jsonl and masks/<digits>.png of `dir` (then masks/ when empty). */
+static int clear_outputs(const char *dir, char *why, size_t why_size) {
   char p[PATH_MAX], masks[PATH_MAX];
-  if (kat_cli_out_check(dir, why, why_size)) return -1;
   if (join(p, sizeof p, dir, "boxes.txt") || join(masks, sizeof masks, dir, "masks")) {
     snprintf(why, why_size, "'%s': path too long", dir);
     return -1;
@@ -198,7 +221,42 @@ int kat_cli_out_clear(const char *dir, char *why, size_t why_size) {
     if (rc) return -1;
     rmdir(masks); /* fails, harmlessly, when other files remain */
   }
-  join(p, sizeof p, dir, KAT_CLI_OUT_MARKER);
+  return 0;
+}
+
+/* Removes a previous run's tracks.txt and objects/<id>/ folders (their outputs and markers; a
+ * folder that keeps other files stays). */
+static int clear_objects(const char *dir, char *why, size_t why_size) {
+  char objs[PATH_MAX], p[PATH_MAX], m[PATH_MAX];
+  if (join(p, sizeof p, dir, "tracks.txt") || join(objs, sizeof objs, dir, "objects")) {
+    snprintf(why, why_size, "'%s': path too long", dir);
+    return -1;
+  }
+  if (remove_file(p, why, why_size)) return -1;
+  DIR *d = opendir(objs);
+  if (!d) return 0;
+  int rc = 0;
+  for (struct dirent *e; rc == 0 && (e = readdir(d));) {
+    if (!is_id_name(e->d_name) || join(p, sizeof p, objs, e->d_name) || !kat_cli_is_dir(p))
+      continue;
+    rc = clear_outputs(p, why, why_size);
+    if (rc == 0 && join(m, sizeof m, p, KAT_CLI_OUT_MARKER) == 0)
+      rc = remove_file(m, why, why_size);
+    if (rc == 0) rmdir(p);
+  }
+  closedir(d);
+  if (rc == 0) rmdir(objs);
+  return rc;
+}
+
+int kat_cli_out_clear(const char *dir, char *why, size_t why_size) {
+  char p[PATH_MAX];
+  if (kat_cli_out_check(dir, why, why_size)) return -1;
+  if (clear_outputs(dir, why, why_size) || clear_objects(dir, why, why_size)) return -1;
+  if (join(p, sizeof p, dir, KAT_CLI_OUT_MARKER)) {
+    snprintf(why, why_size, "'%s': path too long", dir);
+    return -1;
+  }
   int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0666);
   if (fd < 0) {
     snprintf(why, why_size, "cannot write into '%s': %s", dir, strerror(errno));

@@ -32,14 +32,17 @@ int kat_cli_mkdirs(const char *dir);
 
 /*
  * Whether `dir` may receive katana track's outputs: 0 when it does not exist, holds none of the
- * names katana writes (boxes.txt, results.jsonl, masks/NNNNN.png), or was written by katana
- * track (it holds KAT_CLI_OUT_MARKER or results.jsonl). -1 with the reason otherwise: then
- * clearing it would delete files katana did not write.
+ * names katana writes (boxes.txt, results.jsonl, masks/NNNNN.png, tracks.txt), or was written
+ * by katana track (it holds KAT_CLI_OUT_MARKER or results.jsonl), and every objects/<id>/ folder
+ * in it passes the same check. -1 with the reason otherwise: then clearing it would delete files
+ * katana did not write.
  */
 int kat_cli_out_check(const char *dir, char *why, size_t why_size);
 /*
  * Removes the previous run's outputs from `dir` (checked with kat_cli_out_check first):
- * boxes.txt, results.jsonl and masks/<digits>.png, then masks/ itself when that leaves it empty.
+ * boxes.txt, results.jsonl and masks/<digits>.png, then masks/ itself when that leaves it empty;
+ * tracks.txt and, in each objects/<id>/ folder, the same files and the marker, then the folder
+ * and objects/ when that leaves them empty (a run with fewer objects leaves no stale folder).
  * Nothing else is touched. Writes the marker. 0, or -1 with the reason.
  */
 int kat_cli_out_clear(const char *dir, char *why, size_t why_size);

@@ -100,6 +100,44 @@ int kat_cli_parse_box(const char *s, double box[4], char *why, size_t why_size) 
   return 0;
 }
 
+int kat_cli_parse_point(const char *s, double xy[2], int *label, char *why, size_t why_size) {
+  static const char *const k_name[3] = {"x", "y", "label"};
+  double v[3] = {0, 0, 1};
+  const char *p = s ? s : "";
+  int n = 0;
+  for (; n < 3; n++) {
+    while (is_blank(*p)) p++;
+    if (!*p) {
+      if (n > 0) return fail(why, why_size, "a point is x,y[,label]; nothing after the last ','");
+      break;
+    }
+    char inner[160];
+    if (real_at(&p, &v[n], inner, sizeof inner))
+      return fail(why, why_size, "%s: %s", k_name[n], inner);
+    while (is_blank(*p)) p++;
+    if (*p == ',') {
+      p++;
+      if (n == 2) return fail(why, why_size, "a point is x,y[,label]; extra text '%s'", p - 1);
+    } else if (*p) {
+      return fail(why, why_size, "a point is x,y[,label]; unexpected '%s'", p);
+    } else {
+      n++;
+      break;
+    }
+  }
+  if (n < 2) return fail(why, why_size, "a point needs x,y[,label]; %s is missing", k_name[n]);
+  for (int i = 0; i < 2; i++)
+    if (fabs(v[i]) > KAT_CLI_BOX_MAX)
+      return fail(why, why_size, "%s = %g is out of range (|%s| <= %g)", k_name[i], v[i], k_name[i],
+                  KAT_CLI_BOX_MAX);
+  if (v[2] != 0 && v[2] != 1)
+    return fail(why, why_size, "label = %g must be 1 (positive) or 0 (negative)", v[2]);
+  xy[0] = v[0];
+  xy[1] = v[1];
+  *label = (int)v[2];
+  return 0;
+}
+
 int kat_cli_parse_size(const char *s, int lo, int hi, int *w, int *h, char *why, size_t why_size) {
   const char *x = s ? strchr(s, 'x') : NULL;
   char wbuf[32];

@@ -26,6 +26,9 @@ int kat_cli_parse_double(const char *s, double lo, double hi, double *out, char 
  * every number finite, |x|, |y| <= KAT_CLI_BOX_MAX, 0 < w, h <= KAT_CLI_BOX_MAX.
  */
 int kat_cli_parse_box(const char *s, double box[4], char *why, size_t why_size);
+/* "x,y[,label]": a point (|x|, |y| <= KAT_CLI_BOX_MAX) and its label, 1 (positive, the default)
+ * or 0 (negative). 0, or -1 with the reason. */
+int kat_cli_parse_point(const char *s, double xy[2], int *label, char *why, size_t why_size);
 /* "WxH" with lo <= W, H <= hi. */
 int kat_cli_parse_size(const char *s, int lo, int hi, int *w, int *h, char *why, size_t why_size);
 /* The most intra-op threads one module session may get: 4 x the online cores (at least 4). */

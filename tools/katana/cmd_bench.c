@@ -53,6 +53,9 @@ static void usage(FILE *f) {
       "  --repeat R         end-to-end runs per configuration, for the run-to-run spread\n"
       "                     of the FPS (default 1, at most %d)\n"
       "  --size WxH         synthetic frame size (default 640x360)\n"
+      "  --objects LIST     objects tracked at once, e.g. 1,2,4,8 (default 1): object 0 from\n"
+      "                     the clip, the others from boxes spread over the frame; a table\n"
+      "                     compares each K with IE + K x (per-object modules)\n"
       "  --threads N        intra-op threads for every module session (default: the\n"
       "                     preset's; pipe mode on the CPU: half the cores per session)\n"
       "  --no-modules       skip timing the modules alone\n"
@@ -146,8 +149,8 @@ static void progress_clear(progress *p) {
 
 static void print_report(const kat_bench_report *r) {
   printf("machine: %s\n", r->machine);
-  printf("model: %s (%s)   preset: %s   mode: %s   prep: %s   threads: %s\n", r->model, r->bundle,
-         r->preset, r->mode, r->prep, r->threads);
+  printf("model: %s (%s)   preset: %s   mode: %s   prep: %s   threads: %s   objects: %d\n",
+         r->model, r->bundle, r->preset, r->mode, r->prep, r->threads, r->objects);
   printf("precision: %s\n", r->precision);
   if (r->clip[0]) {
     printf("clip %s: %d timed frames x %d repeat(s) after %d warm-up\n", r->clip, r->frames,
@@ -207,8 +210,10 @@ static void print_comparison(const kat_bench_report *reps, int n) {
   for (int i = 0; i < n; i++) {
     const kat_bench_report *r = &reps[i];
     char label[200], init[40];
-    snprintf(label, sizeof label, "%s / %s / %s%s", r->model, r->preset, r->mode,
-             strcmp(r->prep, "fast") == 0 ? "-fast" : "");
+    char k[16] = "";
+    if (r->objects > 1) snprintf(k, sizeof k, " K=%d", r->objects);
+    snprintf(label, sizeof label, "%s / %s / %s%s%s", r->model, r->preset, r->mode,
+             strcmp(r->prep, "fast") == 0 ? "-fast" : "", k);
     snprintf(init, sizeof init, "%.0f/%.0f", r->init_cold_ms, r->init_warm_ms);
     char int8[128] = "none";
     size_t used = 0;
@@ -224,6 +229,50 @@ static void print_comparison(const kat_bench_report *reps, int n) {
            r->frame.p95, r->fps_p50, r->wall_fps, init, r->peak_rss_mb, r->host_overhead_ratio,
            int8);
   }
+}
+
+/*
+ * Several objects: per configuration, frame time against K. Target (issue 13): frame(K) <= IE +
+ * K x (MA + MD + ME) x 1.05, with the modules' isolated p50 of the same run. The marginal cost
+ * of one more object is (frame(K) - frame(1)) / (K - 1), beside the per-object modules alone;
+ * the library runs the objects' modules one after another (no batch dimension in bundle format
+ * 1 or 2), so that is the sequential per-object cost.
+ */
+static void print_objects(const kat_bench_report *reps, int n) {
+  int shown = 0;
+  for (int i = 0; i < n; i++) {
+    const kat_bench_report *b = &reps[i];
+    if (b->objects != 1) continue;
+    int more = 0;
+    for (int j = i + 1; j < n && reps[j].objects > 1 && strcmp(reps[j].mode, b->mode) == 0; j++)
+      more++;
+    if (!more) continue;
+    int have = b->module_ran[0] && b->module_ran[1] && b->module_ran[2] && b->module_ran[3];
+    printf("\n%s / %s / %s%s: frame time against objects (ms, p50)%s\n", b->model, b->preset,
+           b->mode, strcmp(b->prep, "fast") == 0 ? "-fast" : "",
+           have ? "" : " (no module timings: --no-modules)");
+    printf("  %3s %10s %10s %12s %8s %14s %14s %9s %12s\n", "K", "frame", "IE", "per-object",
+           "target", "frame/target", "marginal/obj", "RSS MiB", "RSS +/obj");
+    for (int j = i; j <= i + more; j++) {
+      const kat_bench_report *r = &reps[j];
+      const double ie = r->module[KAT_MODULE_IMAGE_ENCODER].p50;
+      const double per = r->module[KAT_MODULE_MEMORY_ATTENTION].p50 +
+                         r->module[KAT_MODULE_MASK_DECODER].p50 +
+                         r->module[KAT_MODULE_MEMORY_ENCODER].p50;
+      const double target = (ie + r->objects * per) * 1.05;
+      const int k = r->objects;
+      double marginal = k > 1 ? (r->frame.p50 - b->frame.p50) / (k - 1) : NAN;
+      double rss = k > 1 ? (r->peak_rss_mb - b->peak_rss_mb) / (k - 1) : NAN;
+      printf("  %3d %10.2f %10.2f %12.2f %8.2f %14.3f %14.2f %9.1f %12.2f\n", k, r->frame.p50,
+             have ? ie : NAN, have ? per : NAN, have ? target : NAN,
+             have ? r->frame.p50 / target : NAN, marginal, r->peak_rss_mb, rss);
+    }
+    shown++;
+  }
+  if (shown)
+    printf(
+        "  (target = (IE + K x per-object modules) x 1.05, the modules timed alone in the same "
+        "run; marginal/obj = (frame(K) - frame(1)) / (K - 1), objects run one after another)\n");
 }
 
 /* ---- running a configuration, here or in a child ---- */
@@ -344,11 +393,13 @@ static int run_isolated(const kat_bench_options *o, kat_bench_report *r, char *e
 int kat_cmd_bench(int argc, char **argv) {
   kat_bench_options o;
   kat_bench_options_init(&o);
-  static name_list models, presets, modes, preps;
+  static name_list models, presets, modes, preps, objects;
   memset(&models, 0, sizeof models);
   memset(&presets, 0, sizeof presets);
   memset(&modes, 0, sizeof modes);
   memset(&preps, 0, sizeof preps);
+  memset(&objects, 0, sizeof objects);
+  int obj_k[MAX_LIST];
   const char *json_path = NULL, *html_path = NULL;
   int same_process = 0;
 
@@ -373,6 +424,8 @@ int kat_cmd_bench(int argc, char **argv) {
       bad = list_add(&presets, v);
     } else if (strcmp(a, "--modes") == 0) {
       bad = list_add(&modes, v);
+    } else if (strcmp(a, "--objects") == 0) {
+      bad = list_add(&objects, v);
     } else if (strcmp(a, "--prep") == 0) {
       bad = list_add(&preps, v);
     } else if (strcmp(a, "--mode") == 0) {
@@ -433,7 +486,15 @@ int kat_cmd_bench(int argc, char **argv) {
     fprintf(stderr, "katana bench: --modes takes seq and/or pipe, --prep exact and/or fast\n");
     return 2;
   }
-  int total = models.n * presets.n * preps.n * modes.n;
+  if (objects.n == 0) list_add(&objects, "1");
+  for (int k = 0; k < objects.n; k++) {
+    char why[256];
+    if (kat_cli_parse_int(objects.item[k], 1, KAT_BENCH_MAX_OBJECTS, &obj_k[k], why, sizeof why)) {
+      fprintf(stderr, "katana bench: bad --objects '%s': %s\n", objects.item[k], why);
+      return 2;
+    }
+  }
+  int total = models.n * presets.n * preps.n * modes.n * objects.n;
   kat_bench_report *reps = calloc((size_t)total, sizeof *reps);
   if (!reps) {
     fprintf(stderr, "katana bench: out of memory\n");
@@ -449,16 +510,18 @@ int kat_cmd_bench(int argc, char **argv) {
   for (int b = 0; b < models.n && rc == 0; b++) {
     for (int p = 0; p < presets.n && rc == 0; p++) {
       for (int q = 0; q < preps.n && rc == 0; q++) {
-        for (int m = 0; m < modes.n && rc == 0; m++) {
+        for (int mk = 0; mk < modes.n * objects.n && rc == 0; mk++) {
+          const int m = mk / objects.n;
+          o.objects = obj_k[mk % objects.n];
           o.bundle_dir = models.item[b];
           o.preset = presets.item[p];
           o.prep = preps.item[q];
           o.mode = modes.item[m];
           const char *base = strrchr(models.item[b], '/');
           base = base && base[1] ? base + 1 : models.item[b];
-          snprintf(pr.label, sizeof pr.label, "[%d/%d] %s %s %s%s", n + 1, total, base,
+          snprintf(pr.label, sizeof pr.label, "[%d/%d] %s %s %s%s K=%d", n + 1, total, base,
                    presets.item[p], modes.item[m],
-                   strcmp(preps.item[q], "fast") == 0 ? "-fast" : "");
+                   strcmp(preps.item[q], "fast") == 0 ? "-fast" : "", o.objects);
           pr.last_ms = 0.0;
           kat_bench_report *r = &reps[n];
           err[0] = '\0';
@@ -481,6 +544,7 @@ int kat_cmd_bench(int argc, char **argv) {
     }
   }
   if (rc == 0 && n > 1) print_comparison(reps, n);
+  if (rc == 0) print_objects(reps, n);
   if (rc == 0 && json_path && kat_bench_write_json(json_path, reps, (size_t)n, err, sizeof err)) {
     fprintf(stderr, "katana bench: %s\n", err);
     rc = 1;

@@ -49,7 +49,15 @@ static void usage(FILE *f) {
           "                       groundtruth.txt and/or masks/, one or two levels down as in\n"
           "                       LaSOT); each --results holds one results folder per\n"
           "                       sequence name; scores are means over sequences\n"
-          "  --per-sequence       with --dataset, also print each sequence's row\n");
+          "  --per-sequence       with --dataset, also print each sequence's row\n"
+          "\n"
+          "Several objects (a katana track run with DIR/objects/<id>/): score each object against\n"
+          "its own ground truth, with one --results DIR and either\n"
+          "  --gt ID=PATH         (repeatable) object ID's box file or mask folder, or\n"
+          "  --gt-mot FILE        a MOT-style file, lines frame,id,x,y,w,h[,...] (frames from 0,\n"
+          "                       as DIR/tracks.txt; --mot-base 1 for MOTChallenge files from 1);\n"
+          "                       a frame without a line for an id is absent for that id.\n"
+          "Prints one row per object and their mean.\n");
 }
 
 static int parse_count(const char *s, long lo, long hi, long *out) {
@@ -410,12 +418,285 @@ done:
   return rc;
 }
 
+/* ---- several objects ---- */
+
+#define MAX_OBJECTS 64
+
+typedef struct obj_gt {
+  int id;
+  const char *path; /* box file or mask folder (borrowed from argv or tmp) */
+  char tmp[4200];   /* a box file written from --gt-mot */
+} obj_gt;
+
+static int cmp_obj(const void *a, const void *b) {
+  const obj_gt *x = a, *y = b;
+  return (x->id > y->id) - (x->id < y->id);
+}
+
+/* "ID=PATH" -> 1 with the parts, 0 when `v` is not of that form (or is an existing path). */
+static int split_id_gt(const char *v, int *id, const char **path) {
+  const char *eq = strchr(v, '=');
+  if (!eq || eq == v || eq[1] == '\0' || is_file_path(v) || is_dir_path(v)) return 0;
+  long n = 0;
+  char num[16];
+  if ((size_t)(eq - v) >= sizeof num) return 0;
+  memcpy(num, v, (size_t)(eq - v));
+  num[eq - v] = '\0';
+  if (parse_count(num, 0, 1000000, &n)) return 0;
+  *id = (int)n;
+  *path = eq + 1;
+  return 1;
+}
+
+/* Reads a MOT-style file into per-id LaSOT box files in `tmpdir` (frames 0..frames-1, 0,0,0,0
+ * where the id has no line). 0, or 2 with the message printed. */
+static int load_mot(const char *path, int base, const char *tmpdir, size_t frames, obj_gt *gts,
+                    int *ngt) {
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    fprintf(stderr, "katana eval: --gt-mot: cannot open '%s': %s\n", path, strerror(errno));
+    return 2;
+  }
+  char line[1024];
+  size_t lineno = 0;
+  double(*boxes)[MAX_OBJECTS][4] = calloc(frames ? frames : 1, sizeof *boxes);
+  int rc = boxes ? 0 : 2;
+  *ngt = 0;
+  while (rc == 0 && fgets(line, sizeof line, f)) {
+    lineno++;
+    if (line[strspn(line, " \t\r\n")] == '\0') continue;
+    double v[6];
+    int n = sscanf(line, "%lf ,%lf ,%lf ,%lf ,%lf ,%lf", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]);
+    int ok = n == 6;
+    for (int k = 0; ok && k < 6; k++) ok = isfinite(v[k]);
+    ok = ok && v[0] == floor(v[0]) && v[1] == floor(v[1]) && v[1] >= 0 && v[1] <= 1000000 &&
+         v[4] >= 0 && v[5] >= 0;
+    if (!ok) {
+      fprintf(stderr,
+              "katana eval: %s:%zu: expected frame,id,x,y,w,h (integers frame >= %d and id >= 0, "
+              "finite x, y, w, h >= 0)\n",
+              path, lineno, base);
+      rc = 2;
+      break;
+    }
+    double fr = v[0] - base;
+    if (fr < 0) {
+      fprintf(stderr, "katana eval: %s:%zu: frame %.0f is before the first frame (%d)\n", path,
+              lineno, v[0], base);
+      rc = 2;
+      break;
+    }
+    int id = (int)v[1], k = 0;
+    while (k < *ngt && gts[k].id != id) k++;
+    if (k == *ngt) {
+      if (*ngt == MAX_OBJECTS) {
+        fprintf(stderr, "katana eval: %s: more than %d ids\n", path, MAX_OBJECTS);
+        rc = 2;
+        break;
+      }
+      gts[k].id = id;
+      (*ngt)++;
+    }
+    if ((size_t)fr < frames) memcpy(boxes[(size_t)fr][k], v + 2, sizeof boxes[0][0]);
+  }
+  fclose(f);
+  if (rc == 0 && *ngt == 0) {
+    fprintf(stderr, "katana eval: %s: no lines\n", path);
+    rc = 2;
+  }
+  for (int k = 0; rc == 0 && k < *ngt; k++) {
+    snprintf(gts[k].tmp, sizeof gts[k].tmp, "%s/gt_%d.txt", tmpdir, gts[k].id);
+    FILE *o = fopen(gts[k].tmp, "w");
+    if (!o) {
+      fprintf(stderr, "katana eval: cannot write '%s': %s\n", gts[k].tmp, strerror(errno));
+      rc = 1;
+      break;
+    }
+    for (size_t i = 0; i < frames; i++)
+      fprintf(o, "%.17g,%.17g,%.17g,%.17g\n", boxes[i][k][0], boxes[i][k][1], boxes[i][k][2],
+              boxes[i][k][3]);
+    if (fclose(o)) rc = 1;
+    gts[k].path = gts[k].tmp;
+  }
+  free(boxes);
+  return rc;
+}
+
+/* Scores DIR/objects/<id> (DIR itself for id 0 of a single-object run) against each gts[k]. */
+static int run_objects(const char *dir, obj_gt *gts, int ngt, const char *mot, int mot_base,
+                       int object_id, const kat_eval_options *opt, const char *json_path) {
+  char err[1024], tmpdir[] = "/tmp/katana-eval-XXXXXX", objdir[4200];
+  int rc = 1, have_tmp = 0;
+  FILE *jf = NULL;
+  kat_eval_score *scores = calloc(MAX_OBJECTS, sizeof *scores);
+  if (!scores) {
+    fprintf(stderr, "katana eval: out of memory\n");
+    return 1;
+  }
+  snprintf(objdir, sizeof objdir, "%s/objects", dir);
+  const int multi = is_dir_path(objdir);
+  if (mot) {
+    /* The run's length bounds the ground truth written per id. */
+    size_t frames = 0;
+    DIR *d = multi ? opendir(objdir) : NULL;
+    for (struct dirent *e; d && (e = readdir(d));) {
+      if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+      char p[4600];
+      kat_eval_seq *seq = NULL;
+      snprintf(p, sizeof p, "%s/%s", objdir, e->d_name);
+      if (kat_eval_seq_load(p, 0, &seq, err, sizeof err) == KAT_OK &&
+          kat_eval_seq_frames(seq) > frames)
+        frames = kat_eval_seq_frames(seq);
+      kat_eval_seq_destroy(seq);
+    }
+    if (d) closedir(d);
+    if (!mkdtemp(tmpdir)) {
+      fprintf(stderr, "katana eval: cannot create a temporary folder: %s\n", strerror(errno));
+      goto done;
+    }
+    have_tmp = 1;
+    int r = load_mot(mot, mot_base, tmpdir, frames, gts, &ngt);
+    if (r) {
+      rc = r;
+      goto done;
+    }
+  }
+  qsort(gts, (size_t)ngt, sizeof *gts, cmp_obj);
+  for (int k = 1; k < ngt; k++)
+    if (gts[k].id == gts[k - 1].id) {
+      fprintf(stderr, "katana eval: object %d has two ground truths ('%s', '%s')\n", gts[k].id,
+              gts[k - 1].path, gts[k].path);
+      rc = 2;
+      goto done;
+    }
+  printf("results: %s (%s)\n", dir, multi ? "one folder per object" : "one object");
+  printf("%-8s %6s %6s %6s %7s %7s %8s %9s %7s  %s\n", "object", "frames", "scored", "absent",
+         "AUC", "P@20", "AO(box)", "mIoU(msk)", "invalid", "ground truth");
+  double sum[4] = {0};
+  int nsum[4] = {0};
+  for (int k = 0; k < ngt; k++) {
+    char rdir[4400];
+    if (multi)
+      snprintf(rdir, sizeof rdir, "%s/%d", objdir, gts[k].id);
+    else
+      snprintf(rdir, sizeof rdir, "%s", dir);
+    if (!multi && gts[k].id != 0) {
+      fprintf(stderr, "katana eval: %s is a one-object run (object 0); it has no object %d\n", dir,
+              gts[k].id);
+      rc = 2;
+      goto done;
+    }
+    if (multi && !is_dir_path(rdir)) {
+      fprintf(stderr, "katana eval: %s has no object %d (no %s)\n", dir, gts[k].id, rdir);
+      rc = 2;
+      goto done;
+    }
+    kat_eval_seq *run = NULL, *gt = NULL;
+    int st = kat_eval_seq_load(rdir, 0, &run, err, sizeof err);
+    if (st != KAT_OK) {
+      fprintf(stderr, "katana eval: object %d: results: %s\n", gts[k].id, err);
+    } else if ((st = kat_eval_seq_load(gts[k].path, object_id, &gt, err, sizeof err)) != KAT_OK) {
+      fprintf(stderr, "katana eval: object %d: ground truth: %s\n", gts[k].id, err);
+    } else if (kat_eval_seq_frames(gt) < kat_eval_seq_frames(run)) {
+      fprintf(stderr,
+              "katana eval: object %d: the ground truth %s has %zu frames but the run has %zu; "
+              "refusing to score frames without ground truth\n",
+              gts[k].id, mot ? mot : gts[k].path, kat_eval_seq_frames(gt),
+              kat_eval_seq_frames(run));
+      st = KAT_EINVAL;
+    } else if ((st = kat_eval_score_run(run, gt, opt, &scores[k], err, sizeof err)) != KAT_OK) {
+      fprintf(stderr, "katana eval: object %d: %s\n", gts[k].id, err);
+    }
+    kat_eval_seq_destroy(run);
+    kat_eval_seq_destroy(gt);
+    if (st != KAT_OK) goto done;
+    const kat_eval_score *s = &scores[k];
+    char c_auc[16], c_p[16], c_ao[16], c_m[16];
+    cell(c_auc, sizeof c_auc, s->has_boxes, s->auc);
+    cell(c_p, sizeof c_p, s->has_boxes, s->precision_20);
+    cell(c_ao, sizeof c_ao, s->has_boxes, s->mean_box_iou);
+    cell(c_m, sizeof c_m, s->has_masks, s->miou);
+    printf("%-8d %6zu %6zu %6zu %7s %7s %8s %9s %7zu  %s\n", gts[k].id, s->frames, s->box_frames,
+           s->absent_frames, c_auc, c_p, c_ao, c_m, s->invalid_pred, mot ? mot : gts[k].path);
+    const double vals[4] = {s->auc, s->precision_20, s->mean_box_iou, s->miou};
+    const int oks[4] = {s->has_boxes, s->has_boxes, s->has_boxes, s->has_masks};
+    for (int m = 0; m < 4; m++)
+      if (oks[m] && isfinite(vals[m])) {
+        sum[m] += vals[m];
+        nsum[m]++;
+      }
+  }
+  char c[4][16];
+  for (int m = 0; m < 4; m++) cell(c[m], sizeof c[m], nsum[m] > 0, nsum[m] ? sum[m] / nsum[m] : 0);
+  printf("%-8s %6s %6s %6s %7s %7s %8s %9s\n", "mean", "", "", "", c[0], c[1], c[2], c[3]);
+  printf("(percent; mean over the objects)\n");
+  if (json_path) {
+    jf = open_json(json_path);
+    if (!jf) {
+      fprintf(stderr, "katana eval: cannot write %s: %s\n", json_path, strerror(errno));
+      goto done;
+    }
+    fprintf(jf, "{\n  \"katana_version\": ");
+    json_str(jf, kat_version());
+    fprintf(jf, ",\n  \"results\": ");
+    json_str(jf, dir);
+    fprintf(jf, ",\n  \"objects\": [");
+    for (int k = 0; k < ngt; k++) {
+      const kat_eval_score *s = &scores[k];
+      fprintf(jf, "%s\n    {\"obj\": %d, \"gt\": ", k ? "," : "", gts[k].id);
+      json_str(jf, mot ? mot : gts[k].path);
+      fprintf(jf,
+              ", \"frames\": %zu, \"box_frames\": %zu, \"absent_frames\": %zu, "
+              "\"invalid_pred\": %zu, \"auc\": ",
+              s->frames, s->box_frames, s->absent_frames, s->invalid_pred);
+      json_num(jf, s->has_boxes ? s->auc : NAN);
+      fprintf(jf, ", \"precision_20\": ");
+      json_num(jf, s->has_boxes ? s->precision_20 : NAN);
+      fprintf(jf, ", \"mean_box_iou\": ");
+      json_num(jf, s->has_boxes ? s->mean_box_iou : NAN);
+      fprintf(jf, ", \"miou\": ");
+      json_num(jf, s->has_masks ? s->miou : NAN);
+      fprintf(jf, "}");
+    }
+    fprintf(jf, "\n  ],\n  \"mean\": {\"auc\": ");
+    json_num(jf, nsum[0] ? sum[0] / nsum[0] : NAN);
+    fprintf(jf, ", \"precision_20\": ");
+    json_num(jf, nsum[1] ? sum[1] / nsum[1] : NAN);
+    fprintf(jf, ", \"mean_box_iou\": ");
+    json_num(jf, nsum[2] ? sum[2] / nsum[2] : NAN);
+    fprintf(jf, ", \"miou\": ");
+    json_num(jf, nsum[3] ? sum[3] / nsum[3] : NAN);
+    fprintf(jf, "}\n}\n");
+    int bad = fclose(jf) != 0;
+    jf = NULL;
+    if (bad) {
+      fprintf(stderr, "katana eval: error writing %s\n", json_path);
+      goto done;
+    }
+  }
+  rc = 0;
+done:
+  if (jf) fclose(jf);
+  if (have_tmp) {
+    for (int k = 0; k < ngt; k++)
+      if (gts[k].tmp[0]) unlink(gts[k].tmp);
+    rmdir(tmpdir);
+  }
+  free(scores);
+  return rc;
+}
+
 int kat_cmd_eval(int argc, char **argv) {
   const char *results[MAX_RUNS];
   size_t nres = 0;
   const char *gt_path = NULL, *against_path = NULL, *json_path = NULL;
   long object_id = 0, worst = -1;
   int curves = 0, dataset = 0, per_sequence = 0;
+  static obj_gt obj_gts[MAX_OBJECTS];
+  int n_obj_gts = 0, gt_plain = 0;
+  long mot_base = 0;
+  const char *gt_mot = NULL;
+  memset(obj_gts, 0, sizeof obj_gts);
   kat_eval_options opt;
   kat_eval_options_default(&opt);
 
@@ -449,7 +730,28 @@ int kat_cmd_eval(int argc, char **argv) {
       results[nres++] = v;
       i++;
     } else if (strcmp(a, "--gt") == 0) {
-      gt_path = v;
+      int id = 0;
+      const char *p = NULL;
+      if (split_id_gt(v, &id, &p)) {
+        if (n_obj_gts == MAX_OBJECTS) {
+          fprintf(stderr, "katana eval: at most %d --gt ID=PATH\n", MAX_OBJECTS);
+          return 2;
+        }
+        obj_gts[n_obj_gts].id = id;
+        obj_gts[n_obj_gts++].path = p;
+      } else {
+        gt_path = v;
+        gt_plain = 1;
+      }
+      i++;
+    } else if (strcmp(a, "--gt-mot") == 0) {
+      gt_mot = v;
+      i++;
+    } else if (strcmp(a, "--mot-base") == 0) {
+      if (parse_count(v, 0, 1, &mot_base)) {
+        fprintf(stderr, "katana eval: --mot-base takes 0 or 1, not '%s'\n", v);
+        return 2;
+      }
       i++;
     } else if (strcmp(a, "--against") == 0) {
       against_path = v;
@@ -478,6 +780,17 @@ int kat_cmd_eval(int argc, char **argv) {
   if (json_path && strcmp(json_path, "-") == 0 && redirect_stdout_for_json() != 0) {
     fprintf(stderr, "katana eval: cannot write JSON to stdout: %s\n", strerror(errno));
     return 1;
+  }
+  if (n_obj_gts || gt_mot) {
+    if (nres != 1 || gt_plain || against_path || dataset || (n_obj_gts && gt_mot)) {
+      fprintf(stderr,
+              "katana eval: per-object scoring takes one --results DIR and either --gt ID=PATH "
+              "(repeatable) or --gt-mot FILE (no plain --gt, --against or --dataset)\n");
+      return 2;
+    }
+    opt.worst_count = 0;
+    return run_objects(results[0], obj_gts, n_obj_gts, gt_mot, (int)mot_base, (int)object_id, &opt,
+                       json_path);
   }
   if (dataset) {
     if (nres == 0 || !gt_path || against_path) {

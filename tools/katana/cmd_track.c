@@ -1,7 +1,10 @@
 /*
- * katana track: tracks one object through a video, a folder of frames, a device or raw frames
- * from a box, with the public tracker and media APIs (include/katana/), and writes LaSOT boxes,
- * per-frame JSON results and, optionally, mask PNGs and an overlay video.
+ * katana track: tracks one object or several through a video, a folder of frames, a device or raw
+ * frames from boxes, points or a prompts file (include/katana/prompts.h), with the public stream
+ * and media APIs (include/katana/), and writes LaSOT boxes, per-frame JSON results and,
+ * optionally, mask PNGs and an overlay video. With several objects each object gets the
+ * single-object layout in DIR/objects/<id>/ and DIR/tracks.txt lists every object's boxes
+ * (MOT style).
  *
  * The command runs in three steps: track_parse fills a track_opts from argv (a usage error exits
  * 2 before anything is opened), track_check refuses outputs that would write over an input, and
@@ -40,43 +43,61 @@
 #include "katana/katana.h"
 
 static void track_usage(FILE *f) {
-  fprintf(f,
-          "usage: katana track INPUT [--model DIR] (--box x,y,w,h | --box-file groundtruth.txt)\n"
-          "                    [--out DIR] [--masks] [--overlay OUT.mp4] [--ep PRESET]\n"
-          "                    [--ep-fallback error|warn] [--frames N]\n"
-          "                    [--selection samurai|sam2] [--box-mode exact|fast]\n"
-          "                    [--kf-score-weight W] [--raw WxH] [--input-format FMT]\n"
-          "                    [--pipeline on|off] [--threads N|IE,MA,MD,ME]\n"
-          "                    [--ep-option KEY=VALUE ...] [--quiet]\n\n"
-          "INPUT is a video file or URL (anything FFmpeg reads), a folder of PNG/JPEG frames in\n"
-          "natural name order, a device (e.g. /dev/video0 with --input-format v4l2), or '-' with\n"
-          "--raw WxH for RGB24 frames on stdin.\n"
-          "Writes DIR/boxes.txt (x,y,w,h per frame, LaSOT), DIR/results.jsonl (one object per\n"
-          "frame) and with --masks DIR/masks/NNNNN.png at the video's size. --box-file takes the\n"
-          "first line of a LaSOT groundtruth file (give --box or --box-file, not both). Default\n"
-          "--model: the installed default model (KATANA_MODEL_DIR overrides), --out track-out,\n"
-          "--ep cpu, --selection samurai. A progress line (frames, FPS, ETA) is\n"
-          "shown when stderr is a terminal.\n"
-          "Outputs: a run replaces the previous run's files in DIR (boxes.txt, results.jsonl,\n"
-          "masks/NNNNN.png; DIR gets a " KAT_CLI_OUT_MARKER
-          " marker) and touches nothing else; a DIR\n"
-          "holding boxes.txt or mask PNGs that katana did not write is refused, as are outputs\n"
-          "that are (or, for DIR, contain or lie inside) an input: the video, the frame folder,\n"
-          "the box file, a sequence folder's masks/.\n"
-          "Results already written stay valid if a later frame fails or the run is interrupted:\n"
-          "every line is written whole as its frame completes; on SIGINT/SIGTERM the overlay is\n"
-          "finished and katana exits 130/143.\n"
-          "--pipeline on (default) runs decode+preprocess, the image encoder and the tracker as\n"
-          "three stages on threads; results are identical either way. --threads sets ONNX\n"
-          "Runtime's intra-op threads per module, at most 4x the online cores (default with the\n"
-          "pipeline on the CPU: half the cores each, as the two stages run at once).\n");
+  fprintf(
+      f,
+      "usage: katana track INPUT [--model DIR] (--box x,y,w,h [--box ...] |\n"
+      "                    --box-file groundtruth.txt) [--point x,y[,label] ...]\n"
+      "                    [--prompts FILE.json]\n"
+      "                    [--out DIR] [--masks] [--overlay OUT.mp4] [--ep PRESET]\n"
+      "                    [--ep-fallback error|warn] [--frames N]\n"
+      "                    [--selection samurai|sam2] [--box-mode exact|fast]\n"
+      "                    [--kf-score-weight W] [--raw WxH] [--input-format FMT]\n"
+      "                    [--pipeline on|off] [--threads N|IE,MA,MD,ME]\n"
+      "                    [--ep-option KEY=VALUE ...] [--quiet]\n\n"
+      "INPUT is a video file or URL (anything FFmpeg reads), a folder of PNG/JPEG frames in\n"
+      "natural name order, a device (e.g. /dev/video0 with --input-format v4l2), or '-' with\n"
+      "--raw WxH for RGB24 frames on stdin.\n"
+      "Writes DIR/boxes.txt (x,y,w,h per frame, LaSOT), DIR/results.jsonl (one object per\n"
+      "frame) and with --masks DIR/masks/NNNNN.png at the video's size. --box-file takes the\n"
+      "first line of a LaSOT groundtruth file (give --box or --box-file, not both).\n"
+      "Several objects: each --box is one object on frame 0, ids 0, 1, ...; --point x,y[,label]\n"
+      "(label 1 positive, the default, or 0 negative; repeatable) prompts object 0 on frame\n"
+      "0 (with its box, if any); --prompts FILE takes a JSON list of {\"frame\", \"obj\", "
+      "\"box\":\n"
+      "[x,y,w,h] | \"points\": [[x,y,label],...] | \"mask\": \"file.png\"} (masks relative to\n"
+      "FILE; a prompt on a frame the object is tracked on corrects it). With more than one\n"
+      "object, DIR/objects/<id>/ holds each object's boxes.txt, results.jsonl and masks/\n"
+      "(boxes.txt: one line per frame, 0,0,0,0 where the object does not exist) and\n"
+      "DIR/tracks.txt one line frame,id,x,y,w,h,score per object and frame with a box (frame\n"
+      "from 0, score the object score logit). Default\n"
+      "--model: the installed default model (KATANA_MODEL_DIR overrides), --out track-out,\n"
+      "--ep cpu, --selection samurai. A progress line (frames, FPS, ETA) is\n"
+      "shown when stderr is a terminal.\n"
+      "Outputs: a run replaces the previous run's files in DIR (boxes.txt, results.jsonl,\n"
+      "masks/NNNNN.png; DIR gets a " KAT_CLI_OUT_MARKER
+      " marker) and touches nothing else; a DIR\n"
+      "holding boxes.txt or mask PNGs that katana did not write is refused, as are outputs\n"
+      "that are (or, for DIR, contain or lie inside) an input: the video, the frame folder,\n"
+      "the box file, a sequence folder's masks/.\n"
+      "Results already written stay valid if a later frame fails or the run is interrupted:\n"
+      "every line is written whole as its frame completes; on SIGINT/SIGTERM the overlay is\n"
+      "finished and katana exits 130/143.\n"
+      "--pipeline on (default) runs decode+preprocess, the image encoder and the tracker as\n"
+      "three stages on threads; results are identical either way. --threads sets ONNX\n"
+      "Runtime's intra-op threads per module, at most 4x the online cores (default with the\n"
+      "pipeline on the CPU: half the cores each, as the two stages run at once).\n");
 }
 
 /* Everything the command line says; filled by track_parse. Strings are borrowed from argv. */
 typedef struct track_opts {
   const char *input;
   const char *model; /* NULL: not given */
-  const char *box_s, *box_file;
+  const char *box_file, *prompts_path;
+  const char **boxes; /* n_boxes --box values (malloc'ed array of argv pointers) */
+  int n_boxes;
+  double points[KAT_MAX_PROMPT_POINTS][2]; /* --point values, for object 0 on frame 0 */
+  int labels[KAT_MAX_PROMPT_POINTS];
+  int n_points;
   const char *out_dir, *ep, *overlay, *fallback, *threads;
   long max_frames; /* -1: all */
   int masks, quiet;
@@ -85,7 +106,18 @@ typedef struct track_opts {
   int n_ep_opts;
   kat_tracker_options tracker;
   kat_source_options source;
-  double box[4];
+  double box[4]; /* the classic single box (classic = 1) */
+  /* Filled by track_prepare: every prompt (the --box/--box-file/--point ones first, then the
+   * file's, whose masks stay owned by file_prompts), its origin for messages, and the sorted
+   * distinct object ids. classic: one box for object 0 on frame 0 from --box/--box-file and
+   * nothing else, opened as before the several-object work (kat_stream_open with the box). */
+  kat_prompt_list *file_prompts;
+  kat_prompt_entry *prompts;
+  char (*origin)[64];
+  size_t n_prompts;
+  int *ids;
+  int n_ids;
+  int classic;
 } track_opts;
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -112,7 +144,8 @@ static int track_parse(int argc, char **argv, track_opts *o) {
   kat_tracker_options_init(&o->tracker);
   kat_source_options_init(&o->source);
   o->ep_opts = calloc((size_t)argc + 1, sizeof *o->ep_opts);
-  if (!o->ep_opts) return usage_error("out of memory");
+  o->boxes = calloc((size_t)argc + 1, sizeof *o->boxes);
+  if (!o->ep_opts || !o->boxes) return usage_error("out of memory");
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -138,8 +171,17 @@ static int track_parse(int argc, char **argv, track_opts *o) {
     if (strcmp(a, "--model") == 0) {
       o->model = v;
     } else if (strcmp(a, "--box") == 0) {
-      if (o->box_s) return usage_error("--box given twice ('%s', '%s')", o->box_s, v);
-      o->box_s = v;
+      o->boxes[o->n_boxes++] = v;
+    } else if (strcmp(a, "--point") == 0) {
+      if (o->n_points == KAT_MAX_PROMPT_POINTS)
+        return usage_error("at most %d --point", KAT_MAX_PROMPT_POINTS);
+      if (kat_cli_parse_point(v, o->points[o->n_points], &o->labels[o->n_points], why, sizeof why))
+        return usage_error("bad --point '%s': %s", v, why);
+      o->n_points++;
+    } else if (strcmp(a, "--prompts") == 0) {
+      if (o->prompts_path)
+        return usage_error("--prompts given twice ('%s', '%s')", o->prompts_path, v);
+      o->prompts_path = v;
     } else if (strcmp(a, "--box-file") == 0) {
       if (o->box_file) return usage_error("--box-file given twice ('%s', '%s')", o->box_file, v);
       o->box_file = v;
@@ -192,8 +234,8 @@ static int track_parse(int argc, char **argv, track_opts *o) {
       return 2;
     }
   }
-  if (!o->input || (!o->box_s && !o->box_file)) {
-    fprintf(stderr, "katana track: need INPUT and --box or --box-file\n");
+  if (!o->input || (!o->n_boxes && !o->box_file && !o->n_points && !o->prompts_path)) {
+    fprintf(stderr, "katana track: need INPUT and --box, --box-file, --point or --prompts\n");
     track_usage(stderr);
     return 2;
   }
@@ -203,18 +245,84 @@ static int track_parse(int argc, char **argv, track_opts *o) {
             "<prefix>/share/katana/models/default, or set KATANA_MODEL_DIR)\n");
     return 2;
   }
-  if (o->box_s && o->box_file)
-    return usage_error("give --box or --box-file, not both (--box '%s', --box-file '%s')", o->box_s,
-                       o->box_file);
+  if (o->n_boxes && o->box_file)
+    return usage_error("give --box or --box-file, not both (--box '%s', --box-file '%s')",
+                       o->boxes[0], o->box_file);
   if (strcmp(o->input, "-") == 0 ? o->source.raw_width <= 0 : o->source.raw_width > 0)
     return usage_error("raw input needs INPUT '-' and --raw WxH");
   return 0;
 }
 
-/* Reads the box (from --box or the first line of --box-file) and applies the EP options. */
+static int cmp_int(const void *a, const void *b) {
+  const int x = *(const int *)a, y = *(const int *)b;
+  return (x > y) - (x < y);
+}
+
+/* Builds o->prompts from --box/--box-file/--point (already parsed into o->box for box 0) and the
+ * prompts file, and the sorted distinct ids. 0, or 2 with the message printed. */
+static int collect_prompts(track_opts *o, int have_box0) {
+  char err[KAT_ERROR_SIZE], why[256];
+  if (o->prompts_path && kat_prompts_load(o->prompts_path, &o->file_prompts, err, sizeof err)) {
+    fprintf(stderr, "katana track: --prompts: %s\n", err);
+    return 2;
+  }
+  const size_t n_file = o->file_prompts ? o->file_prompts->count : 0;
+  const int n_cli_boxes = o->n_boxes > 0 ? o->n_boxes : have_box0;
+  const size_t n = (size_t)n_cli_boxes + (o->n_points && !n_cli_boxes ? 1 : 0) + n_file;
+  o->prompts = calloc(n, sizeof *o->prompts);
+  o->origin = calloc(n, sizeof *o->origin);
+  o->ids = calloc(n, sizeof *o->ids);
+  if (!o->prompts || !o->origin || !o->ids) {
+    fprintf(stderr, "katana track: out of memory\n");
+    return 2;
+  }
+  size_t k = 0;
+  for (int b = 0; b < n_cli_boxes; b++, k++) {
+    kat_prompt_entry *e = &o->prompts[k];
+    kat_prompt_init(&e->prompt);
+    e->obj_id = b;
+    e->prompt.has_box = 1;
+    if (b == 0) {
+      memcpy(e->prompt.box, o->box, sizeof o->box);
+    } else if (kat_cli_parse_box(o->boxes[b], e->prompt.box, why, sizeof why)) {
+      fprintf(stderr, "katana track: bad box '%s' (--box %d): %s\n", o->boxes[b], b + 1, why);
+      return 2;
+    }
+    snprintf(o->origin[k], sizeof o->origin[k], "--box %d (object %d)", b + 1, b);
+  }
+  if (o->n_points) {
+    /* Object 0 on frame 0: with its box when one was given, else points alone. */
+    kat_prompt_entry *e = &o->prompts[0];
+    if (!n_cli_boxes) {
+      kat_prompt_init(&e->prompt);
+      snprintf(o->origin[0], sizeof o->origin[0], "--point (object 0)");
+      k++;
+    } else {
+      snprintf(o->origin[0], sizeof o->origin[0], "--box 1 and --point (object 0)");
+    }
+    e->prompt.n_points = o->n_points;
+    memcpy(e->prompt.points, o->points, sizeof o->points);
+    memcpy(e->prompt.labels, o->labels, sizeof o->labels);
+  }
+  for (size_t f = 0; f < n_file; f++, k++) {
+    o->prompts[k] = o->file_prompts->entries[f];
+    snprintf(o->origin[k], sizeof o->origin[k], "--prompts prompt %zu", f);
+  }
+  o->n_prompts = k;
+  o->classic = !o->prompts_path && !o->n_points && n_cli_boxes == 1;
+  for (size_t i = 0; i < k; i++) o->ids[i] = o->prompts[i].obj_id;
+  qsort(o->ids, k, sizeof *o->ids, cmp_int);
+  o->n_ids = 0;
+  for (size_t i = 0; i < k; i++)
+    if (o->n_ids == 0 || o->ids[o->n_ids - 1] != o->ids[i]) o->ids[o->n_ids++] = o->ids[i];
+  return 0;
+}
+
+/* Reads the boxes (--box, the first line of --box-file), --point and --prompts into o->prompts
+ * and applies the EP options. */
 static int track_prepare(track_opts *o) {
   char why[256], line[512];
-  const char *box_s = o->box_s;
+  const char *box_s = o->n_boxes ? o->boxes[0] : NULL;
   if (o->box_file) {
     FILE *bf = fopen(o->box_file, "r");
     if (!bf || !fgets(line, sizeof line, bf)) {
@@ -226,12 +334,14 @@ static int track_prepare(track_opts *o) {
     fclose(bf);
     box_s = line;
   }
-  if (kat_cli_parse_box(box_s, o->box, why, sizeof why)) {
+  if (box_s && kat_cli_parse_box(box_s, o->box, why, sizeof why)) {
     size_t n = strcspn(box_s, "\r\n");
     fprintf(stderr, "katana track: bad box '%.*s'%s%s: %s\n", (int)n, box_s,
             o->box_file ? " in " : "", o->box_file ? o->box_file : "", why);
     return 2;
   }
+  int rc = collect_prompts(o, box_s != NULL);
+  if (rc) return rc;
   kat_ep_profile *ep = &o->tracker.ep;
   if (kat_ep_profile_preset(o->ep, ep)) {
     fprintf(stderr, "katana track: unknown --ep preset '%s'\n", o->ep);
@@ -300,27 +410,30 @@ static void dir_of(const char *path, char *out, size_t size) {
  * folder, or an --out whose masks/ is, or that lies inside, a sequence folder's masks/.
  */
 static int track_check(const track_opts *o) {
-  char boxes[4200], jsonl[4200], masks[4200];
+  char boxes[4200], jsonl[4200], masks[4200], tracks[4200];
+  snprintf(tracks, sizeof tracks, "%s/tracks.txt", o->out_dir);
   snprintf(boxes, sizeof boxes, "%s/boxes.txt", o->out_dir);
   snprintf(jsonl, sizeof jsonl, "%s/results.jsonl", o->out_dir);
   snprintf(masks, sizeof masks, "%s/masks", o->out_dir);
-  const char *outs[3] = {boxes, jsonl, o->overlay};
-  const char *out_names[3] = {"the results file", "the results file", "--overlay"};
+  const char *outs[4] = {boxes, jsonl, o->overlay, tracks};
+  const char *out_names[4] = {"the results file", "the results file", "--overlay",
+                              "the results file"};
   const int input_is_path =
       strcmp(o->input, "-") != 0 && (kat_cli_is_file(o->input) || kat_cli_is_dir(o->input));
   const int input_is_dir = input_is_path && kat_cli_is_dir(o->input);
-  const char *ins[2] = {input_is_path && !input_is_dir ? o->input : NULL, o->box_file};
-  const char *in_names[2] = {"the input video", "--box-file"};
-  for (int a = 0; a < 3; a++) {
-    for (int b = 0; b < 2; b++) {
+  const char *ins[3] = {input_is_path && !input_is_dir ? o->input : NULL, o->box_file,
+                        o->prompts_path};
+  const char *in_names[3] = {"the input video", "--box-file", "--prompts"};
+  for (int a = 0; a < 4; a++) {
+    for (int b = 0; b < 3; b++) {
       if (!outs[a] || !ins[b] || !kat_cli_same_file(outs[a], ins[b])) continue;
       fprintf(stderr, "katana track: %s '%s' is %s '%s'; refusing to write over an input\n",
               out_names[a], outs[a], in_names[b], ins[b]);
       return 2;
     }
   }
-  if (o->overlay &&
-      (kat_cli_same_file(o->overlay, boxes) || kat_cli_same_file(o->overlay, jsonl))) {
+  if (o->overlay && (kat_cli_same_file(o->overlay, boxes) || kat_cli_same_file(o->overlay, jsonl) ||
+                     kat_cli_same_file(o->overlay, tracks))) {
     fprintf(stderr, "katana track: --overlay '%s' is one of the results files in '%s'\n",
             o->overlay, o->out_dir);
     return 2;
@@ -492,16 +605,120 @@ static void draw_overlay(uint8_t *ov, int w, int h, const kat_track_result *res)
   kat_cli_overlay_text(ov, stride, w, h, 4, 4, label, color);
 }
 
+/* Several objects: a colour per object (by position in the sorted ids), the state by the box
+ * style (tracked: tinted mask and solid box; occluded or lost: dashed), and "id N state score"
+ * labels stacked at the top left. */
+static void draw_overlay_objects(uint8_t *ov, int w, int h, const kat_track_result *res, int n) {
+  static const uint8_t k_palette[8][3] = {{255, 64, 32},   {32, 160, 255}, {64, 220, 64},
+                                          {255, 210, 0},   {220, 64, 255}, {0, 230, 210},
+                                          {255, 128, 192}, {180, 180, 80}};
+  const size_t stride = (size_t)w * 3;
+  const int s = h >= 720 ? 3 : h >= 240 ? 2 : 1; /* the glyph scale of kat_cli_overlay_text */
+  for (int k = 0; k < n; k++) {
+    const kat_track_result *r = &res[k];
+    const uint8_t *color = k_palette[(unsigned)r->obj_id % 8u];
+    if (r->presence == KAT_PRESENCE_TRACKED) {
+      float box[4] = {(float)r->box[0], (float)r->box[1], (float)r->box[2], (float)r->box[3]};
+      kat_overlay_draw(ov, stride, w, h, r->mask, r->mask_stride, r->box_valid ? box : NULL, color,
+                       0.45f);
+    } else {
+      const double *b = r->has_kf_box ? r->kf_box : r->box;
+      if (b[2] > 0 && b[3] > 0) kat_cli_overlay_dashed_box(ov, stride, w, h, b, color);
+    }
+  }
+  for (int k = 0; k < n; k++) {
+    const kat_track_result *r = &res[k];
+    char label[96];
+    snprintf(label, sizeof label, "id %d %s%s %.2f", r->obj_id, kat_presence_name(r->presence),
+             r->presence == KAT_PRESENCE_TRACKED && !r->box_valid ? " empty" : "",
+             (double)r->object_score);
+    kat_cli_overlay_text(ov, stride, w, h, 4, 4 + k * 8 * s, label,
+                         k_palette[(unsigned)r->obj_id % 8u]);
+  }
+}
+
+/* One object's outputs: DIR itself with one object, DIR/objects/<id> with several. */
+typedef struct obj_out {
+  int id;
+  int fb, fj;       /* boxes.txt, results.jsonl (O_APPEND), -1 when closed */
+  int seen;         /* a record came on this frame */
+  char dir[4200];   /* the object's results folder */
+  char masks[4200]; /* its masks/ folder */
+} obj_out;
+
+/* Creates and opens the outputs of every object (after the earlier run's were cleared). */
+static int open_objects(const track_opts *o, obj_out *outs, int multi) {
+  for (int k = 0; k < o->n_ids; k++) {
+    obj_out *ob = &outs[k];
+    char why[4600];
+    if (multi) {
+      snprintf(ob->dir, sizeof ob->dir, "%s/objects/%d", o->out_dir, ob->id);
+      if (kat_cli_mkdirs(ob->dir) != 0) {
+        fprintf(stderr, "katana track: cannot create '%s': %s\n", ob->dir, strerror(errno));
+        return -1;
+      }
+      if (kat_cli_out_clear(ob->dir, why, sizeof why)) {
+        fprintf(stderr, "katana track: %s\n", why);
+        return -1;
+      }
+    } else {
+      snprintf(ob->dir, sizeof ob->dir, "%s", o->out_dir);
+    }
+    snprintf(ob->masks, sizeof ob->masks, "%s/masks", ob->dir);
+    if (o->masks && mkdir(ob->masks, 0777) && errno != EEXIST) {
+      fprintf(stderr, "katana track: cannot create '%s': %s\n", ob->masks, strerror(errno));
+      return -1;
+    }
+    if ((ob->fb = kat_cli_open_out(ob->dir, "boxes.txt", "katana track")) < 0) return -1;
+    if ((ob->fj = kat_cli_open_out(ob->dir, "results.jsonl", "katana track")) < 0) return -1;
+  }
+  return 0;
+}
+
+/* Queues every prompt on the stream. Masks must have the video's size (checked here, as the
+ * library checks it only when the prompt applies). 0, or the exit status with the message
+ * printed. */
+static int queue_prompts(const track_opts *o, kat_stream *st, const kat_source_info *info) {
+  for (size_t k = 0; k < o->n_prompts; k++) {
+    const kat_prompt_entry *e = &o->prompts[k];
+    if (e->prompt.mask && info->width > 0 &&
+        (e->prompt.mask_width != info->width || e->prompt.mask_height != info->height)) {
+      fprintf(stderr, "katana track: %s: %s: the mask is %dx%d, the video %dx%d\n", o->prompts_path,
+              o->origin[k] + strlen("--prompts "), e->prompt.mask_width, e->prompt.mask_height,
+              info->width, info->height);
+      return 2;
+    }
+    int rc = kat_stream_add_prompt(st, e->obj_id, e->frame, &e->prompt);
+    if (rc) {
+      fprintf(stderr, "katana track: %s%s%s (frame %lld, object %d): %s: %s\n",
+              o->prompts_path && strncmp(o->origin[k], "--prompts", 9) == 0 ? o->prompts_path : "",
+              o->prompts_path && strncmp(o->origin[k], "--prompts", 9) == 0 ? ": " : "",
+              strncmp(o->origin[k], "--prompts ", 10) == 0 ? o->origin[k] + 10 : o->origin[k],
+              (long long)e->frame, e->obj_id, kat_status_name(rc), kat_stream_prompt_error(st));
+      return rc == KAT_ENOTSUP || rc == KAT_ERUNTIME || rc == KAT_ENOMEM ? 1 : 2;
+    }
+  }
+  return 0;
+}
+
+static obj_out *find_obj(obj_out *outs, int n, int id) {
+  for (int k = 0; k < n; k++)
+    if (outs[k].id == id) return &outs[k];
+  return NULL;
+}
+
 static int track_run(track_opts *o, interrupt_watch *wp, int watching) {
   int status = 1, rc;
   kat_stream *st = NULL;
   kat_video_writer *vw = NULL;
   uint8_t *ov = NULL; /* [h, w*3] u8: the overlay frame */
-  int fb = -1, fj = -1;
-  char path[4200];
+  int ft = -1;        /* tracks.txt with several objects */
+  obj_out *outs = NULL;
+  kat_track_result *res = NULL; /* [n_ids] records of the current frame */
   char err[KAT_ERROR_SIZE];
   size_t i = 0;
   interrupt_watch *const w = wp;
+  const int multi = o->n_ids > 1;
   kat_stream_options sopt;
   kat_stream_options_init(&sopt);
   sopt.tracker = o->tracker;
@@ -509,7 +726,17 @@ static int track_run(track_opts *o, interrupt_watch *wp, int watching) {
   sopt.pipeline = o->pipeline;
   sopt.keep_frames = o->overlay != NULL;
   sopt.max_frames = o->max_frames > 0 ? o->max_frames : 0;
-  rc = kat_stream_open(o->model, o->input, o->box, &sopt, &st, err, sizeof err);
+  outs = calloc((size_t)o->n_ids, sizeof *outs);
+  res = calloc((size_t)o->n_ids, sizeof *res);
+  if (!outs || !res) {
+    fprintf(stderr, "katana track: out of memory\n");
+    goto done;
+  }
+  for (int k = 0; k < o->n_ids; k++) {
+    outs[k].id = o->ids[k];
+    outs[k].fb = outs[k].fj = -1;
+  }
+  rc = kat_stream_open(o->model, o->input, o->classic ? o->box : NULL, &sopt, &st, err, sizeof err);
   if (rc) {
     fprintf(stderr, "katana track: %s: %s\n", kat_status_name(rc), err);
     status = rc == KAT_EINVAL ? 2 : 1;
@@ -519,6 +746,10 @@ static int track_run(track_opts *o, interrupt_watch *wp, int watching) {
   if (watching && watch_signal(w)) goto done; /* interrupted while the models loaded */
   kat_source_info info;
   kat_stream_source_info(st, &info);
+  if (!o->classic && (rc = queue_prompts(o, st, &info))) {
+    status = rc;
+    goto done;
+  }
   long total = o->max_frames;
   if (info.frame_count > 0)
     total = o->max_frames > 0 && o->max_frames < info.frame_count ? o->max_frames
@@ -547,20 +778,15 @@ static int track_run(track_opts *o, interrupt_watch *wp, int watching) {
     fprintf(stderr, "katana track: %s\n", why);
     goto done;
   }
-  snprintf(path, sizeof path, "%s/masks", o->out_dir);
-  if (o->masks && mkdir(path, 0777) && errno != EEXIST) {
-    fprintf(stderr, "katana track: cannot create '%s': %s\n", path, strerror(errno));
-    goto done;
-  }
-  if ((fb = kat_cli_open_out(o->out_dir, "boxes.txt", "katana track")) < 0) goto done;
-  if ((fj = kat_cli_open_out(o->out_dir, "results.jsonl", "katana track")) < 0) goto done;
+  if (open_objects(o, outs, multi)) goto done;
+  if (multi && (ft = kat_cli_open_out(o->out_dir, "tracks.txt", "katana track")) < 0) goto done;
 
   const int tty = !o->quiet && isatty(2);
   double t_start = 0, elapsed = 0;
   kat_cli_line_buf line;
   for (;; i++) {
-    kat_track_result res;
-    rc = kat_stream_next(st, &res);
+    int count = 0;
+    rc = kat_stream_next_objects(st, res, o->n_ids, &count, -1);
     if (rc == KAT_EOF) break;
     if (rc == KAT_ECANCELED && watching && watch_signal(w)) break;
     if (rc) {
@@ -568,33 +794,65 @@ static int track_run(track_opts *o, interrupt_watch *wp, int watching) {
               kat_status_name(rc), kat_stream_last_error(st));
       goto done;
     }
-    if (o->masks && res.mask) {
-      rc = kat_mask_png_write(path, (int64_t)i, res.mask, res.mask_width, res.mask_height,
-                              res.mask_stride, err, sizeof err);
-      if (rc) {
-        fprintf(stderr, "katana track: %s\n", err);
-        goto done;
+    if (count > o->n_ids) count = o->n_ids; /* cannot happen: every object has a prompt */
+    int werr = 0;
+    for (int k = 0; k < o->n_ids; k++) outs[k].seen = 0;
+    for (int r = 0; r < count; r++) {
+      const kat_track_result *rr = &res[r];
+      obj_out *ob = find_obj(outs, o->n_ids, rr->obj_id);
+      if (!ob) continue; /* an empty record (obj_id -1): no object on this frame */
+      ob->seen = 1;
+      if (o->masks && rr->mask) {
+        rc = kat_mask_png_write(ob->masks, (int64_t)i, rr->mask, rr->mask_width, rr->mask_height,
+                                rr->mask_stride, err, sizeof err);
+        if (rc) {
+          fprintf(stderr, "katana track: %s\n", err);
+          goto done;
+        }
       }
+      kat_cli_format_box(&line, rr);
+      werr |= kat_cli_write_line(ob->fb, &line);
+      if (ft >= 0 && rr->box_valid) {
+        kat_cli_line_buf tl;
+        tl.n = 0;
+        tl.overflow = 0;
+        kat_cli_lb_printf(&tl, "%zu,%d,%.0f,%.0f,%.0f,%.0f,", i, rr->obj_id, rr->box[0], rr->box[1],
+                          rr->box[2], rr->box[3]);
+        if (isfinite(rr->object_score))
+          kat_cli_lb_printf(&tl, "%.9g\n", (double)rr->object_score);
+        else
+          kat_cli_lb_printf(&tl, "nan\n");
+        werr |= kat_cli_write_line(ft, &tl);
+      }
+      kat_cli_format_jsonl(&line, rr);
+      werr |= kat_cli_write_line(ob->fj, &line);
+    }
+    /* boxes.txt keeps one line per frame: 0,0,0,0 where the object does not exist (yet). */
+    for (int k = 0; k < o->n_ids; k++) {
+      if (outs[k].seen) continue;
+      line.n = 0;
+      line.overflow = 0;
+      kat_cli_lb_printf(&line, "0,0,0,0\n");
+      werr |= kat_cli_write_line(outs[k].fb, &line);
+    }
+    if (werr) {
+      fprintf(stderr, "katana track: cannot write the results into '%s': %s\n", o->out_dir,
+              strerror(errno));
+      goto done;
     }
     const kat_frame *fp = kat_stream_frame(st);
     if (vw && fp) {
       for (int y = 0; y < fp->height; y++)
         memcpy(ov + (size_t)y * (size_t)fp->width * 3, fp->data[0] + (size_t)y * fp->stride[0],
                (size_t)fp->width * 3);
-      draw_overlay(ov, fp->width, fp->height, &res);
+      if (multi)
+        draw_overlay_objects(ov, fp->width, fp->height, res, count);
+      else if (count > 0 && res[0].obj_id >= 0)
+        draw_overlay(ov, fp->width, fp->height, &res[0]);
       if (kat_video_writer_write(vw, ov, (size_t)fp->width * 3)) {
         fprintf(stderr, "katana track: cannot write the overlay video '%s'\n", o->overlay);
         goto done;
       }
-    }
-    kat_cli_format_box(&line, &res);
-    int werr = kat_cli_write_line(fb, &line);
-    kat_cli_format_jsonl(&line, &res);
-    werr |= kat_cli_write_line(fj, &line);
-    if (werr) {
-      fprintf(stderr, "katana track: cannot write the results into '%s': %s\n", o->out_dir,
-              strerror(errno));
-      goto done;
     }
     /* Wall-clock FPS after the first frame (which includes warm-up). */
     const double now = wall_ms();
@@ -611,6 +869,13 @@ static int track_run(track_opts *o, interrupt_watch *wp, int watching) {
     }
   }
   if (tty) fputc('\n', stderr);
+  if (!(watching && watch_signal(w)))
+    for (size_t k = 0; k < o->n_prompts; k++)
+      if (o->prompts[k].frame >= (int64_t)i)
+        fprintf(stderr,
+                "katana track: warning: %s (frame %lld, object %d) was not applied: the "
+                "video has %zu frames\n",
+                o->origin[k], (long long)o->prompts[k].frame, o->prompts[k].obj_id, i);
   if (!o->quiet && !(watching && watch_signal(w))) {
     kat_stream_stats ss;
     kat_stream_get_stats(st, &ss);
@@ -624,8 +889,11 @@ static int track_run(track_opts *o, interrupt_watch *wp, int watching) {
   }
   status = 0;
 done:
-  if (fb >= 0 && close(fb)) status = 1;
-  if (fj >= 0 && close(fj)) status = 1;
+  for (int k = 0; outs && k < o->n_ids; k++) {
+    if (outs[k].fb >= 0 && close(outs[k].fb)) status = 1;
+    if (outs[k].fj >= 0 && close(outs[k].fj)) status = 1;
+  }
+  if (ft >= 0 && close(ft)) status = 1;
   if (vw && kat_video_writer_close(vw, err, sizeof err)) {
     fprintf(stderr, "katana track: overlay: %s\n", err);
     status = 1;
@@ -633,6 +901,8 @@ done:
   if (watching) watch_set_stream(w, NULL);
   kat_stream_close(st);
   free(ov);
+  free(outs);
+  free(res);
   int sig = watching ? watch_signal(w) : 0;
   if (sig) {
     fprintf(stderr,
@@ -654,5 +924,10 @@ int kat_cmd_track(int argc, char **argv) {
   if (rc == 0) rc = track_run(&o, &watch, watching);
   if (watching) watch_stop(&watch);
   free(o.ep_opts);
+  free(o.boxes);
+  free(o.prompts);
+  free(o.origin);
+  free(o.ids);
+  kat_prompts_free(o.file_prompts);
   return rc < 0 ? 0 : rc;
 }
