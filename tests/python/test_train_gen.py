@@ -212,6 +212,19 @@ class ResumeTest(unittest.TestCase):
             self.assertGreater(s2["phase_elapsed"]["track"], s1["phase_elapsed"]["track"])
             changed = sum(int(not torch.equal(s1["model"][k], v)) for k, v in s2["model"].items())
             self.assertGreater(changed, 10)
+            # The packed state that a session commits (FP16 weights, BF16 second moments)
+            # resumes too, with the step and the generator counter it had.
+            packed = os.path.join(tmp, "packed", "checkpoint.pt")
+            os.makedirs(os.path.dirname(packed))
+            subprocess.run([PY, os.path.join(TRAIN, "finalize.py"), os.path.join(out, "checkpoint.pt"),
+                            packed, "--with-optimizer"], check=True, capture_output=True)
+            sp = torch.load(packed)
+            st0 = next(iter(sp["optimizer"]["state"].values()))
+            self.assertEqual(st0["exp_avg_sq"].dtype, torch.bfloat16)
+            self.assertNotIn("exp_avg", st0)
+            self._train(os.path.dirname(packed), "--minutes", "10", "--max-steps", "1")
+            s4 = torch.load(packed)
+            self.assertEqual((s4["step"], s4["gen_index"] > s2["gen_index"]), (4, True))
             # SIGTERM mid-run: the trainer finishes its step, saves and exits 0.
             p = self._train(out, "--minutes", "10", wait=False)
             deadline = time.time() + 120

@@ -15,7 +15,7 @@ torch RNG states and the generator's clip counter. It is written atomically ever
 seconds, at the end of each phase and on SIGTERM/SIGINT (the run then exits 0 after the current
 step). A rerun with --resume continues where it stopped; the learning-rate schedules follow the
 phase's accumulated time, so one phase may span several sessions. --resume also accepts a packed
-state (tools/train/finalize.py --with-optimizer: FP16 weights, BF16 Adam moments). Every save
+state (tools/train/finalize.py --with-optimizer: FP16 weights, BF16 second moments). Every save
 also writes OUT/snapshots/step-NNNNNN.pt (FP16 weights) for the learning curve.
 OUT/train_log.jsonl gets one line per step. Runs unchanged on a CUDA device (--device cuda).
 """
@@ -132,6 +132,9 @@ def main(argv=None):
                "mult": args.mem_lr_mult}]
     opt = torch.optim.AdamW(groups, lr=args.lr, weight_decay=0.01)
     if state is not None and "optimizer" in state:
+        for st in state["optimizer"]["state"].values():
+            if "exp_avg_sq" in st and "exp_avg" not in st:  # a packed state (finalize.py)
+                st["exp_avg"] = torch.zeros_like(st["exp_avg_sq"])
         opt.load_state_dict(state["optimizer"])  # casts moments to the parameters' dtype/device
     S = int(model.image_size)
     stream = None
