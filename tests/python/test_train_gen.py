@@ -201,7 +201,7 @@ class ResumeTest(unittest.TestCase):
             s1 = torch.load(os.path.join(out, "checkpoint.pt"))
             self.assertEqual(s1["step"], 2)
             self.assertGreaterEqual(s1["gen_index"], 2)
-            for key in ("optimizer", "py_rng", "torch_rng", "phase_elapsed", "cpu_s"):
+            for key in ("optimizer", "py_rng", "torch_rng", "phase_elapsed", "phase_steps", "cpu_s"):
                 self.assertIn(key, s1)
             self.assertTrue(os.path.exists(os.path.join(out, "snapshots", "step-000002.pt")))
             # A second session goes on from step 2 with the generator where it stopped.

@@ -156,6 +156,9 @@ def main(argv=None):
     done = list(state.get("phases_done", [])) if state else []
     step = int(state.get("step", 0)) if state else 0
     elapsed = dict(state.get("phase_elapsed", {})) if state else {}
+    phase_steps = dict(state.get("phase_steps", {})) if state else {}
+    if state is not None and "phase_steps" not in state:
+        phase_steps = {p: 50 for p in elapsed}  # an older state: its phases are warmed up
     cpu_base = float(state.get("cpu_s", 0.0)) if state else 0.0
     cpu0 = time.process_time()
     stop = {"sig": None}
@@ -172,7 +175,7 @@ def main(argv=None):
     def save(phases_done):
         st = {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
               "config": args.config, "seed": args.seed, "phases_done": phases_done,
-              "phase_elapsed": elapsed, "cpu_s": cpu_s(), "py_rng": rng.getstate(),
+              "phase_elapsed": elapsed, "phase_steps": phase_steps, "cpu_s": cpu_s(), "py_rng": rng.getstate(),
               "torch_rng": torch.get_rng_state(),
               "gen_index": stream.index if stream is not None else 0,
               "args": vars(args)}
@@ -237,7 +240,8 @@ def main(argv=None):
         while elapsed.get(phase, 0.0) < budget and k < args.max_steps and stop["sig"] is None:
             t_step = time.time()
             frac = elapsed.get(phase, 0.0) / max(1.0, budget)
-            lr = schedule(args.lr, k, frac)
+            # Warm-up counts the phase's steps over all sessions, so a resumed run keeps its rate.
+            lr = schedule(args.lr, phase_steps.get(phase, 0), frac)
             for g in opt.param_groups:
                 g["lr"] = lr * g.get("mult", 1.0)
             gt_mem = args.gt_mem_prob * max(0.0, 1.0 - frac / 0.6)
@@ -253,6 +257,7 @@ def main(argv=None):
             opt.step()
             step += 1
             k += 1
+            phase_steps[phase] = phase_steps.get(phase, 0) + 1
             elapsed[phase] = elapsed.get(phase, 0.0) + time.time() - t_step
             if kind == phase:
                 ema = miou if ema is None else 0.98 * ema + 0.02 * miou
