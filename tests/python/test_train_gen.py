@@ -201,7 +201,8 @@ class ResumeTest(unittest.TestCase):
             s1 = torch.load(os.path.join(out, "checkpoint.pt"))
             self.assertEqual(s1["step"], 2)
             self.assertGreaterEqual(s1["gen_index"], 2)
-            for key in ("optimizer", "py_rng", "torch_rng", "phase_elapsed", "phase_steps", "cpu_s"):
+            for key in ("optimizer", "py_rng", "torch_rng", "phase_elapsed", "phase_steps",
+                        "cpu_s"):
                 self.assertIn(key, s1)
             self.assertTrue(os.path.exists(os.path.join(out, "snapshots", "step-000002.pt")))
             # A second session goes on from step 2 with the generator where it stopped.
@@ -216,8 +217,9 @@ class ResumeTest(unittest.TestCase):
             # resumes too, with the step and the generator counter it had.
             packed = os.path.join(tmp, "packed", "checkpoint.pt")
             os.makedirs(os.path.dirname(packed))
-            subprocess.run([PY, os.path.join(TRAIN, "finalize.py"), os.path.join(out, "checkpoint.pt"),
-                            packed, "--with-optimizer"], check=True, capture_output=True)
+            subprocess.run([PY, os.path.join(TRAIN, "finalize.py"),
+                            os.path.join(out, "checkpoint.pt"), packed, "--with-optimizer"],
+                           check=True, capture_output=True)
             sp = torch.load(packed)
             st0 = next(iter(sp["optimizer"]["state"].values()))
             self.assertEqual(st0["exp_avg_sq"].dtype, torch.bfloat16)
