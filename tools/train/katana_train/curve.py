@@ -14,16 +14,19 @@ import argparse
 import glob
 import json
 import os
+import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from katana_export.export import make_wrappers
-from katana_export.models import build_model, load_checkpoint
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "export"))
 
-from .data import Clip, list_clips
-from .loop import track_clip
+from katana_export.export import make_wrappers  # noqa: E402
+from katana_export.models import build_model, load_checkpoint  # noqa: E402
+
+from .data import Clip, list_clips  # noqa: E402
+from .loop import track_clip  # noqa: E402
 
 
 def box_iou(a, b):
