@@ -218,8 +218,21 @@ static const mutation k_mutations[] = {
     {"'format':'katana-bundle'", "'format':'onnx-bundle'", KAT_EFORMAT,
      "field 'format' is not \"katana-bundle\""},
     {"'format':'katana-bundle',", "", KAT_EFORMAT, "missing field 'format'"},
-    {"'format_version':1", "'format_version':2", KAT_ENOTSUP,
-     "katana.json:1:44: unsupported format_version 2 (this katana reads format_version 1)"},
+    {"'format_version':1", "'format_version':3", KAT_ENOTSUP,
+     "katana.json:1:44: unsupported format_version 3 (this katana reads format_version 1..2)"},
+    {"'format_version':1", "'format_version':0", KAT_ENOTSUP,
+     "katana.json:1:44: unsupported format_version 0 (this katana reads format_version 1..2)"},
+    /* format 2 without the decoder's mask input (the fixture's decoder is format 1) */
+    {"'format_version':1", "'format_version':2", KAT_EMODEL,
+     "modules.mask_decoder.inputs: missing tensor 'mask_input' required by the bundle format "
+     "(version 2)"},
+    /* format 1 with a format 2 input */
+    {"{'name':'point_labels','dtype':'int32','shape':[1,'N']}",
+     "{'name':'point_labels','dtype':'int32','shape':[1,'N']},"
+     "{'name':'has_mask_input','dtype':'float32','shape':[1]}",
+     KAT_EMODEL,
+     "modules.mask_decoder.inputs[3] 'has_mask_input': input of bundle format 2, but "
+     "format_version is 1"},
     {"'format_version':1", "'format_version':'1'", KAT_EMODEL,
      "field 'format_version' must be an integer, found string"},
     /* scalar fields */
@@ -287,8 +300,8 @@ static const mutation k_mutations[] = {
      "'sha256':'zzcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789'", KAT_EMODEL,
      "field 'modules.image_encoder.sha256' must be 64 hex digits"},
     {"'sha256':'@IE@',", "", KAT_EMODEL, "missing field 'modules.image_encoder.sha256'"},
-    {"'file':'mask_decoder.onnx',", "'file':'mask_decoder.onnx','precision':'int8',", KAT_EMODEL,
-     "field 'modules.mask_decoder.precision' must be \"fp32\" or \"fp16\""},
+    {"'file':'mask_decoder.onnx',", "'file':'mask_decoder.onnx','precision':'int4',", KAT_EMODEL,
+     "field 'modules.mask_decoder.precision' must be \"fp32\", \"fp16\" or \"int8\""},
     {"'shape':[1,3,64,64]", "'shape':[1,3,64,65]", KAT_EMODEL,
      "modules.image_encoder.inputs[0] 'image': bad shape [1,3,64,65]: dim 3 is 65, expected 64"},
     {"'shape':[1,3,64,64]", "'shape':[1,3,64]", KAT_EMODEL,
@@ -321,7 +334,12 @@ static const mutation k_mutations[] = {
      "modules.mask_decoder.inputs[2] 'point_labels': dtype is int64, expected int32"},
     {"{'name':'point_coords'",
      "{'name':'mask_input','dtype':'float32','shape':[1,1,16,16]},{'name':'point_coords'",
-     KAT_EMODEL, "modules.mask_decoder.inputs[1] 'mask_input': not an input of the bundle format"},
+     KAT_EMODEL,
+     "modules.mask_decoder.inputs[1] 'mask_input': input of bundle format 2, but format_version "
+     "is 1"},
+    {"{'name':'point_coords'",
+     "{'name':'mask_prompt','dtype':'float32','shape':[1,1,16,16]},{'name':'point_coords'",
+     KAT_EMODEL, "modules.mask_decoder.inputs[1] 'mask_prompt': not an input of the bundle format"},
     {"{'name':'iou_pred'", "{'name':'masks'", KAT_EMODEL,
      "field 'modules.mask_decoder.outputs': tensor 'masks' is listed twice"},
     {"{'name':'obj_ptr','dtype':'float32','shape':[1,4,16]}",
@@ -373,6 +391,85 @@ static const mutation k_mutations[] = {
     {"'no_obj_embed_spatial':false", "'no_obj_embed_spatial':true", KAT_EMODEL,
      "constants.entries: missing constant 'no_obj_embed_spatial'"},
 };
+
+/* The fixture turned into format 2 by hand: the two decoder inputs and the mask_downsample
+ * constants after the others (offsets 1888 and 1952). */
+#define V2_INPUTS                                                \
+  "{'name':'point_labels','dtype':'int32','shape':[1,'N']},"     \
+  "{'name':'mask_input','dtype':'float32','shape':[1,1,16,16]}," \
+  "{'name':'has_mask_input','dtype':'float32','shape':[1]}"
+#define V2_CONSTS                                                      \
+  "{'name':'no_obj_ptr','shape':[1,16],'offset':1824},"                \
+  "{'name':'mask_downsample.weight','shape':[1,1,4,4],'offset':1888}," \
+  "{'name':'mask_downsample.bias','shape':[1],'offset':1952}"
+
+static char *v2_text(const char *from, const char *to) {
+  char *a = kat_fx_replace(kat_fixture_manifest, "'format_version':1", "'format_version':2");
+  char *b =
+      a ? kat_fx_replace(a, "{'name':'point_labels','dtype':'int32','shape':[1,'N']}", V2_INPUTS)
+        : NULL;
+  char *c =
+      b ? kat_fx_replace(b, "{'name':'no_obj_ptr','shape':[1,16],'offset':1824}", V2_CONSTS) : NULL;
+  char *d = c && from ? kat_fx_replace(c, from, to) : c;
+  if (d != c) free(c);
+  free(a);
+  free(b);
+  return d ? kat_fx_fill(d) : NULL;
+}
+
+static int parse_v2(const char *from, const char *to, kat_errbuf *eb) {
+  char *text = v2_text(from, to);
+  KAT_CHECK(text != NULL);
+  if (!text) return -999;
+  int rc = kat__manifest_parse(text, strlen(text), "katana.json", &g_man, eb);
+  free(text);
+  return rc;
+}
+
+/* Format 2 is read and records the mask input; format 1 records none. */
+KAT_TEST(test_format2) {
+  kat_errbuf eb = {{0}};
+  KAT_CHECK_INT_EQ(parse_mutated(NULL, NULL, &eb), KAT_OK);
+  KAT_CHECK_INT_EQ(g_man.format_version, 1);
+  KAT_CHECK(!g_man.mask_decoder_has_mask_input);
+  int rc = parse_v2(NULL, NULL, &eb);
+  if (rc) fprintf(stderr, "%s\n", eb.msg);
+  KAT_CHECK_INT_EQ(rc, KAT_OK);
+  KAT_CHECK_INT_EQ(g_man.format_version, 2);
+  KAT_CHECK(g_man.mask_decoder_has_mask_input);
+  const kat_module_manifest *md = &g_man.modules[KAT_MODULE_MASK_DECODER];
+  KAT_CHECK_INT_EQ(md->n_inputs, 5);
+  int mi = kat__manifest_input_index(md, "mask_input");
+  KAT_CHECK_INT_EQ(mi, 3);
+  if (mi >= 0) KAT_CHECK_INT_EQ(md->inputs[mi].dims[3], 16);
+  KAT_CHECK_INT_EQ(kat__manifest_input_index(md, "has_mask_input"), 4);
+  const kat_constant_entry *w = kat__manifest_constant(&g_man, "mask_downsample.weight");
+  KAT_CHECK(w != NULL);
+  if (w) KAT_CHECK_INT_EQ(w->count, 16);
+  KAT_CHECK_INT_EQ(g_man.constants_end, 1956);
+
+  /* Wrong shapes, dtypes and a missing flag or constant are named. */
+  KAT_CHECK_INT_EQ(parse_v2("'shape':[1,1,16,16]}", "'shape':[1,1,8,8]}", &eb), KAT_EMODEL);
+  KAT_CHECK_CONTAINS(eb.msg,
+                     "modules.mask_decoder.inputs[3] 'mask_input': bad shape [1,1,8,8]: "
+                     "dim 2 is 8, expected 16");
+  KAT_CHECK_INT_EQ(
+      parse_v2("'has_mask_input','dtype':'float32'", "'has_mask_input','dtype':'int32'", &eb),
+      KAT_EMODEL);
+  KAT_CHECK_CONTAINS(eb.msg, "'has_mask_input': dtype is int32, expected float32");
+  KAT_CHECK_INT_EQ(parse_v2(",{'name':'has_mask_input','dtype':'float32','shape':[1]}", "", &eb),
+                   KAT_EMODEL);
+  KAT_CHECK_CONTAINS(eb.msg,
+                     "missing tensor 'has_mask_input' required by the bundle format "
+                     "(version 2)");
+  KAT_CHECK_INT_EQ(parse_v2(",{'name':'mask_downsample.bias','shape':[1],'offset':1952}", "", &eb),
+                   KAT_EMODEL);
+  KAT_CHECK_CONTAINS(eb.msg, "constants.entries: missing constant 'mask_downsample.bias'");
+  KAT_CHECK_INT_EQ(
+      parse_v2("'shape':[1,1,4,4],'offset':1888", "'shape':[1,4,4],'offset':1888", &eb),
+      KAT_EMODEL);
+  KAT_CHECK_CONTAINS(eb.msg, "'mask_downsample.weight': bad shape [1,4,4]");
+}
 
 KAT_TEST(test_errors) {
   for (size_t i = 0; i < sizeof k_mutations / sizeof k_mutations[0]; i++) {
@@ -539,4 +636,4 @@ KAT_TEST(test_bundle_synthetic) {
   kat_fx_cleanup(dir);
 }
 
-KAT_TEST_MAIN(test_valid, test_valid_variants, test_errors, test_bundle_synthetic)
+KAT_TEST_MAIN(test_valid, test_valid_variants, test_format2, test_errors, test_bundle_synthetic)

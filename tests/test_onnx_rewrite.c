@@ -489,7 +489,7 @@ KAT_TEST(test_cli) {
   } cases[] = {
       {"truncated JSON", NULL, NULL, "katana.json:"},
       {"wrong image size", "\"image_size\": 256", "\"image_size\": 255", "image_size"},
-      {"unsupported version", "\"format_version\": 1", "\"format_version\": 9", "format_version"},
+      {"unsupported version", "\"format_version\": 2", "\"format_version\": 9", "format_version"},
   };
   for (int c = 0; c < 3; c++) {
     FILE *f = fopen(bad_json, "wb");

@@ -115,7 +115,8 @@ typedef struct kat_bench_report {
   char mode[16]; /* "seq" or "pipe" */
   char prep[16]; /* "exact" or "fast" */
   char machine[256];
-  char threads[64]; /* intra-op threads per module session, "IE,MA,MD,ME" (0: ORT's default) */
+  char threads[64];    /* intra-op threads per module session, "IE,MA,MD,ME" (0: ORT's default) */
+  char precision[256]; /* per-module precision from the manifest (kat_onnx_bundle_precision) */
   int frames, iterations, warmup, repeat, width, height;
   int module_ran[KAT_MODULE_COUNT];         /* 1 where the module was timed alone */
   kat_bench_stats module[KAT_MODULE_COUNT]; /* ms per isolated run */

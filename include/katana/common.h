@@ -49,7 +49,8 @@ extern "C" {
   XX(ERANGE, -14, "value out of range")                                        \
   XX(ENOTSUP, -15, "operation not supported")                                  \
   XX(ECHECK, -16, "numeric check failed")                                      \
-  XX(EINTERNAL, -17, "internal error")
+  XX(EINTERNAL, -17, "internal error")                                         \
+  XX(EAGAIN, -18, "not ready now, try again later")
 
 typedef enum kat_status {
 #define KAT__STATUS_ENUM(name, value, msg) KAT_##name = (value),

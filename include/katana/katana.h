@@ -8,6 +8,7 @@
 #include "katana/common.h"
 #include "katana/eval.h"
 #include "katana/media.h"
+#include "katana/model.h"
 #include "katana/onnx.h"
 #include "katana/runtime.h"
 #include "katana/synth.h"

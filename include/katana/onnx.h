@@ -35,7 +35,7 @@ typedef struct kat_onnx_dim {
  */
 typedef struct kat_onnx_rewrite_options {
   /* Passes in order of application: "gather-to-split", "scatternd-to-concat",
-   * "expose-multimask", "fixed-memory", "fp16". None given: gather-to-split and
+   * "expose-multimask", "fixed-memory", "fp16", "int8". None given: gather-to-split and
    * scatternd-to-concat (the exact ones). */
   const char *passes[KAT_ONNX_MAX_PASSES];
   int n_passes;
@@ -58,6 +58,16 @@ typedef struct kat_onnx_rewrite_options {
    * max |a-b| / (max |a| + 1e-6) over an output exceeds fp16_tol_rel (default 1e-2). */
   double tol_abs;
   double fp16_tol_rel;
+  /* int8 (dynamic quantization of MatMul/Gemm with constant weights, see kat_onnx_quantize):
+   * 7-bit weights when int8_reduce_range is nonzero; int8_form 0 emits com.microsoft
+   * DynamicQuantizeMatMul, 1 the standard DynamicQuantizeLinear + MatMulInteger + Cast + Mul;
+   * nodes whose name contains one of int8_exclude stay FP32. The check refuses when max
+   * |a-b| / (max |a| + 1e-6) over an output exceeds int8_tol_rel (default 0.1). */
+  int int8_reduce_range;
+  int int8_form;
+  const char *int8_exclude[KAT_ONNX_MAX_KEEP];
+  int n_int8_exclude;
+  double int8_tol_rel;
 } kat_onnx_rewrite_options;
 
 KAT_API void kat_onnx_rewrite_options_init(kat_onnx_rewrite_options *o);
@@ -95,6 +105,47 @@ KAT_API int kat_onnx_coverage(const char *model_or_bundle, const char *preset, c
 KAT_API int kat_onnx_rewrite(const char *in_path, const char *out_path,
                              const kat_onnx_rewrite_options *opt, char **report, char *err,
                              size_t err_size);
+
+/* The modules `katana onnx quantize` converts when none are named (see docs/performance.md,
+ * "INT8": the modules whose INT8 run keeps the accuracy bar against FP32). */
+#define KAT_ONNX_QUANTIZE_DEFAULT_MODULES "memory_attention"
+
+/* Options of kat_onnx_quantize(); pointers are borrowed for the call. Initialise with
+ * kat_onnx_quantize_options_init(). */
+typedef struct kat_onnx_quantize_options {
+  const char *modules[8]; /* manifest module names; none: KAT_ONNX_QUANTIZE_DEFAULT_MODULES */
+  int n_modules;
+  int reduce_range; /* -1 auto (7-bit weights on AVX2 without VNNI), 0 off, 1 on; default -1 */
+  int form;         /* 0 DynamicQuantizeMatMul (default), 1 DynamicQuantizeLinear+MatMulInteger */
+  const char *exclude[KAT_ONNX_MAX_KEEP]; /* node-name substrings kept FP32 */
+  int n_exclude;
+  double tol_rel; /* per-module check bar on max relative output error, default 0.1 */
+  int force;      /* write a module even when its check fails */
+} kat_onnx_quantize_options;
+
+KAT_API void kat_onnx_quantize_options_init(kat_onnx_quantize_options *o);
+
+/*
+ * Writes an INT8 copy of the bundle `bundle_dir` into `out_dir` (created if missing; never the
+ * input folder). Each chosen module's MatMul/Gemm nodes with constant float weights become
+ * dynamically quantized int8 (weights per output channel, activations per tensor at run time;
+ * Conv, LayerNorm, Softmax and activation x activation MatMuls stay FP32), checked in ONNX
+ * Runtime against the FP32 module on seeded random inputs (KAT_ECHECK above opt->tol_rel unless
+ * opt->force). The other modules and constants.bin are copied; the manifest gets the new sha256,
+ * "precision": "int8" and a "quantization" object per converted module, and is validated again.
+ * On failure files already written into `out_dir` stay there.
+ */
+KAT_API int kat_onnx_quantize(const char *bundle_dir, const char *out_dir,
+                              const kat_onnx_quantize_options *opt, char **report, char *err,
+                              size_t err_size);
+
+/*
+ * Writes a one-line summary of a bundle's per-module precision into `buf` (always
+ * NUL-terminated), e.g. "image_encoder=int8(w8) memory_attention=int8(w8) memory_encoder=fp32
+ * mask_decoder=fp32" (wN: weight bits of an int8 module). The manifest must validate.
+ */
+KAT_API int kat_onnx_bundle_precision(const char *bundle_dir, char *buf, size_t size, char *err,
+                                      size_t err_size);
 
 /* Frees a report (NULL is a no-op). */
 KAT_API void kat_onnx_free(char *report);

@@ -25,6 +25,10 @@ typedef struct kat_system_info {
   char os[320];
   char ffmpeg[128]; /* libavformat/libavcodec/libswscale/libavutil versions */
   char gpu[128];    /* first NVIDIA GPU from the driver's /proc entry, or "" */
+  /* `katana onnx quantize --reduce-range auto` on this CPU: 1 for 7-bit int8 weights (AVX2
+   * without VNNI), else 0; int8_advice says why in one line. */
+  int int8_reduce_range;
+  char int8_advice[128];
 } kat_system_info;
 
 /* Fills `out`. Never fails on a missing detail (the field stays ""); KAT_EINVAL on NULL. */

@@ -1,11 +1,26 @@
 /*
- * The katana tracker: SAMURAI (or plain SAM 2) single-object video tracking from a box prompt,
- * over a model bundle (docs/bundle-format.md) run by ONNX Runtime.
+ * The katana tracker: SAMURAI (or plain SAM 2) video tracking of 0..N objects from box, point
+ * and mask prompts, over a loaded model (katana/model.h) run by ONNX Runtime.
  *
- * Use: kat_tracker_options_init, set options, kat_tracker_create(bundle folder), then
+ * Single object: kat_tracker_options_init, set options, kat_tracker_create(bundle folder), then
  * kat_tracker_start on the first frame with the object's box, kat_tracker_step on each following
  * frame in order, kat_tracker_destroy. kat_tracker_start may be called again to track a new object
  * or a new video with the same model (the memory is cleared).
+ *
+ * Several objects (docs/internals/track.md): kat_tracker_create_on_model (one loaded model shared
+ * by any number of trackers), kat_tracker_reset(width, height) for a new video, then any number
+ * of kat_tracker_add_prompt (an object id chosen by the caller, a frame, a box, points, box plus
+ * points, or a mask), kat_tracker_remove_object and kat_tracker_reseed between
+ * kat_tracker_track calls, one per frame in order. Each frame runs the image encoder once, then
+ * memory attention, the mask decoder and the memory encoder per object, one object after
+ * another (the exported modules have batch 1); each object's result is exactly what a
+ * single-object tracker gives for it. Prompt rules follow the official SAM 2.1 video predictor
+ * (docs/internals/prompts.md): a prompt on a frame an object was never tracked on starts it (a
+ * conditioning frame without memory); a prompt for a frame it is tracked on is a correction,
+ * applied after that frame was tracked (memory-conditioned features, the frame's low-res logits
+ * as the mask input), and the corrected frame becomes a conditioning frame
+ * (add_all_frames_to_correct_as_cond = true). Corrections and mask prompts need a bundle whose
+ * mask decoder takes a mask input (format 2); on format 1 they are refused with KAT_ENOTSUP.
  *
  * Presence rule (kat_track_result.presence): a frame is TRACKED when the object score logit is
  * above the selection's threshold (min_obj_score_logits: -1 in SAMURAI, 0 in SAM 2: the same test
@@ -13,8 +28,10 @@
  * has been absent for `lost_after_frames` consecutive frames (until it is present again).
  *
  * Thread-safety: a kat_tracker is used by one thread at a time (every function taking a tracker
- * must not run concurrently with another on the same tracker). Different trackers are
- * independent and may run on different threads.
+ * must not run concurrently with another on the same tracker), except kat_tracker_add_prompt,
+ * kat_tracker_reseed and kat_tracker_remove_object, which take the tracker's prompt lock and may
+ * be called from any thread while another thread tracks (the stream uses this). Different
+ * trackers are independent and may run on different threads, also on one shared model.
  */
 #ifndef KATANA_TRACKER_H
 #define KATANA_TRACKER_H
@@ -24,6 +41,7 @@
 
 #include "katana/common.h"
 #include "katana/media.h"
+#include "katana/model.h"
 #include "katana/runtime.h"
 
 #ifdef __cplusplus
@@ -73,8 +91,15 @@ typedef struct kat_tracker_options {
   int fast_resize;       /* 1: bilinear preprocessing instead of the Pillow-exact resize */
   int64_t num_frames;    /* video length when known (the reference limits pointers of videos
                             shorter than 16 frames by it); 0 = unknown (default) */
-  int verify_hashes;     /* 1: check the bundle files' SHA-256 at create (default 1) */
-  kat_ep_profile ep;     /* execution providers; default the "cpu" preset */
+  int verify_hashes;     /* 1: check the bundle files' SHA-256 at create (default 1); unused by
+                            kat_tracker_create_on_model (the model's options apply) */
+  kat_ep_profile ep;     /* execution providers; default the "cpu" preset; unused by
+                            kat_tracker_create_on_model */
+  int max_objects;       /* objects one tracker holds at once (default 16; 1..1024) */
+  int max_cond_frames;   /* conditioning frames (prompted or corrected frames) per object
+                            (default 8; 1..64); each holds one memory-feature map */
+  int want_logits;       /* 1: results carry the chosen low-res mask logits (default 0) */
+  int mask_width, mask_height; /* with want_masks: the mask's size; 0, 0 = the source size */
 } kat_tracker_options;
 
 /* Fills `o` with the defaults above. */
@@ -122,7 +147,45 @@ typedef struct kat_track_result {
    * to it (also logged at KAT_LOG_WARN). */
   double prompt_box[4];
   int prompt_clipped;
+  /* Several objects: the object's id (0 for kat_tracker_start's object), 1 in is_cond when this
+   * frame is one of the object's conditioning frames (it was prompted on it), 1 in correction
+   * when the prompt corrected a tracked result. */
+  int obj_id;
+  int is_cond;
+  int correction;
+  /* With want_logits: [low_res_size, low_res_size] f32, the chosen low-res mask logits (after
+   * object-score gating), borrowed from the tracker until its next start/step/track/destroy.
+   * NULL otherwise. */
+  const float *low_res;
+  int low_res_size;
 } kat_track_result;
+
+/* The most points one prompt carries. */
+#define KAT_MAX_PROMPT_POINTS 16
+
+/*
+ * One prompt for one object on one frame (kat_prompt_init, then fill): a box, points, a box plus
+ * points, or a mask (alone). Points: x, y in source pixels inside the frame, labels 1 (positive)
+ * or 0 (negative). A box is x, y, w, h in source pixels (clipped to the frame as in
+ * kat_tracker_start) and is encoded as the first two points (labels 2, 3). `append` adds the
+ * points to the frame's earlier prompt for that object (no box then). The mask (nonzero =
+ * object, row stride mask_stride bytes) must have the frame's size and at least one object pixel.
+ * Everything is copied by kat_tracker_add_prompt.
+ */
+typedef struct kat_prompt {
+  int has_box;
+  double box[4];
+  int n_points;
+  double points[KAT_MAX_PROMPT_POINTS][2];
+  int labels[KAT_MAX_PROMPT_POINTS];
+  int append;
+  const uint8_t *mask;
+  int mask_width, mask_height;
+  size_t mask_stride;
+} kat_prompt;
+
+/* Clears `p` (no box, no points, no mask). */
+KAT_API void kat_prompt_init(kat_prompt *p);
 
 /*
  * Opens the bundle folder `bundle_dir` and creates the four module sessions with opt->ep
@@ -140,7 +203,21 @@ typedef struct kat_track_result {
 KAT_API int kat_tracker_create(const char *bundle_dir, const kat_tracker_options *opt,
                                kat_tracker **out, char *err, size_t err_size);
 
-/* Frees the tracker and its sessions; NULL is a no-op. Invalidates borrowed result masks. */
+/*
+ * Creates a tracker on the loaded model `model` (katana/model.h): no bundle is read and no
+ * session created; the tracker holds a reference to the model (released by kat_tracker_destroy)
+ * and binds its own buffers, so trackers on one model may run on different threads. opt->ep and
+ * opt->verify_hashes are not used (the model's apply). Statuses and `err` as kat_tracker_create;
+ * KAT_EINVAL when `model` is NULL or max_objects / max_cond_frames is out of range.
+ */
+KAT_API int kat_tracker_create_on_model(kat_model *model, const kat_tracker_options *opt,
+                                        kat_tracker **out, char *err, size_t err_size);
+
+/* The tracker's model (borrowed, valid while the tracker lives); NULL when t is NULL. */
+KAT_API kat_model *kat_tracker_model(const kat_tracker *t);
+
+/* Frees the tracker and its buffers and drops its model reference; NULL is a no-op. Invalidates
+ * borrowed result masks. */
 KAT_API void kat_tracker_destroy(kat_tracker *t);
 
 /*
@@ -159,11 +236,72 @@ KAT_API int kat_tracker_start(kat_tracker *t, const kat_frame *frame, const doub
 
 /*
  * Tracks the object into the next `frame` (borrowed for the call) and fills `result`.
- * KAT_ESTATE before a successful start or after a failed step; KAT_EINVAL on a NULL tracker,
- * frame or result, a bad frame (as in kat_tracker_start) or a frame of another size. Allocates
- * nothing.
+ * KAT_EINVAL on a NULL tracker, frame or result, a bad frame (as in kat_tracker_start) or a frame
+ * of another size: such a refused call changes nothing and the track goes on. Runtime errors as
+ * in kat_tracker_start. A step that fails once the frame is being tracked ends the track (its
+ * memory may hold part of the failed frame): every later step returns KAT_ESTATE, with a message
+ * naming the frame and status that ended it, until the next kat_tracker_start. KAT_ESTATE also
+ * before a successful start. Allocates nothing. With several objects it is kat_tracker_track
+ * with capacity 1: `result` gets the first object's record (KAT_ESTATE when no object has one).
  */
 KAT_API int kat_tracker_step(kat_tracker *t, const kat_frame *frame, kat_track_result *result);
+
+/*
+ * Begins a new video of width x height pixels with no object: every object and queued prompt is
+ * dropped and the next frame is frame 0. KAT_EINVAL on a NULL tracker or a size < 1. Allocates
+ * the per-video buffers when the size changes.
+ */
+KAT_API int kat_tracker_reset(kat_tracker *t, int width, int height);
+
+/*
+ * Queues prompt `p` (copied) for object `obj_id` (>= 0, chosen by the caller) on frame `frame`
+ * of the current video; it applies when kat_tracker_track reaches that frame (see the top of
+ * this file for the rules). A new id adds an object (at most max_objects). Thread-safe against a
+ * concurrent kat_tracker_track (the prompt lock). Errors, with the message in
+ * kat_tracker_last_error (read on the calling thread only when no other call runs):
+ * KAT_EINVAL for a NULL tracker or prompt, a negative id, an empty prompt, a mask with a box or
+ * points, a box with append, more than KAT_MAX_PROMPT_POINTS points, a label other than 0/1, a
+ * non-finite value, a point outside the frame, a box with no area in the frame, a mask of
+ * another size than the frame or with no object pixel; KAT_ESTATE before kat_tracker_reset or
+ * kat_tracker_start; KAT_ERANGE for a frame that has already reached the tracker (the message
+ * names it and the next frame), the (max_objects + 1)-th object, an object whose conditioning
+ * frames would exceed max_cond_frames, or a full prompt queue (256 waiting prompts);
+ * KAT_ENOTSUP for a mask prompt, a correction or a second prompt on one frame of an object on a
+ * bundle without a mask input (format 1). A refused prompt changes nothing.
+ */
+KAT_API int kat_tracker_add_prompt(kat_tracker *t, int obj_id, int64_t frame, const kat_prompt *p);
+
+/*
+ * Re-seeds object `obj_id` (typically LOST) with `box` (x, y, w, h source pixels) on the next
+ * frame to track: a correction of that frame's result (needs a mask input, format 2). KAT_ENOENT
+ * when no such object is tracked; otherwise as kat_tracker_add_prompt. Thread-safe as
+ * kat_tracker_add_prompt.
+ */
+KAT_API int kat_tracker_reseed(kat_tracker *t, int obj_id, const double box[4]);
+
+/*
+ * Removes object `obj_id` and its queued prompts before the next frame is tracked (the stream's
+ * kat_stream_remove_object names the frame). KAT_ENOENT when the id is neither tracked nor
+ * prompted. Thread-safe as kat_tracker_add_prompt.
+ */
+KAT_API int kat_tracker_remove_object(kat_tracker *t, int obj_id);
+
+/*
+ * Tracks the next frame of the video for every object (borrowed frame, of the video's size):
+ * applies the prompts queued for this frame, and writes one record per object that exists on
+ * this frame (started now or earlier), in the order the objects were added, into
+ * results[0 .. capacity-1]; *count gets the number of records (which may exceed `capacity`:
+ * the rest are not written, their objects are tracked all the same). Masks and logits are
+ * borrowed until the next call. Errors as kat_tracker_step (a frame that fails while tracking
+ * ends the video: KAT_ESTATE until kat_tracker_reset or kat_tracker_start). Allocates nothing
+ * on frames without a new object.
+ */
+KAT_API int kat_tracker_track(kat_tracker *t, const kat_frame *frame, kat_track_result *results,
+                              int capacity, int *count);
+
+/* The objects the tracker holds now (started or waiting for their first prompt frame); -1 when
+ * t is NULL. Not thread-safe against kat_tracker_track. */
+KAT_API int kat_tracker_object_count(const kat_tracker *t);
 
 /* The message of the last failure on `t` (empty if none); owned by the tracker, valid until the
  * next call on it. */

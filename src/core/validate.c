@@ -182,6 +182,18 @@ int kat__validate_tracker_options(const kat_tracker_options *o, kat_errbuf *eb) 
   if (o->num_frames < 0)
     return kat__fail(eb, KAT_EINVAL, "tracker options: num_frames %lld must be >= 0",
                      (long long)o->num_frames);
+  if (o->max_objects < 1 || o->max_objects > 1024)
+    return kat__fail(eb, KAT_EINVAL, "tracker options: max_objects %d out of range [1,1024]",
+                     o->max_objects);
+  if (o->max_cond_frames < 1 || o->max_cond_frames > 64)
+    return kat__fail(eb, KAT_EINVAL, "tracker options: max_cond_frames %d out of range [1,64]",
+                     o->max_cond_frames);
+  if (o->mask_width < 0 || o->mask_height < 0 || (o->mask_width > 0) != (o->mask_height > 0) ||
+      o->mask_width > 65536 || o->mask_height > 65536)
+    return kat__fail(eb, KAT_EINVAL,
+                     "tracker options: mask size %dx%d (both 0 for the source size, or both in "
+                     "[1,65536])",
+                     o->mask_width, o->mask_height);
   return KAT_OK;
 }
 

@@ -29,6 +29,7 @@
 
 #include "core/core.h"
 #include "eval/metrics.h"
+#include "katana/onnx.h"
 #include "eval/results.h"
 #include "katana/eval.h"
 #include "katana/media.h"
@@ -480,7 +481,8 @@ static int run_repeat(const kat_bench_options *opt, bench_work *w, e2e_run *r, i
         break;
       }
     }
-    status = kat_stream_next(w->s, &res);
+    /* Pipelined, the producer is another thread: wait for its pushes. */
+    status = pipe ? kat_stream_next_timeout(w->s, &res, -1) : kat_stream_next(w->s, &res);
     double now = kat__now_ms();
     if (status == KAT_EOF) {
       status = KAT_OK;
@@ -584,6 +586,12 @@ int kat_bench_run(const kat_bench_options *opt, kat_bench_report *out, char *err
   }
   if (opt->clip_dir) kat__strlcpy(out->clip, opt->clip_dir, sizeof out->clip);
   kat_bench_machine(out->machine, sizeof out->machine);
+  {
+    char perr[256];
+    if (kat_onnx_bundle_precision(opt->bundle_dir, out->precision, sizeof out->precision, perr,
+                                  sizeof perr) != KAT_OK)
+      kat__strlcpy(out->precision, "unknown", sizeof out->precision);
+  }
   out->iterations = opt->iterations;
   out->warmup = opt->warmup;
   out->repeat = opt->repeat;

@@ -83,6 +83,8 @@ static void json_run(FILE *f, const kat_bench_report *r) {
   json_str(f, r->prep);
   fputs(", \"threads\": ", f);
   json_str(f, r->threads);
+  fputs(", \"precision\": ", f);
+  json_str(f, r->precision);
   fprintf(f, ",%s\"machine\": ", ind);
   json_str(f, r->machine);
   fprintf(f, ",%s\"frames\": %d, \"iterations\": %d, \"warmup\": %d, \"repeat\": %d, ", ind,

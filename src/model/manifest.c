@@ -1,6 +1,7 @@
 /*
  * katana.json reader: parses the manifest with the strict JSON parser and validates it against
- * docs/bundle-format.md (format_version 1).
+ * docs/bundle-format.md (format_version 1 or 2; 2 adds the mask decoder's mask_input and
+ * has_mask_input and the mask_downsample constants, 1 has none of them).
  *
  * The order of checks is: format and format_version first (so a newer bundle is reported as such,
  * not as a pile of missing fields), then the scalar fields and their derived sizes, then tracker
@@ -279,12 +280,15 @@ enum {
   D_DYN = -9  /* must be symbolic (number of points) */
 };
 
+/* When a contract tensor is part of the module. */
+enum { W_ALL = 0, W_HIGH_RES = 1 /* use_high_res_features */, W_V2 = 2 /* format_version >= 2 */ };
+
 typedef struct tensor_rule {
   const char *name;
   kat_dtype dtype;
   int rank;
   int dims[4];
-  bool high_res; /* only when use_high_res_features */
+  int when; /* W_ALL, W_HIGH_RES or W_V2 */
 } tensor_rule;
 
 typedef struct module_rule {
@@ -292,32 +296,35 @@ typedef struct module_rule {
   int n_in, n_out;
 } module_rule;
 
-static const tensor_rule k_enc_in[] = {{"image", KAT_DT_F32, 4, {1, 3, D_S, D_S}, false}};
+static const tensor_rule k_enc_in[] = {{"image", KAT_DT_F32, 4, {1, 3, D_S, D_S}, W_ALL}};
 static const tensor_rule k_enc_out[] = {
-    {"vision_feats", KAT_DT_F32, 4, {1, D_C, D_H, D_W}, false},
-    {"high_res_feats_0", KAT_DT_F32, 4, {1, D_C8, D_S4, D_S4}, true},
-    {"high_res_feats_1", KAT_DT_F32, 4, {1, D_C4, D_S8, D_S8}, true}};
-static const tensor_rule k_att_in[] = {{"curr", KAT_DT_F32, 4, {1, D_C, D_H, D_W}, false},
-                                       {"memory", KAT_DT_F32, 3, {1, D_M, D_CM, 0}, false},
-                                       {"memory_pos", KAT_DT_F32, 3, {1, D_M, D_CM, 0}, false},
-                                       {"num_obj_ptr_tokens", KAT_DT_I64, 0, {0, 0, 0, 0}, false}};
+    {"vision_feats", KAT_DT_F32, 4, {1, D_C, D_H, D_W}, W_ALL},
+    {"high_res_feats_0", KAT_DT_F32, 4, {1, D_C8, D_S4, D_S4}, W_HIGH_RES},
+    {"high_res_feats_1", KAT_DT_F32, 4, {1, D_C4, D_S8, D_S8}, W_HIGH_RES}};
+static const tensor_rule k_att_in[] = {{"curr", KAT_DT_F32, 4, {1, D_C, D_H, D_W}, W_ALL},
+                                       {"memory", KAT_DT_F32, 3, {1, D_M, D_CM, 0}, W_ALL},
+                                       {"memory_pos", KAT_DT_F32, 3, {1, D_M, D_CM, 0}, W_ALL},
+                                       {"num_obj_ptr_tokens", KAT_DT_I64, 0, {0, 0, 0, 0}, W_ALL}};
 static const tensor_rule k_att_out[] = {
-    {"pix_feat_with_mem", KAT_DT_F32, 4, {1, D_C, D_H, D_W}, false}};
+    {"pix_feat_with_mem", KAT_DT_F32, 4, {1, D_C, D_H, D_W}, W_ALL}};
 static const tensor_rule k_dec_in[] = {
-    {"image_embed", KAT_DT_F32, 4, {1, D_C, D_H, D_W}, false},
-    {"high_res_feats_0", KAT_DT_F32, 4, {1, D_C8, D_S4, D_S4}, true},
-    {"high_res_feats_1", KAT_DT_F32, 4, {1, D_C4, D_S8, D_S8}, true},
-    {"point_coords", KAT_DT_F32, 3, {1, D_DYN, 2, 0}, false},
-    {"point_labels", KAT_DT_I32, 2, {1, D_DYN, 0, 0}, false}};
-static const tensor_rule k_dec_out[] = {{"masks", KAT_DT_F32, 4, {1, 4, D_S4, D_S4}, false},
-                                        {"iou_pred", KAT_DT_F32, 2, {1, 4, 0, 0}, false},
-                                        {"obj_score_logits", KAT_DT_F32, 2, {1, 1, 0, 0}, false},
-                                        {"obj_ptr", KAT_DT_F32, 3, {1, 4, D_C, 0}, false}};
-static const tensor_rule k_mem_in[] = {{"pix_feat", KAT_DT_F32, 4, {1, D_C, D_H, D_W}, false},
-                                       {"mask_logits", KAT_DT_F32, 4, {1, 1, D_S4, D_S4}, false},
-                                       {"is_mask_from_pts", KAT_DT_F32, 1, {1, 0, 0, 0}, false}};
+    {"image_embed", KAT_DT_F32, 4, {1, D_C, D_H, D_W}, W_ALL},
+    {"high_res_feats_0", KAT_DT_F32, 4, {1, D_C8, D_S4, D_S4}, W_HIGH_RES},
+    {"high_res_feats_1", KAT_DT_F32, 4, {1, D_C4, D_S8, D_S8}, W_HIGH_RES},
+    {"point_coords", KAT_DT_F32, 3, {1, D_DYN, 2, 0}, W_ALL},
+    {"point_labels", KAT_DT_I32, 2, {1, D_DYN, 0, 0}, W_ALL},
+    /* format 2: [1,1,S/4,S/4] f32 mask prompt logits and [1] f32 flag (> 0.5: use it) */
+    {"mask_input", KAT_DT_F32, 4, {1, 1, D_S4, D_S4}, W_V2},
+    {"has_mask_input", KAT_DT_F32, 1, {1, 0, 0, 0}, W_V2}};
+static const tensor_rule k_dec_out[] = {{"masks", KAT_DT_F32, 4, {1, 4, D_S4, D_S4}, W_ALL},
+                                        {"iou_pred", KAT_DT_F32, 2, {1, 4, 0, 0}, W_ALL},
+                                        {"obj_score_logits", KAT_DT_F32, 2, {1, 1, 0, 0}, W_ALL},
+                                        {"obj_ptr", KAT_DT_F32, 3, {1, 4, D_C, 0}, W_ALL}};
+static const tensor_rule k_mem_in[] = {{"pix_feat", KAT_DT_F32, 4, {1, D_C, D_H, D_W}, W_ALL},
+                                       {"mask_logits", KAT_DT_F32, 4, {1, 1, D_S4, D_S4}, W_ALL},
+                                       {"is_mask_from_pts", KAT_DT_F32, 1, {1, 0, 0, 0}, W_ALL}};
 static const tensor_rule k_mem_out[] = {
-    {"maskmem_features", KAT_DT_F32, 4, {1, D_CM, D_H, D_W}, false}};
+    {"maskmem_features", KAT_DT_F32, 4, {1, D_CM, D_H, D_W}, W_ALL}};
 
 #define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
 static const module_rule k_modules[KAT_MANIFEST_MODULES] = {
@@ -449,11 +456,17 @@ static int check_list(mctx *c, const kat_module_manifest *mod, const char *mpath
   const char(*syms)[KAT_MAX_RANK][KAT_SYM_MAX] = inputs ? mod->input_sym : mod->output_sym;
   for (int r = 0; r < n_rules; r++) {
     const tensor_rule *tr = &rules[r];
-    bool wanted = !tr->high_res || m->use_high_res_features;
+    bool wanted = tr->when == W_ALL || (tr->when == W_HIGH_RES && m->use_high_res_features) ||
+                  (tr->when == W_V2 && m->format_version >= 2);
     int i = -1;
     for (int k = 0; k < n; k++)
       if (strcmp(specs[k].name, tr->name) == 0) i = k;
     if (!wanted) {
+      if (i >= 0 && inputs && tr->when == W_V2) {
+        return merr(c, nodes[i], KAT_EMODEL,
+                    "%s.%s[%d] '%s': input of bundle format 2, but format_version is %d", mpath,
+                    kind, i, tr->name, m->format_version);
+      }
       if (i >= 0 && inputs) {
         return merr(c, nodes[i], KAT_EMODEL,
                     "%s.%s[%d] '%s': input present but use_high_res_features is false", mpath, kind,
@@ -462,8 +475,9 @@ static int check_list(mctx *c, const kat_module_manifest *mod, const char *mpath
       continue;
     }
     if (i < 0) {
-      return merr(c, NULL, KAT_EMODEL, "%s.%s: missing tensor '%s' required by the bundle format",
-                  mpath, kind, tr->name);
+      return merr(c, NULL, KAT_EMODEL,
+                  "%s.%s: missing tensor '%s' required by the bundle format (version %d)", mpath,
+                  kind, tr->name, m->format_version);
     }
     const kat_tensor_spec *s = &specs[i];
     if (s->dtype != tr->dtype) {
@@ -593,8 +607,8 @@ static int parse_module(mctx *c, const kat__json *modules, int slot) {
     char full[PATH_MAX_LEN];
     const char *p = kat__json_string(prec, NULL);
     join(full, sizeof full, path, "precision");
-    if (!p || (strcmp(p, "fp32") != 0 && strcmp(p, "fp16") != 0))
-      return merr(c, prec, KAT_EMODEL, "field '%s' must be \"fp32\" or \"fp16\"", full);
+    if (!p || (strcmp(p, "fp32") != 0 && strcmp(p, "fp16") != 0 && strcmp(p, "int8") != 0))
+      return merr(c, prec, KAT_EMODEL, "field '%s' must be \"fp32\", \"fp16\" or \"int8\"", full);
     kat__strlcpy(mod->precision, p, sizeof mod->precision);
   }
 
@@ -626,6 +640,8 @@ static int parse_module(mctx *c, const kat__json *modules, int slot) {
   if ((rc = check_list(c, mod, path, true, mr->in, mr->n_in, in_nodes))) return rc;
   if ((rc = check_list(c, mod, path, false, mr->out, mr->n_out, out_nodes))) return rc;
   mod->present = true;
+  if (slot == KAT_MODULE_MASK_DECODER)
+    m->mask_decoder_has_mask_input = kat__manifest_input_index(mod, "mask_input") >= 0;
 
   if (slot == KAT_MODULE_MEMORY_ATTENTION && mod->fixed_tokens > 0 &&
       (mod->dynamic || kat__json_get(obj, "fixed_file"))) {
@@ -673,6 +689,8 @@ static const const_rule k_consts[] = {
     {"no_obj_embed_spatial", 2, {1, D_CM, 0, 0}},
     {"obj_ptr_tpos_proj.weight", 2, {D_CM, D_C, 0, 0}},
     {"obj_ptr_tpos_proj.bias", 1, {D_CM, 0, 0, 0}},
+    {"mask_downsample.weight", 4, {1, 1, 4, 4}},
+    {"mask_downsample.bias", 1, {1, 0, 0, 0}},
 };
 
 static bool const_required(const kat__manifest *m, const char *name) {
@@ -680,6 +698,10 @@ static bool const_required(const kat__manifest *m, const char *name) {
     return m->tracker.pred_obj_scores && m->tracker.use_obj_ptrs_in_encoder;
   if (strcmp(name, "no_obj_embed_spatial") == 0) return m->tracker.no_obj_embed_spatial;
   if (strncmp(name, "obj_ptr_tpos_proj.", 18) == 0) return m->tracker.proj_tpos_enc_in_obj_ptrs;
+  /* Format 2: the host's 4x4 stride-4 conv for mask prompts (sam2_base.py mask_downsample),
+   * which the model has when it uses object pointers. */
+  if (strncmp(name, "mask_downsample.", 16) == 0)
+    return m->format_version >= 2 && m->tracker.use_obj_ptrs_in_encoder;
   return true;
 }
 
@@ -834,10 +856,10 @@ static int parse_root(mctx *c, const kat__json *root) {
   if (!v) return merr(c, root, KAT_EMODEL, "missing field 'format_version'");
   int64_t ver;
   if ((rc = as_int(c, v, "format_version", 0, INT32_MAX, &ver))) return rc;
-  if (ver != KAT_MANIFEST_VERSION) {
+  if (ver < KAT_MANIFEST_VERSION_MIN || ver > KAT_MANIFEST_VERSION) {
     return merr(c, v, KAT_ENOTSUP,
-                "unsupported format_version %lld (this katana reads format_version %d)",
-                (long long)ver, KAT_MANIFEST_VERSION);
+                "unsupported format_version %lld (this katana reads format_version %d..%d)",
+                (long long)ver, KAT_MANIFEST_VERSION_MIN, KAT_MANIFEST_VERSION);
   }
   m->format_version = (int)ver;
 

@@ -1,5 +1,6 @@
 /*
- * The bundle manifest (katana.json, docs/bundle-format.md, format_version 1) as a plain struct.
+ * The bundle manifest (katana.json, docs/bundle-format.md, format_version 1 or 2) as a plain
+ * struct.
  *
  * kat__manifest_parse checks the manifest completely: the JSON syntax, every field's presence,
  * type and range, the derived sizes (feat_size = image_size / 16, low_res_mask_size =
@@ -28,7 +29,8 @@
 #include "runtime/session.h"
 
 #define KAT_MANIFEST_FORMAT "katana-bundle"
-#define KAT_MANIFEST_VERSION 1
+#define KAT_MANIFEST_VERSION 2     /* the newest format_version read */
+#define KAT_MANIFEST_VERSION_MIN 1 /* the oldest format_version read */
 #define KAT_MANIFEST_MAX_BYTES ((size_t)1 << 20)
 #define KAT_FILE_NAME_MAX 256
 #define KAT_SYM_MAX 32
@@ -90,7 +92,7 @@ typedef struct kat_module_manifest {
   bool present;                     /* always true for slots 0..3 after a successful parse */
   char file[KAT_FILE_NAME_MAX];     /* plain file name inside the bundle folder */
   char sha256[KAT_SHA256_HEX_SIZE]; /* 64 lowercase hex digits */
-  char precision[8];                /* "fp32" (default) or "fp16" (weights; I/O stay as listed) */
+  char precision[8]; /* "fp32" (default), "fp16" or "int8" (weights; I/O stay as listed) */
   /* memory_attention: dynamic M (memory dim 1 symbolic) or fixed M = fixed_tokens; the fixed
    * variant slot has dynamic false and its dims filled in. */
   bool dynamic;
@@ -111,7 +113,11 @@ typedef struct kat_constant_entry {
 } kat_constant_entry;
 
 typedef struct kat__manifest {
-  int format_version;
+  int format_version; /* 1 or 2 */
+  /* The mask decoder has the format 2 inputs mask_input [1,1,S/4,S/4] f32 and has_mask_input [1]
+   * f32 (always so on format 2, never on format 1); without them mask prompts and corrections
+   * cannot be expressed and must be refused. */
+  bool mask_decoder_has_mask_input;
   kat_family family;
   char config[128];           /* e.g. "efficienttam_ti_512x512" */
   int image_size;             /* S: the model input is [1,3,S,S] */

@@ -22,13 +22,14 @@ typedef int (*pass_fn)(kat__onnx_model *, kat__pass_ctx *, int *, kat_errbuf *);
 static const struct {
   const char *name;
   pass_fn fn;
-  bool fp16_bar;
+  int bar; /* 0: tol_abs, 1: fp16_tol_rel, 2: int8_tol_rel */
 } k_passes[] = {
-    {"gather-to-split", kat__pass_gather_to_split, false},
-    {"scatternd-to-concat", kat__pass_scatternd_to_concat, false},
-    {"expose-multimask", kat__pass_expose_multimask, false},
-    {"fixed-memory", kat__pass_fixed_memory, false},
-    {"fp16", kat__pass_fp16, true},
+    {"gather-to-split", kat__pass_gather_to_split, 0},
+    {"scatternd-to-concat", kat__pass_scatternd_to_concat, 0},
+    {"expose-multimask", kat__pass_expose_multimask, 0},
+    {"fixed-memory", kat__pass_fixed_memory, 0},
+    {"fp16", kat__pass_fp16, 1},
+    {"int8", kat__pass_int8, 2},
 };
 #define N_PASSES (sizeof k_passes / sizeof k_passes[0])
 
@@ -44,6 +45,7 @@ void kat_onnx_rewrite_options_init(kat_onnx_rewrite_options *o) {
   o->seed = 1;
   o->tol_abs = 1e-5;
   o->fp16_tol_rel = 1e-2;
+  o->int8_tol_rel = 0.1;
 }
 
 int kat_onnx_pass_known(const char *name) {
@@ -215,7 +217,7 @@ int kat_onnx_rewrite(const char *in_path, const char *out_path, const kat_onnx_r
     if (p < 0) {
       rc = kat__fail(&eb, KAT_EINVAL,
                      "unknown pass '%s' (gather-to-split, scatternd-to-concat, expose-multimask, "
-                     "fixed-memory, fp16)",
+                     "fixed-memory, fp16, int8)",
                      o.passes[i] ? o.passes[i] : "");
       goto done;
     }
@@ -224,6 +226,7 @@ int kat_onnx_rewrite(const char *in_path, const char *out_path, const kat_onnx_r
   if (o.default_dim <= 0) o.default_dim = 4;
   if (!(o.tol_abs > 0)) o.tol_abs = 1e-5;
   if (!(o.fp16_tol_rel > 0)) o.fp16_tol_rel = 1e-2;
+  if (!(o.int8_tol_rel > 0)) o.int8_tol_rel = 0.1;
   rc = kat__onnx_load(in_path, true, &m, &eb);
   if (rc) goto done;
   rc = kat__onnx_serialize(m, &cur, &ncur, &eb);
@@ -262,14 +265,16 @@ int kat_onnx_rewrite(const char *in_path, const char *out_path, const kat_onnx_r
       kat__sb_printf(&b, "%s: %d site(s), nodes %zu -> %zu; check could not run: %s\n",
                      k_passes[p].name, changed, nodes_before, m->proto->graph->n_node, ceb.msg);
     } else {
-      ok = k_passes[p].fp16_bar ? max_rel <= o.fp16_tol_rel : max_abs <= o.tol_abs;
+      double bar = k_passes[p].bar == 2   ? o.int8_tol_rel
+                   : k_passes[p].bar == 1 ? o.fp16_tol_rel
+                                          : o.tol_abs;
+      ok = k_passes[p].bar ? max_rel <= bar : max_abs <= bar;
       kat__sb_printf(&b,
                      "%s: %d site(s), nodes %zu -> %zu; check max_abs %.3g max_rel %.3g%s%s "
                      "(bar: %s %.3g) %s\n",
                      k_passes[p].name, changed, nodes_before, m->proto->graph->n_node, max_abs,
                      max_rel, worst[0] ? " worst " : "", worst,
-                     k_passes[p].fp16_bar ? "max_rel" : "max_abs",
-                     k_passes[p].fp16_bar ? o.fp16_tol_rel : o.tol_abs, ok ? "OK" : "FAILED");
+                     k_passes[p].bar ? "max_rel" : "max_abs", bar, ok ? "OK" : "FAILED");
     }
     if (!ok) {
       check_failed = true;

@@ -48,6 +48,12 @@ int kat__pass_scatternd_to_concat(kat__onnx_model *m, kat__pass_ctx *c, int *cha
 int kat__pass_expose_multimask(kat__onnx_model *m, kat__pass_ctx *c, int *changed, kat_errbuf *eb);
 int kat__pass_fixed_memory(kat__onnx_model *m, kat__pass_ctx *c, int *changed, kat_errbuf *eb);
 int kat__pass_fp16(kat__onnx_model *m, kat__pass_ctx *c, int *changed, kat_errbuf *eb);
+int kat__pass_int8(kat__onnx_model *m, kat__pass_ctx *c, int *changed, kat_errbuf *eb);
+/* Symmetric per-output-channel int8 quantization of w [K,N] f32 row-major into q [K,N] and
+ * scale [N]: scale[n] = max_k |w[k,n]| / qmax (1 for an all-zero column), q = round-half-even
+ * (w / scale) clamped to [-qmax, qmax], qmax = 63 with reduce_range, else 127. */
+void kat__int8_quantize_weights(const float *w, int64_t K, int64_t N, bool reduce_range, int8_t *q,
+                                float *scale);
 
 /* ---- running models in ONNX Runtime ---- */
 

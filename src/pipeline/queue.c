@@ -58,15 +58,37 @@ int kat__queue_push(kat_queue *q, void *item) {
 }
 
 int kat__queue_push_drop_oldest(kat_queue *q, void *item, void **evicted) {
+  return kat__queue_push_drop(q, item, 0, evicted);
+}
+
+/* Removes the second oldest item under the lock (count >= 2): later items move up one place. */
+static void *take_second_locked(kat_queue *q) {
+  const int at = (q->head + 1) % q->capacity;
+  void *item = q->slots[at];
+  for (int k = 1; k + 1 < q->count; k++)
+    q->slots[(q->head + k) % q->capacity] = q->slots[(q->head + k + 1) % q->capacity];
+  q->slots[(q->head + q->count - 1) % q->capacity] = NULL;
+  q->count--;
+  return item;
+}
+
+int kat__queue_push_drop(kat_queue *q, void *item, int keep_oldest, void **evicted) {
   *evicted = NULL;
   pthread_mutex_lock(&q->mu);
   int rc = q->canceled ? KAT_ECANCELED : q->closed ? KAT_ESTATE : KAT_OK;
   if (rc == KAT_OK) {
     if (q->count == q->capacity) {
-      *evicted = take_locked(q);
       q->dropped++;
+      if (!keep_oldest) {
+        *evicted = take_locked(q);
+      } else if (q->count >= 2) {
+        *evicted = take_second_locked(q);
+      } else {
+        *evicted = item; /* one slot, holding the item that must stay */
+        item = NULL;
+      }
     }
-    put_locked(q, item);
+    if (item) put_locked(q, item);
   }
   pthread_mutex_unlock(&q->mu);
   return rc;

@@ -48,6 +48,12 @@ int kat__queue_push(kat_queue *q, void *item);
  * *evicted (else *evicted = NULL) so the caller can recycle it and report the drop.
  */
 int kat__queue_push_drop_oldest(kat_queue *q, void *item, void **evicted);
+/*
+ * Like kat__queue_push_drop_oldest, but with `keep_oldest` the oldest item stays (the stream's
+ * conditioning frame): the second oldest is evicted instead, or, in a queue of one slot, `item`
+ * itself is returned through *evicted without being queued. Never blocks.
+ */
+int kat__queue_push_drop(kat_queue *q, void *item, int keep_oldest, void **evicted);
 /* Appends `item` without blocking: KAT_ESTATE if full or closed, KAT_ECANCELED if cancelled. */
 int kat__queue_try_push(kat_queue *q, void *item);
 /* Removes the oldest item into *item, blocking while empty. KAT_OK, KAT_EOF, KAT_ECANCELED. */

@@ -38,6 +38,7 @@ struct kat__session {
   OrtIoBinding *iob; /* owned; used when use_iob is set and every output is bound */
   int use_iob;
   int iob_dirty; /* a binding changed since the IoBinding was last filled */
+  int is_view;   /* 1: `session` and `mem` are borrowed from the session the view was made of */
 };
 
 size_t kat__dtype_size(kat_dtype dt) {
@@ -370,9 +371,32 @@ void kat__session_destroy(kat__session *s) {
       api->ReleaseValue(s->run_out[i]);
   }
   if (s->iob) api->ReleaseIoBinding(s->iob);
-  if (s->mem) api->ReleaseMemoryInfo(s->mem);
-  if (s->session) api->ReleaseSession(s->session);
+  if (!s->is_view) {
+    if (s->mem) api->ReleaseMemoryInfo(s->mem);
+    if (s->session) api->ReleaseSession(s->session);
+  }
   kat__free(s);
+}
+
+int kat__session_view_create(const kat__session *src, kat__session **out, kat_errbuf *eb) {
+  if (!src || !out) return kat__fail(eb, KAT_EINVAL, "session: no session to view");
+  *out = NULL;
+  kat__session *s = kat__calloc(1, sizeof *s);
+  if (!s) return kat__fail(eb, KAT_ENOMEM, "%s: out of memory", src->label);
+  s->api = src->api;
+  s->session = src->session;
+  s->mem = src->mem;
+  s->is_view = 1;
+  memcpy(s->label, src->label, sizeof s->label);
+  s->n_in = src->n_in;
+  s->n_out = src->n_out;
+  memcpy(s->in, src->in, sizeof s->in);
+  memcpy(s->out, src->out, sizeof s->out);
+  for (int i = 0; i < s->n_in; i++) s->in_names[i] = s->in[i].name;
+  for (int i = 0; i < s->n_out; i++) s->out_names[i] = s->out[i].name;
+  s->placement = src->placement;
+  *out = s;
+  return KAT_OK;
 }
 
 int kat__session_input_count(const kat__session *s) {

@@ -3,8 +3,11 @@
  * config, with a typed contract check and input/output binding over caller-owned buffers, so a
  * steady-state run allocates nothing in katana's code.
  *
- * Thread-safety: a kat__session is used by one thread at a time. Different sessions may run
- * concurrently on different threads (the process-wide ORT environment is thread-safe).
+ * Thread-safety: a kat__session (its bindings, IoBinding and timing) is used by one thread at a
+ * time. Different sessions may run concurrently on different threads (the process-wide ORT
+ * environment is thread-safe). Views (kat__session_view_create) share one ORT session, whose Run
+ * is thread-safe, each with its own bindings: several trackers on one loaded model run
+ * concurrently through their own views.
  */
 #ifndef KAT_RUNTIME_SESSION_H
 #define KAT_RUNTIME_SESSION_H
@@ -79,6 +82,15 @@ int kat__session_create_keyed(const char *path, const void *model_data, size_t m
                               kat_ep_fallback fallback, const char *label, kat__session **out,
                               kat_errbuf *eb);
 void kat__session_destroy(kat__session *s);
+
+/*
+ * Creates a view of `src`: the same ORT session and tensor specs (borrowed: `src` must outlive
+ * the view), with its own bindings, IoBinding and run time, so that each user of a shared model
+ * binds its own buffers. The view never changes `src`; several views of one session may run at
+ * the same time on different threads. *out owns the view (kat__session_destroy frees only the
+ * view); on failure *out is NULL.
+ */
+int kat__session_view_create(const kat__session *src, kat__session **out, kat_errbuf *eb);
 
 /*
  * Total bytes of model files and buffers read to make cache keys since the process started (a

@@ -16,6 +16,7 @@
 #include "core/core.h"
 #include "katana/system.h"
 #include "runtime/ep.h"
+#include "runtime/system.h"
 
 static void trim(char *s) {
   size_t n = strlen(s);
@@ -35,8 +36,8 @@ static void cpu_info(kat_system_info *out) {
     } else if (!have_flags &&
                (strncmp(line, "flags", 5) == 0 || strncmp(line, "Features", 8) == 0)) {
       static const char *const wanted[] = {
-          "sse4_2",      "avx",      "avx2",  "fma",  "f16c", "avx512f", "avx512_bf16",
-          "avx512_vnni", "amx_tile", "asimd", "fphp", "sve",  "bf16",    "i8mm"};
+          "sse4_2",   "avx",      "avx2",  "fma",  "f16c", "avx512f", "avx512_bf16", "avx512_vnni",
+          "avx_vnni", "amx_tile", "asimd", "fphp", "sve",  "bf16",    "i8mm"};
       size_t used = 0;
       for (size_t i = 0; i < sizeof wanted / sizeof wanted[0]; i++) {
         char pat[32];
@@ -61,6 +62,43 @@ static void gpu_info(kat_system_info *out) {
   if (!f) return;
   if (fgets(out->gpu, sizeof out->gpu, f)) trim(out->gpu);
   pclose(f);
+}
+
+/* True when the flags line `line` has the whole word `flag`. */
+static bool has_flag(const char *line, const char *flag) {
+  size_t n = strlen(flag);
+  for (const char *p = strstr(line, flag); p; p = strstr(p + 1, flag))
+    if ((p == line || p[-1] == ' ' || p[-1] == '\t') &&
+        (p[n] == ' ' || p[n] == '\n' || p[n] == '\0'))
+      return true;
+  return false;
+}
+
+bool kat__cpu_int8_reduce_range(char *why, size_t why_size) {
+  return kat__cpu_int8_reduce_range_file("/proc/cpuinfo", why, why_size);
+}
+
+bool kat__cpu_int8_reduce_range_file(const char *path, char *why, size_t why_size) {
+  const char *reason = "no x86 flags line in the CPU info: 8-bit weights";
+  bool reduce = false;
+  FILE *f = fopen(path, "r");
+  if (!f) reason = "CPU info unreadable: 8-bit weights";
+  char line[8192];
+  while (f && fgets(line, sizeof line, f)) {
+    if (strncmp(line, "flags", 5) != 0) continue;
+    if (has_flag(line, "avx512_vnni") || has_flag(line, "avx_vnni")) {
+      reason = "VNNI present (avx512_vnni or avx_vnni): 8-bit weights";
+    } else if (has_flag(line, "avx2")) {
+      reduce = true;
+      reason = "AVX2 without VNNI: 7-bit weights (VPMADDUBSW would saturate)";
+    } else {
+      reason = "no AVX2: 8-bit weights";
+    }
+    break;
+  }
+  if (f) fclose(f);
+  if (why && why_size) kat__strlcpy(why, reason, why_size);
+  return reduce;
 }
 
 int kat_system_info_get(kat_system_info *out) {
@@ -93,6 +131,7 @@ int kat_system_info_get(kat_system_info *out) {
       av_version_info(), f >> 16, (f >> 8) & 255, f & 255, c >> 16, (c >> 8) & 255, c & 255,
       s >> 16, (s >> 8) & 255, s & 255, a >> 16, (a >> 8) & 255, a & 255);
   gpu_info(out);
+  out->int8_reduce_range = kat__cpu_int8_reduce_range(out->int8_advice, sizeof out->int8_advice);
   return KAT_OK;
 }
 

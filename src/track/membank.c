@@ -22,11 +22,13 @@ struct kat__membank {
   int k; /* valid frames retained (SAMURAI) */
   int nslots;
   slot *slots;
-  int has_cond;
-  float *cond_feat; /* [HW, Cm] */
-  float *cond_ptr;  /* [C] */
-  int ring;         /* pointer ring size, max(p - 1, 1) */
-  float *ptrs;      /* [ring, C] */
+  int max_cond;        /* conditioning frames held, at most */
+  int n_cond;          /* conditioning frames stored, ascending frame order */
+  int64_t *cond_frame; /* [max_cond] */
+  float *cond_feat;    /* [max_cond, HW, Cm] */
+  float *cond_ptr;     /* [max_cond, C] */
+  int ring;            /* pointer ring size, max(p - 1, 1) */
+  float *ptrs;         /* [ring, C] */
   int64_t *ptr_frame;
   int64_t last_frame;
   float *pos_tok; /* [num_maskmem, HW, Cm]: maskmem_pos_enc^T + tpos row (num_maskmem - t - 1) */
@@ -82,7 +84,8 @@ int kat__membank_create(const kat__membank_config *cfg, kat__membank **out, kat_
   *out = NULL;
   if (cfg->num_maskmem < 1 || cfg->num_maskmem > 16 || cfg->max_obj_ptrs < 2 ||
       cfg->max_obj_ptrs > 63 || cfg->hw < 1 || cfg->mem_dim < 1 || cfg->hidden_dim < 1 ||
-      cfg->hidden_dim % cfg->mem_dim != 0)
+      cfg->hidden_dim % cfg->mem_dim != 0 || cfg->max_cond < 0 ||
+      cfg->max_cond > KAT__MEMBANK_MAX_COND)
     return kat__fail(eb, KAT_EINVAL,
                      "membank: unsupported config (num_maskmem %d, max_obj_ptrs %d)",
                      cfg->num_maskmem, cfg->max_obj_ptrs);
@@ -92,6 +95,7 @@ int kat__membank_create(const kat__membank_config *cfg, kat__membank **out, kat_
   kat__membank *b = kat__calloc(1, sizeof *b);
   if (!b) return kat__fail(eb, KAT_ENOMEM, "membank: out of memory");
   b->cfg = *cfg;
+  b->max_cond = cfg->max_cond > 0 ? cfg->max_cond : 1;
   b->p = cfg->max_obj_ptrs;
   if (cfg->num_frames > 0 && cfg->num_frames < b->p) b->p = (int)cfg->num_frames;
   b->k =
@@ -101,18 +105,22 @@ int kat__membank_create(const kat__membank_config *cfg, kat__membank **out, kat_
   size_t feat = (size_t)cfg->hw * (size_t)cfg->mem_dim, c = (size_t)cfg->hidden_dim;
   size_t pos_n;
   int st = KAT_ENOMEM;
-  if (!kat__size_mul(feat, (size_t)cfg->num_maskmem, &pos_n)) goto fail;
+  size_t cond_n;
+  if (!kat__size_mul(feat, (size_t)cfg->num_maskmem, &pos_n) ||
+      !kat__size_mul(feat, (size_t)b->max_cond, &cond_n))
+    goto fail;
   b->slots = kat__calloc((size_t)b->nslots, sizeof *b->slots);
-  b->cond_feat = kat__calloc(feat, sizeof(float));
-  b->cond_ptr = kat__calloc(c, sizeof(float));
+  b->cond_frame = kat__calloc((size_t)b->max_cond, sizeof *b->cond_frame);
+  b->cond_feat = kat__calloc(cond_n, sizeof(float));
+  b->cond_ptr = kat__calloc(c * (size_t)b->max_cond, sizeof(float));
   b->ptrs = kat__calloc((size_t)b->ring * c, sizeof(float));
   b->ptr_frame = kat__calloc((size_t)b->ring, sizeof *b->ptr_frame);
   b->pos_tok = kat__calloc(pos_n, sizeof(float));
   b->ptr_pos_tab = kat__calloc((size_t)b->p * (size_t)cfg->mem_dim, sizeof(float));
   b->pe = kat__calloc(c > (size_t)cfg->mem_dim ? c : (size_t)cfg->mem_dim, sizeof(float));
   b->pe_out = kat__calloc((size_t)cfg->mem_dim, sizeof(float));
-  if (!b->pe_out || !b->slots || !b->cond_feat || !b->cond_ptr || !b->ptrs || !b->ptr_frame ||
-      !b->pos_tok || !b->ptr_pos_tab || !b->pe)
+  if (!b->pe_out || !b->slots || !b->cond_frame || !b->cond_feat || !b->cond_ptr || !b->ptrs ||
+      !b->ptr_frame || !b->pos_tok || !b->ptr_pos_tab || !b->pe)
     goto fail;
   for (int i = 0; i < b->nslots; i++) {
     b->slots[i].feat = kat__calloc(feat, sizeof(float));
@@ -143,6 +151,7 @@ void kat__membank_destroy(kat__membank *b) {
   if (b->slots)
     for (int i = 0; i < b->nslots; i++) kat__free(b->slots[i].feat);
   kat__free(b->slots);
+  kat__free(b->cond_frame);
   kat__free(b->cond_feat);
   kat__free(b->cond_ptr);
   kat__free(b->ptrs);
@@ -155,7 +164,7 @@ void kat__membank_destroy(kat__membank *b) {
 }
 
 void kat__membank_reset(kat__membank *b) {
-  b->has_cond = 0;
+  b->n_cond = 0;
   b->last_frame = -1;
   for (int i = 0; i < b->nslots; i++) b->slots[i].frame = -1;
   for (int i = 0; i < b->ring; i++) b->ptr_frame[i] = -1;
@@ -163,7 +172,20 @@ void kat__membank_reset(kat__membank *b) {
 
 size_t kat__membank_max_tokens(const kat__membank *b) {
   size_t per_ptr = (size_t)(b->cfg.hidden_dim / b->cfg.mem_dim);
-  return (size_t)b->cfg.num_maskmem * (size_t)b->cfg.hw + (size_t)b->p * per_ptr;
+  return (size_t)(b->max_cond + b->cfg.num_maskmem - 1) * (size_t)b->cfg.hw +
+         (size_t)(b->max_cond + b->p - 1) * per_ptr;
+}
+
+int kat__membank_cond_count(const kat__membank *b) {
+  return b->n_cond;
+}
+
+int kat__membank_cond_capacity(const kat__membank *b) {
+  return b->max_cond;
+}
+
+int64_t kat__membank_last_frame(const kat__membank *b) {
+  return b->last_frame;
 }
 
 /* maskmem [Cm,HW] (+ add [Cm]) -> dst [HW,Cm], rounded to bf16. */
@@ -189,15 +211,28 @@ static const slot *find_slot(const kat__membank *b, int64_t frame) {
 int kat__membank_push(kat__membank *b, int64_t frame, const float *maskmem,
                       const float *add_spatial, const float *obj_ptr, const kat__frame_scores *sc,
                       kat_errbuf *eb) {
+  return kat__membank_push_frame(b, frame, frame == 0, maskmem, add_spatial, obj_ptr, sc, eb);
+}
+
+int kat__membank_push_frame(kat__membank *b, int64_t frame, int is_cond, const float *maskmem,
+                            const float *add_spatial, const float *obj_ptr,
+                            const kat__frame_scores *sc, kat_errbuf *eb) {
   const kat__membank_config *c = &b->cfg;
-  if (frame <= b->last_frame || (frame == 0) != (b->last_frame < 0))
-    return kat__fail(eb, KAT_ESTATE, "membank: frame %lld out of order (last %lld)",
-                     (long long)frame, (long long)b->last_frame);
-  if (frame == 0) {
-    store_feat(b, b->cond_feat, maskmem, add_spatial);
-    if (obj_ptr) memcpy(b->cond_ptr, obj_ptr, (size_t)c->hidden_dim * sizeof(float));
-    b->has_cond = 1;
-    b->last_frame = 0;
+  if (frame < 0 || frame <= b->last_frame || (!is_cond && b->n_cond == 0))
+    return kat__fail(eb, KAT_ESTATE, "membank: frame %lld out of order (last %lld)%s",
+                     (long long)frame, (long long)b->last_frame,
+                     b->n_cond == 0 && !is_cond ? ", and no conditioning frame" : "");
+  if (is_cond) {
+    if (b->n_cond >= b->max_cond)
+      return kat__fail(eb, KAT_ERANGE, "membank: %d conditioning frames held already (the most)",
+                       b->n_cond);
+    const size_t feat = (size_t)c->hw * (size_t)c->mem_dim;
+    store_feat(b, b->cond_feat + (size_t)b->n_cond * feat, maskmem, add_spatial);
+    if (obj_ptr)
+      memcpy(b->cond_ptr + (size_t)b->n_cond * c->hidden_dim, obj_ptr,
+             (size_t)c->hidden_dim * sizeof(float));
+    b->cond_frame[b->n_cond++] = frame;
+    b->last_frame = frame;
     return KAT_OK;
   }
   slot *s = NULL;
@@ -238,10 +273,13 @@ void kat__membank_select(const kat__membank *b, int64_t f, kat__mem_selection *s
   const int nm = c->num_maskmem;
   sel->n_mem = 0;
   sel->n_ptr = 0;
-  if (b->has_cond) {
-    sel->mem_frame[0] = 0;
-    sel->mem_tpos[0] = 0;
-    sel->n_mem = 1;
+  /* Every conditioning frame (max_cond_frames_in_attn = -1), t_pos 0, in insertion order. A
+   * spatial entry of a conditioning frame is marked by mem_cond. */
+  for (int i = 0; i < b->n_cond; i++) {
+    sel->mem_frame[sel->n_mem] = b->cond_frame[i];
+    sel->mem_tpos[sel->n_mem] = 0;
+    sel->mem_cond[sel->n_mem] = i;
+    sel->n_mem++;
   }
   if (c->samurai) {
     /* valid_indices: the retained valid frames in 2..f-1, ascending, at most max_obj_ptrs - 1
@@ -269,33 +307,38 @@ void kat__membank_select(const kat__membank *b, int64_t f, kat__mem_selection *s
       int idx = t_pos - nm;
       if (idx < -n) continue;
       int64_t fr = list[n + idx];
-      if (fr < 1 || !find_slot(b, fr)) continue; /* frame 0 is not a non-cond output */
+      if (fr < 0 || !find_slot(b, fr)) continue; /* conditioning frames are not in the slots */
       sel->mem_frame[sel->n_mem] = fr;
       sel->mem_tpos[sel->n_mem] = t_pos;
+      sel->mem_cond[sel->n_mem] = -1;
       sel->n_mem++;
     }
   } else {
     for (int t_pos = 1; t_pos < nm; t_pos++) {
       int64_t fr = f - (nm - t_pos);
-      if (fr < 1 || !find_slot(b, fr)) continue;
+      if (fr < 0 || !find_slot(b, fr)) continue;
       sel->mem_frame[sel->n_mem] = fr;
       sel->mem_tpos[sel->n_mem] = t_pos;
+      sel->mem_cond[sel->n_mem] = -1;
       sel->n_mem++;
     }
   }
-  if (b->has_cond) {
-    sel->ptr_frame[0] = 0;
-    sel->ptr_pos[0] = f; /* |f - 0|, signed or not when tracking forward */
-    sel->n_ptr = 1;
+  /* Pointers of the conditioning frames at or before f (forward tracking), |f - t|. */
+  for (int i = 0; i < b->n_cond; i++) {
+    if (b->cond_frame[i] > f) continue;
+    sel->ptr_frame[sel->n_ptr] = b->cond_frame[i];
+    sel->ptr_pos[sel->n_ptr] = f - b->cond_frame[i];
+    sel->ptr_cond[sel->n_ptr] = i;
+    sel->n_ptr++;
   }
   for (int t_diff = 1; t_diff < b->p; t_diff++) {
     int64_t t = f - t_diff;
     if (t < 0) break;
-    if (t == 0) continue;
     int r = (int)(t % b->ring);
-    if (b->ptr_frame[r] != t) continue;
+    if (b->ptr_frame[r] != t) continue; /* a conditioning frame, or not retained */
     sel->ptr_frame[sel->n_ptr] = t;
     sel->ptr_pos[sel->n_ptr] = t_diff;
+    sel->ptr_cond[sel->n_ptr] = -1;
     sel->n_ptr++;
   }
 }
@@ -303,21 +346,22 @@ void kat__membank_select(const kat__membank *b, int64_t f, kat__mem_selection *s
 int kat__membank_assemble(kat__membank *b, int64_t f, float *memory, float *memory_pos,
                           int64_t *n_tokens, int64_t *n_ptr_tokens, kat_errbuf *eb) {
   const kat__membank_config *c = &b->cfg;
-  if (!b->has_cond) return kat__fail(eb, KAT_ESTATE, "membank: no conditioning frame");
+  if (b->n_cond == 0) return kat__fail(eb, KAT_ESTATE, "membank: no conditioning frame");
   kat__mem_selection sel;
   kat__membank_select(b, f, &sel);
   const size_t feat = (size_t)c->hw * (size_t)c->mem_dim;
   size_t off = 0;
   for (int i = 0; i < sel.n_mem; i++) {
-    const float *src = sel.mem_frame[i] == 0 ? b->cond_feat : find_slot(b, sel.mem_frame[i])->feat;
+    const float *src = sel.mem_cond[i] >= 0 ? b->cond_feat + (size_t)sel.mem_cond[i] * feat
+                                            : find_slot(b, sel.mem_frame[i])->feat;
     memcpy(memory + off, src, feat * sizeof(float));
     memcpy(memory_pos + off, b->pos_tok + (size_t)sel.mem_tpos[i] * feat, feat * sizeof(float));
     off += feat;
   }
   const int per_ptr = c->hidden_dim / c->mem_dim;
   for (int i = 0; i < sel.n_ptr; i++) {
-    const float *src = sel.ptr_frame[i] == 0
-                           ? b->cond_ptr
+    const float *src = sel.ptr_cond[i] >= 0
+                           ? b->cond_ptr + (size_t)sel.ptr_cond[i] * c->hidden_dim
                            : b->ptrs + (size_t)(sel.ptr_frame[i] % b->ring) * c->hidden_dim;
     memcpy(memory + off, src, (size_t)c->hidden_dim * sizeof(float));
     const float *pos;

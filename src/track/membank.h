@@ -3,7 +3,8 @@
  *
  * The reference keeps every past frame's output forever. The memory attention of frame f only
  * reads (sam2_base.py `_prepare_memory_conditioned_features`):
- *  - the conditioning frame (frame 0): memory features and object pointer;
+ *  - the conditioning frames (the prompted frames: frame 0 for a box on the first frame, plus any
+ *    later prompt or correction; at most max_cond): memory features and object pointers;
  *  - SAMURAI: among frames 2..f-1 that pass the memory-bank thresholds ("valid"), the most recent
  *    ones (at most max_obj_ptrs_in_encoder - 1 are scanned, the last num_maskmem - 1 entries are
  *    used), plus frame f-1 whichever its scores; plain SAM 2: frames f-6..f-1;
@@ -26,11 +27,15 @@
 
 #include "core/core.h"
 
+/* The most conditioning frames one bank holds (kat__membank_config.max_cond). */
+#define KAT__MEMBANK_MAX_COND 64
+
 typedef struct kat__membank_config {
   int samurai;          /* 1: SAMURAI memory selection; 0: plain SAM 2 (previous frames) */
   int num_maskmem;      /* 7 */
   int max_obj_ptrs;     /* max_obj_ptrs_in_encoder, 16 */
   int64_t num_frames;   /* length of the video when known (limits pointers); 0 = unknown */
+  int max_cond;         /* conditioning frames the bank holds (prompts, corrections); 0 = 1 */
   double iou_threshold; /* memory_bank_iou_threshold 0.5 */
   double obj_threshold; /* memory_bank_obj_score_threshold 0.0 */
   double kf_threshold;  /* memory_bank_kf_score_threshold 0.0 */
@@ -59,12 +64,14 @@ typedef struct kat__frame_scores {
 
 /* What frame f attends to, in the reference order. */
 typedef struct kat__mem_selection {
-  int n_mem; /* spatial memories: cond frame first, then t_pos ascending */
-  int64_t mem_frame[16];
-  int mem_tpos[16];
-  int n_ptr; /* pointers: cond first, then t_diff = 1, 2, ... */
-  int64_t ptr_frame[64];
-  int64_t ptr_pos[64]; /* temporal distance used by the pointer's position encoding */
+  int n_mem; /* spatial memories: cond frames first, then t_pos ascending */
+  int64_t mem_frame[KAT__MEMBANK_MAX_COND + 16];
+  int mem_tpos[KAT__MEMBANK_MAX_COND + 16];
+  int mem_cond[KAT__MEMBANK_MAX_COND + 16]; /* index among the cond frames, -1 for the others */
+  int n_ptr; /* pointers: cond frames first, then t_diff = 1, 2, ... */
+  int64_t ptr_frame[KAT__MEMBANK_MAX_COND + 64];
+  int64_t ptr_pos[KAT__MEMBANK_MAX_COND + 64]; /* temporal distance of the position encoding */
+  int ptr_cond[KAT__MEMBANK_MAX_COND + 64];    /* index among the cond frames, -1 otherwise */
 } kat__mem_selection;
 
 typedef struct kat__membank kat__membank;
@@ -79,15 +86,30 @@ void kat__membank_reset(kat__membank *b);
 /* Worst-case token count of memory (M) and of pointer tokens, for sizing the buffers. */
 size_t kat__membank_max_tokens(const kat__membank *b);
 
+/* Conditioning frames stored and the most the bank holds; the last frame pushed (-1: none). */
+int kat__membank_cond_count(const kat__membank *b);
+int kat__membank_cond_capacity(const kat__membank *b);
+int64_t kat__membank_last_frame(const kat__membank *b);
+
 /*
  * Stores frame `frame`'s outputs: `maskmem` [Cm,H,W] f32 from the memory encoder (NULL in
  * selection-only use), `add_spatial` [Cm] f32 added to it first (SAM 2.1's no_obj_embed_spatial
  * for an absent object) or NULL, `obj_ptr` [C] f32 (after no-object mixing) or NULL, and its
- * scores. Frame 0 is the conditioning frame; later frames must come in increasing order.
+ * scores. Frame 0 is the conditioning frame and comes first; later frames must come in increasing
+ * order.
  */
 int kat__membank_push(kat__membank *b, int64_t frame, const float *maskmem,
                       const float *add_spatial, const float *obj_ptr,
                       const kat__frame_scores *scores, kat_errbuf *eb);
+/*
+ * As kat__membank_push, with `is_cond` 1 for a conditioning frame (a prompted or corrected frame,
+ * kept for the whole track: sam2_video_predictor.py cond_frame_outputs) and 0 for a tracked one.
+ * Frames are absolute video indices in increasing order; the first must be a conditioning frame
+ * (an object may start on any frame). KAT_ERANGE when max_cond conditioning frames are held.
+ */
+int kat__membank_push_frame(kat__membank *b, int64_t frame, int is_cond, const float *maskmem,
+                            const float *add_spatial, const float *obj_ptr,
+                            const kat__frame_scores *scores, kat_errbuf *eb);
 
 /* The frames frame `frame` attends to (sam2_base.py `_prepare_memory_conditioned_features`). */
 void kat__membank_select(const kat__membank *b, int64_t frame, kat__mem_selection *sel);

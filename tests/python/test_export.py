@@ -166,6 +166,112 @@ class TestVerify(unittest.TestCase):
         self.assertIn("memory_encoder", str(cm.exception))
 
 
+class TestFormat2(unittest.TestCase):
+    """Bundle format 2 (the mask decoder's mask input) and the format 1 fixture."""
+
+    def test_contract_and_constants(self):
+        d = bundle_dir(MICRO[0])
+        man = B.load_manifest(d)
+        self.assertEqual(man["format_version"], 2)
+        ins = man["modules"]["mask_decoder"]["inputs"]
+        self.assertEqual([t["name"] for t in ins[-4:]],
+                         ["point_coords", "point_labels", "mask_input", "has_mask_input"])
+        low = man["image_size"] // 4
+        self.assertEqual(ins[-2]["shape"], [1, 1, low, low])
+        self.assertEqual(ins[-1], {"name": "has_mask_input", "dtype": "float32", "shape": [1]})
+        s = ort.Session(os.path.join(d, "mask_decoder.onnx"))
+        self.assertEqual([i.name for i in s.inputs][-2:], ["mask_input", "has_mask_input"])
+        ops = {n.op_type for n in onnx.load(os.path.join(d, "mask_decoder.onnx")).graph.node}
+        self.assertIn("Where", ops)
+        s.close()
+        c = B.load_constants(d, man)
+        model, _ = load_model(MICRO[0], None, SEED)
+        np.testing.assert_array_equal(c["mask_downsample.weight"],
+                                      model.mask_downsample.weight.detach().numpy())
+        np.testing.assert_array_equal(c["mask_downsample.bias"],
+                                      model.mask_downsample.bias.detach().numpy())
+        self.assertEqual(c["mask_downsample.weight"].shape, (1, 1, 4, 4))
+
+    def test_wrapper_is_bit_exact_with_prompt_encoder(self):
+        """The in-graph Where gives exactly the prompt encoder's dense embedding (mask or
+        no-mask) in PyTorch, with trained-like magnitudes of the mask input."""
+        from katana_export import wrappers as W
+        model, _ = load_model(MICRO[0], None, SEED)
+        md = W.MaskDecoderW(model).eval()
+        pe = model.sam_prompt_encoder
+        low = int(model.image_size) // 4
+        g = torch.Generator().manual_seed(0)
+        mask = 30.0 * torch.randn(1, 1, low, low, generator=g)
+        with torch.no_grad():
+            got1 = md.dense_embed(mask, torch.ones(1))
+            got0 = md.dense_embed(mask, torch.zeros(1))
+            want1 = pe(points=None, boxes=None, masks=mask)[1]
+            want0 = pe(points=None, boxes=None, masks=None)[1]
+        self.assertTrue(torch.equal(got1, want1))
+        self.assertTrue(torch.equal(got0, want0))
+        self.assertFalse(torch.equal(got0, got1))
+
+    def test_format1_fixture(self):
+        data = os.environ.get("KAT_TEST_DATA")
+        d = os.path.join(data, "bundles", "micro_efficienttam_v1") if data else None
+        if d is None or not os.path.isfile(os.path.join(d, "katana.json")):
+            self.skipTest("bundles/micro_efficienttam_v1 is made by scripts/testdata/10-bundles")
+        man = B.load_manifest(d)
+        self.assertEqual(man["format_version"], 1)
+        self.assertNotIn("mask_input", [t["name"] for t in man["modules"]["mask_decoder"]["inputs"]])
+        self.assertNotIn("mask_downsample.weight", [e["name"] for e in man["constants"]["entries"]])
+        model, _ = load_model(MICRO[0], None, SEED)
+        res = V.verify_bundle(d, model, seed=3, log=lambda *a: None, modules=["mask_decoder"])
+        self.assertTrue(res["ok"])
+        self.assertEqual(res["modules"]["mask_decoder"]["cases"], ["box", "none", "points"])
+
+    def test_verify_cases_cover_mask_flag(self):
+        d = bundle_dir(MICRO[0])
+        model, _ = load_model(MICRO[0], None, SEED)
+        res = V.verify_bundle(d, model, seed=3, log=lambda *a: None, modules=["mask_decoder"])
+        cases = res["modules"]["mask_decoder"]["cases"]
+        self.assertIn("box,mask=1", cases)
+        self.assertIn("none,mask=0", cases)
+        self.assertEqual(len(cases), 6)
+
+    def test_refusals_are_one_line(self):
+        d = bundle_dir(MICRO[0])
+        # other weights than the bundle's: refused with one line and exit status 1
+        r = _cli(["verify", d, "--random-init", "--seed", str(SEED + 1)], timeout=600)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertNotIn("Traceback", r.stderr)
+        lines = r.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, r.stderr)
+        self.assertTrue(lines[0].startswith("katana_export verify: error: constants.bin differs"),
+                        lines[0])
+        # a hand-edited manifest: format 1 lists under "format_version": 2
+        tmp = tempfile.mkdtemp(prefix="kat_fv_")
+        try:
+            b = os.path.join(tmp, "b")
+            shutil.copytree(d, b)
+            man_path = os.path.join(b, "katana.json")
+            with open(man_path) as f:
+                text = f.read()
+            with open(man_path, "w") as f:
+                f.write(text.replace('"format_version": 2', '"format_version": 7'))
+            r = _cli(["verify", b, "--random-init", "--seed", str(SEED)], timeout=600)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertNotIn("Traceback", r.stderr)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+            self.assertIn("not a katana bundle of format 1 or 2", r.stderr)
+            man = json.loads(text)
+            man["format_version"] = 1  # the v2 files claimed as format 1
+            with open(man_path, "w") as f:
+                json.dump(man, f)
+            r = _cli(["verify", b, "--random-init", "--seed", str(SEED)], timeout=600)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertNotIn("Traceback", r.stderr)
+            self.assertIn("mask_decoder inputs", r.stderr)
+            self.assertIn("are not those of bundle format 1", r.stderr)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _cli(args, **kw):
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "tools", "export"))
     return subprocess.run([sys.executable, "-m", "katana_export"] + args, env=env,

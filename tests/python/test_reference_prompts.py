@@ -1,11 +1,14 @@
 """Tests of the reference's prompts and several objects (katana_reference.multi, issue 13).
 
-Invariants on the micro bundle (onnx backend; torch backend for mask prompts and corrections,
-which bundle format 1 cannot express): a single box equals today's single-object Tracker bit
+Invariants on the micro bundle (onnx backend; torch backend for mask prompts and corrections):
+a single box equals today's single-object Tracker bit
 for bit; K objects give exactly the K single-object results; a box is the first two points with
 labels 2, 3; a mask prompt's output is the prompt's mask; a correction changes its frame and the
 later frames and becomes a conditioning frame; removal stops an object; --prompts files are
-validated. Inputs not made by our generators: hand-written prompt JSON, a hand-drawn mask PNG.
+validated. On the format 2 ONNX bundle, mask prompts and point, box and mask corrections give
+the torch backend's per-frame results (same candidates, mask IoU >= 0.999); the format 1 bundle
+(bundles/micro_efficienttam_v1) refuses them. Inputs not made by our generators: hand-written
+prompt JSON, a hand-drawn mask PNG, a hand-made ellipse mask.
 The comparison with the official predictor runs outside the repo (docs/internals/prompts.md)."""
 
 import json
@@ -38,11 +41,11 @@ except ImportError:  # pragma: no cover
     torch = None
 
 
-def _bundle():
+def _bundle(name="micro_efficienttam"):
     d = os.environ.get("KAT_TEST_DATA")
     if not d:
         return None
-    p = os.path.join(d, "bundles", "micro_efficienttam")
+    p = os.path.join(d, "bundles", name)
     return p if os.path.isfile(os.path.join(p, "katana.json")) else None
 
 
@@ -243,8 +246,16 @@ class MultiOnnxTest(unittest.TestCase):
         _same(self, out[0], _run(be, prompts[:1])[0])
 
     def test_onnx_bundle_v1_refuses_mask_and_correction(self):
-        be = _backend("onnx")
+        from katana_reference.backends import OnnxBackend
+        v1 = _bundle("micro_efficienttam_v1")
+        self.assertIsNotNone(v1, "scripts/testdata/10-bundles makes bundles/micro_efficienttam_v1")
+        be = OnnxBackend(v1)
+        self.assertEqual(be.meta["format_version"], 1)
         self.assertFalse(be.supports_mask_input)
+        self.assertTrue(_backend("onnx").supports_mask_input)  # the format 2 bundle
+        # without mask inputs the format 1 bundle tracks exactly as the format 2 one
+        _same(self, _run(be, [(0, 0, {"box": BOX})], n=3)[0],
+              _run(_backend("onnx"), [(0, 0, {"box": BOX})], n=3)[0])
         f = _frames(2)
         mt = MultiTracker(be, f.shape[2], f.shape[1], 2)
         with self.assertRaises(NotImplementedError):
@@ -335,6 +346,85 @@ class MultiTorchTest(unittest.TestCase):
         c = _run(be, base + [(4, 0, {"box": [100, 80, 160, 130]})])[0]
         self.assertTrue(c[4][0]["correction"])
         self.assertFalse(np.array_equal(a[4][1], c[4][1]))
+
+
+def _ellipse(H, W, cx, cy, rx, ry):
+    yy, xx = np.mgrid[0:H, 0:W]
+    return ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1
+
+
+@unittest.skipIf(_bundle() is None or torch is None,
+                 "needs $KAT_TEST_DATA/bundles/micro_efficienttam and torch")
+class MultiOnnxV2Test(unittest.TestCase):
+    """The ONNX format 2 bundle against the torch backend (same seeded weights) on prompts that
+    need the decoder's mask input: per frame and object the same candidate, presence and
+    conditioning, and IoU >= 0.999 of the low-res masks (logits > 0)."""
+
+    N = 6
+
+    def _compare(self, prompts):
+        a = _run(_backend("onnx"), prompts, n=self.N)
+        b = _run(_backend("torch"), prompts, n=self.N)
+        self.assertEqual(sorted(a), sorted(b))
+        worst, dmax = 1.0, 0.0
+        for obj in a:
+            self.assertEqual(len(a[obj]), len(b[obj]))
+            for (ra, la), (rb, lb) in zip(a[obj], b[obj]):
+                for k in ("frame", "prompt", "correction", "cond", "chosen", "present",
+                          "multimask"):
+                    self.assertEqual(ra.get(k), rb.get(k), "obj %d frame %d: %s" % (
+                        obj, ra["frame"], k))
+                ma, mb_ = la > 0, lb > 0
+                union = np.logical_or(ma, mb_).sum()
+                iou = 1.0 if union == 0 else np.logical_and(ma, mb_).sum() / union
+                worst = min(worst, float(iou))
+                dmax = max(dmax, float(np.abs(la - lb).max()))
+                self.assertGreaterEqual(iou, 0.999, "obj %d frame %d" % (obj, ra["frame"]))
+        print("%s: worst IoU %.6f, max |logits diff| %.3g" % (self.id().split(".")[-1], worst,
+                                                               dmax))
+        return a
+
+    def test_mask_prompt(self):
+        f = _frames(self.N)
+        H, W = f.shape[1:3]
+        out = self._compare([(0, 0, {"mask": _ellipse(H, W, 40, 80, 30, 22)})])
+        self.assertEqual(out[0][0][0]["prompt"], "mask")
+
+    def test_point_correction(self):
+        out = self._compare([(0, 0, {"box": BOX}),
+                             (3, 0, {"points": [[150, 120]], "labels": [1]})])
+        self.assertTrue(out[0][3][0]["correction"])
+
+    def test_box_correction(self):
+        out = self._compare([(0, 0, {"box": BOX}), (4, 0, {"box": [100, 80, 160, 130]})])
+        self.assertTrue(out[0][4][0]["correction"])
+
+    def test_mask_correction_and_two_objects(self):
+        f = _frames(self.N)
+        H, W = f.shape[1:3]
+        out = self._compare([(0, 0, {"box": BOX}),
+                             (0, 1, {"points": [[200, 120], [20, 20]], "labels": [1, 0]}),
+                             (2, 0, {"mask": _ellipse(H, W, 60, 90, 25, 30)})])
+        self.assertTrue(out[0][2][0]["correction"])
+
+    def test_decoder_mask_input_matters(self):
+        """has_mask_input 1 changes the outputs, 0 ignores mask_input (bit for bit)."""
+        be = _backend("onnx")
+        S, low = be.meta["image_size"], be.meta["low_res_mask_size"]
+        C, (h, w) = be.meta["hidden_dim"], be.meta["feat_size"]
+        rng = np.random.RandomState(5)
+        feeds = {"image_embed": rng.standard_normal((1, C, h, w)).astype(np.float32),
+                 "point_coords": np.array([[[0.3 * S, 0.4 * S]]], np.float32),
+                 "point_labels": np.ones((1, 1), np.int32)}
+        plain = be.run("mask_decoder", dict(feeds))
+        m = np.where(_ellipse(low, low, low / 2, low / 2, low / 4, low / 5), 10.0, -10.0)
+        ign = be.run("mask_decoder", dict(feeds, mask_input=m[None, None].astype(np.float32),
+                                          has_mask_input=np.zeros(1, np.float32)))
+        use = be.run("mask_decoder", dict(feeds, mask_input=m[None, None].astype(np.float32),
+                                          has_mask_input=np.ones(1, np.float32)))
+        for k in plain:
+            self.assertTrue(np.array_equal(plain[k], ign[k]), k)
+        self.assertGreater(float(np.abs(use["masks"] - plain["masks"]).max()), 1e-3)
 
 
 if __name__ == "__main__":

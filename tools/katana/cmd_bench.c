@@ -148,6 +148,7 @@ static void print_report(const kat_bench_report *r) {
   printf("machine: %s\n", r->machine);
   printf("model: %s (%s)   preset: %s   mode: %s   prep: %s   threads: %s\n", r->model, r->bundle,
          r->preset, r->mode, r->prep, r->threads);
+  printf("precision: %s\n", r->precision);
   if (r->clip[0]) {
     printf("clip %s: %d timed frames x %d repeat(s) after %d warm-up\n", r->clip, r->frames,
            r->repeat, r->warmup);
@@ -200,16 +201,28 @@ static void print_report(const kat_bench_report *r) {
 }
 
 static void print_comparison(const kat_bench_report *reps, int n) {
-  printf("\n%-40s %10s %10s %9s %9s %12s %8s %9s\n", "model / preset / mode[-prep]", "frame p50",
-         "frame p95", "fps_p50", "wall_fps", "init c/w", "RSS MiB", "overhead");
+  printf("\n%-40s %10s %10s %9s %9s %12s %8s %9s  %s\n", "model / preset / mode[-prep]",
+         "frame p50", "frame p95", "fps_p50", "wall_fps", "init c/w", "RSS MiB", "overhead",
+         "int8 modules");
   for (int i = 0; i < n; i++) {
     const kat_bench_report *r = &reps[i];
     char label[200], init[40];
     snprintf(label, sizeof label, "%s / %s / %s%s", r->model, r->preset, r->mode,
              strcmp(r->prep, "fast") == 0 ? "-fast" : "");
     snprintf(init, sizeof init, "%.0f/%.0f", r->init_cold_ms, r->init_warm_ms);
-    printf("%-40s %10.2f %10.2f %9.2f %9.2f %12s %8.0f %9.3f\n", label, r->frame.p50, r->frame.p95,
-           r->fps_p50, r->wall_fps, init, r->peak_rss_mb, r->host_overhead_ratio);
+    char int8[128] = "none";
+    size_t used = 0;
+    for (int m = 0; m < KAT_MODULE_COUNT; m++) {
+      char pat[64];
+      snprintf(pat, sizeof pat, "%s=int8", kat_module_name((kat_module)m));
+      if (!strstr(r->precision, pat)) continue;
+      int w = snprintf(int8 + used, sizeof int8 - used, "%s%s", used ? "," : "",
+                       kat_module_name((kat_module)m));
+      if (w > 0 && (size_t)w < sizeof int8 - used) used += (size_t)w;
+    }
+    printf("%-40s %10.2f %10.2f %9.2f %9.2f %12s %8.0f %9.3f  %s\n", label, r->frame.p50,
+           r->frame.p95, r->fps_p50, r->wall_fps, init, r->peak_rss_mb, r->host_overhead_ratio,
+           int8);
   }
 }
 

@@ -12,21 +12,44 @@
 #include "katana/katana.h"
 #include "katana/onnx.h"
 
+/* KAT_ONNX_QUANTIZE_DEFAULT_MODULES joined with commas. */
+static const char *default_modules(void) {
+  static const char *const defs[] = {KAT_ONNX_QUANTIZE_DEFAULT_MODULES};
+  static char buf[256];
+  size_t used = 0;
+  for (size_t i = 0; i < sizeof defs / sizeof *defs; i++) {
+    int w = snprintf(buf + used, sizeof buf - used, "%s%s", i ? "," : "", defs[i]);
+    if (w > 0 && (size_t)w < sizeof buf - used) used += (size_t)w;
+  }
+  return buf;
+}
+
 static void usage(FILE *f) {
   fprintf(f,
           "usage: katana onnx inspect MODEL\n"
           "       katana onnx coverage MODEL|BUNDLE --ep PRESET\n"
           "       katana onnx rewrite MODEL -o OUT [--pass NAME ...] [--force]\n"
           "           [--fixed-memory N] [--memory-dim NAME] [--dim NAME=N ...] [--default-dim N]\n"
-          "           [--seed N] [--fp16-keep OP ...] [--tol ABS] [--fp16-tol REL]\n\n"
+          "           [--seed N] [--fp16-keep OP ...] [--tol ABS] [--fp16-tol REL]\n"
+          "           [--reduce-range on|off] [--int8-form fused|plain] [--int8-exclude NAME ...]\n"
+          "           [--int8-tol REL]\n"
+          "       katana onnx quantize BUNDLE -o OUT_BUNDLE [--modules LIST]\n"
+          "           [--reduce-range auto|on|off] [--form fused|plain] [--exclude NAME ...]\n"
+          "           [--tol REL] [--force]\n\n"
           "passes: gather-to-split, scatternd-to-concat (the default pair), expose-multimask,\n"
-          "        fixed-memory (needs --fixed-memory N), fp16\n"
+          "        fixed-memory (needs --fixed-memory N), fp16, int8\n"
+          "quantize: dynamic INT8 of the MatMul/Gemm nodes with constant weights of the listed\n"
+          "  modules (default: %s, the modules that kept the accuracy\n"
+          "  bar against FP32, docs/performance.md); int8 weights per output channel,\n"
+          "  activations quantized at run time; Conv, LayerNorm and Softmax stay FP32.\n"
+          "  --reduce-range auto uses 7-bit weights on AVX2 without VNNI (see katana doctor).\n"
           "Every pass that changes the graph is checked in ONNX Runtime (CPU) on seeded random\n"
           "inputs; a failed check writes nothing unless --force.\n"
           "coverage: per provider the nodes it claims and its partition count (from ORT's\n"
           "session log; partitions as katana counts them, and ORT's own count where the provider\n"
           "logs one), the nodes the preset's provider leaves to others with ORT's reason, then\n"
-          "katana's static checks (also when the provider is not available here).\n");
+          "katana's static checks (also when the provider is not available here).\n",
+          default_modules());
 }
 
 static bool parse_i64(const char *s, int64_t *v) {
@@ -122,6 +145,22 @@ static int cmd_rewrite(int argc, char **argv) {
       if (!parse_f64(v, &d) || !(d > 0)) goto bad;
       o.fp16_tol_rel = d;
       i++;
+    } else if (!strcmp(a, "--reduce-range")) {
+      if (!v || (strcmp(v, "on") && strcmp(v, "off"))) goto bad;
+      o.int8_reduce_range = !strcmp(v, "on");
+      i++;
+    } else if (!strcmp(a, "--int8-form")) {
+      if (!v || (strcmp(v, "fused") && strcmp(v, "plain"))) goto bad;
+      o.int8_form = !strcmp(v, "plain");
+      i++;
+    } else if (!strcmp(a, "--int8-exclude")) {
+      if (!v || o.n_int8_exclude == KAT_ONNX_MAX_KEEP) goto bad;
+      o.int8_exclude[o.n_int8_exclude++] = v;
+      i++;
+    } else if (!strcmp(a, "--int8-tol")) {
+      if (!parse_f64(v, &d) || !(d > 0)) goto bad;
+      o.int8_tol_rel = d;
+      i++;
     } else if (a[0] == '-') {
       fprintf(stderr, "katana onnx rewrite: unknown option %s\n", a);
       return 2;
@@ -145,6 +184,80 @@ static int cmd_rewrite(int argc, char **argv) {
   }
   char *report = NULL, err[1024];
   int rc = kat_onnx_rewrite(in, out, &o, &report, err, sizeof err);
+  return emit(rc, report, err);
+}
+
+static int cmd_quantize(int argc, char **argv) {
+  kat_onnx_quantize_options o;
+  kat_onnx_quantize_options_init(&o);
+  const char *in = NULL, *out = NULL;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    double d;
+    if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+      if (!v) goto missing;
+      out = v;
+      i++;
+    } else if (!strcmp(a, "--modules")) {
+      if (!v || !*v) goto missing;
+      /* Split the comma-separated list in place. */
+      for (char *p = v; p && *p;) {
+        char *comma = strchr(p, ',');
+        if (comma) *comma = 0;
+        if (o.n_modules == 8) goto bad;
+        if (*p) o.modules[o.n_modules++] = p;
+        p = comma ? comma + 1 : NULL;
+      }
+      i++;
+    } else if (!strcmp(a, "--reduce-range")) {
+      if (!v) goto missing;
+      if (!strcmp(v, "auto"))
+        o.reduce_range = -1;
+      else if (!strcmp(v, "on"))
+        o.reduce_range = 1;
+      else if (!strcmp(v, "off"))
+        o.reduce_range = 0;
+      else
+        goto bad;
+      i++;
+    } else if (!strcmp(a, "--form")) {
+      if (!v || (strcmp(v, "fused") && strcmp(v, "plain"))) goto bad;
+      o.form = !strcmp(v, "plain");
+      i++;
+    } else if (!strcmp(a, "--exclude")) {
+      if (!v || o.n_exclude == KAT_ONNX_MAX_KEEP) goto bad;
+      o.exclude[o.n_exclude++] = v;
+      i++;
+    } else if (!strcmp(a, "--tol")) {
+      if (!parse_f64(v, &d) || !(d > 0)) goto bad;
+      o.tol_rel = d;
+      i++;
+    } else if (!strcmp(a, "--force")) {
+      o.force = 1;
+    } else if (a[0] == '-') {
+      fprintf(stderr, "katana onnx quantize: unknown option %s\n", a);
+      return 2;
+    } else if (!in) {
+      in = a;
+    } else {
+      fprintf(stderr, "katana onnx quantize: unexpected argument %s\n", a);
+      return 2;
+    }
+    continue;
+  missing:
+    fprintf(stderr, "katana onnx quantize: %s needs a value\n", a);
+    return 2;
+  bad:
+    fprintf(stderr, "katana onnx quantize: bad value for %s\n", a);
+    return 2;
+  }
+  if (!in || !out) {
+    usage(stderr);
+    return 2;
+  }
+  char *report = NULL, err[1024];
+  int rc = kat_onnx_quantize(in, out, &o, &report, err, sizeof err);
   return emit(rc, report, err);
 }
 
@@ -183,6 +296,7 @@ int kat_cmd_onnx(int argc, char **argv) {
     return emit(rc, report, err);
   }
   if (!strcmp(sub, "rewrite")) return cmd_rewrite(argc - 2, argv + 2);
+  if (!strcmp(sub, "quantize")) return cmd_quantize(argc - 2, argv + 2);
   fprintf(stderr, "katana onnx: unknown subcommand '%s'\n", sub);
   usage(stderr);
   return 2;

@@ -33,14 +33,16 @@ def _export(args):
         round_weights(model)
     os.makedirs(args.out, exist_ok=True)
     specs, consts, stats = E.export_modules(model, args.out, fixed_memory=args.fixed_memory,
-                                            fp16=args.fp16, fp16_storage=args.fp16_storage)
+                                            fp16=args.fp16, fp16_storage=args.fp16_storage,
+                                            format_version=args.format_version)
     man = B.write_manifest(args.out, model, name, family_of(name, cfg), specs, consts, cfg=cfg,
-                           fixed_tokens=args.fixed_memory, fp16=args.fp16)
+                           fixed_tokens=args.fixed_memory, fp16=args.fp16,
+                           format_version=args.format_version)
     export_s = time.time() - t0
     print("export: %s -> %s in %.1f s" % (name, args.out, export_s))
     report = {"config": name, "export_s": round(export_s, 2), "modules": stats,
               "seed": args.seed if args.random_init else None,
-              "checkpoint": args.checkpoint}
+              "checkpoint": args.checkpoint, "format_version": args.format_version}
     if not args.no_verify:
         res = V.verify_bundle(args.out, model, seed=args.seed or 0, threads=args.threads,
                               reference=args.reference, atol=args.atol, rtol=args.rtol)
@@ -99,7 +101,7 @@ def main(argv=None):
         p = argparse.ArgumentParser(prog="katana_export verify", parents=[common])
         p.add_argument("bundle")
         args = p.parse_args(argv[1:])
-        return _verify(args)
+        return _refused(_verify, args, "katana_export verify")
     p = argparse.ArgumentParser(prog="katana_export", parents=[common],
                                 description="export a katana bundle (docs/bundle-format.md)")
     p.add_argument("--model", required=True, help="config name, e.g. efficienttam_ti_512x512")
@@ -111,11 +113,25 @@ def main(argv=None):
                    "attention scores kept FP32)")
     p.add_argument("--fixed-memory", type=int, default=None, metavar="N",
                    help="also export memory_attention_fixed.onnx with M = N tokens")
+    p.add_argument("--format-version", type=int, choices=(1, 2), default=B.FORMAT_VERSION,
+                   help="bundle format to write (default %(default)s; 1 has no mask input on the "
+                   "mask decoder and exists for tests of readers that refuse mask prompts)")
     p.add_argument("--no-verify", action="store_true")
     args = p.parse_args(argv)
     if (args.checkpoint is None) == (not args.random_init):
         p.error("give exactly one of --checkpoint and --random-init")
-    return _export(args)
+    return _refused(_export, args, "katana_export")
+
+
+def _refused(fn, args, prog):
+    """Runs fn(args); a refused verify or an unreadable bundle prints one line (no traceback)
+    on stderr and gives exit status 1."""
+    try:
+        return fn(args)
+    except (V.VerifyError, ValueError, OSError) as e:
+        msg = "; ".join(x.strip() for x in str(e).splitlines() if x.strip())
+        print("%s: error: %s" % (prog, msg), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ import os
 import numpy as np
 
 FORMAT = "katana-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # written by default
+READ_VERSIONS = (1, 2)  # format 1: no mask input on the mask decoder
 
 # tracker flags: (manifest key, where to read it: "model" attribute or "decoder" attribute, default)
 TRACKER_FLAGS = [
@@ -45,7 +46,7 @@ SAMURAI_DEFAULTS = {
 
 CONSTANT_ORDER = ["vision_pos", "maskmem_pos_enc", "maskmem_tpos_enc", "no_mem_embed",
                   "no_obj_ptr", "no_obj_embed_spatial", "obj_ptr_tpos_proj.weight",
-                  "obj_ptr_tpos_proj.bias"]
+                  "obj_ptr_tpos_proj.bias", "mask_downsample.weight", "mask_downsample.bias"]
 
 
 def sha256_file(path):
@@ -127,7 +128,7 @@ def write_constants(out_dir, consts):
 
 
 def write_manifest(out_dir, model, config_name, family, specs, consts, cfg=None,
-                   fixed_tokens=None, fp16=False):
+                   fixed_tokens=None, fp16=False, format_version=FORMAT_VERSION):
     S = int(model.image_size)
     feat = consts["vision_pos"].shape
     modules = {}
@@ -146,7 +147,7 @@ def write_manifest(out_dir, model, config_name, family, specs, consts, cfg=None,
                 ent["fixed_sha256"] = sha256_file(os.path.join(out_dir, ff))
         modules[name] = ent
     man = {
-        "format": FORMAT, "format_version": FORMAT_VERSION,
+        "format": FORMAT, "format_version": int(format_version),
         "family": family, "config": config_name,
         "image_size": S, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
         "feat_size": [int(feat[-2]), int(feat[-1])],
@@ -169,8 +170,10 @@ def write_manifest(out_dir, model, config_name, family, specs, consts, cfg=None,
 def load_manifest(bundle_dir):
     with open(os.path.join(bundle_dir, "katana.json")) as f:
         man = json.load(f)
-    if man.get("format") != FORMAT or man.get("format_version") != FORMAT_VERSION:
-        raise ValueError("%s: not a katana bundle v%d" % (bundle_dir, FORMAT_VERSION))
+    if man.get("format") != FORMAT or man.get("format_version") not in READ_VERSIONS:
+        raise ValueError("%s: not a katana bundle of format %s (found format %r, "
+                         "format_version %r)" % (bundle_dir, " or ".join(map(str, READ_VERSIONS)),
+                                                 man.get("format"), man.get("format_version")))
     return man
 
 

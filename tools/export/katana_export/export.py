@@ -159,8 +159,12 @@ def _spec(name, shape, dtype="float32"):
     return {"name": name, "dtype": dtype, "shape": list(shape)}
 
 
-def describe(model, fixed_tokens=None):
-    """Tensor contracts of every module of this model (docs/bundle-format.md)."""
+FORMAT_VERSION = 2  # the bundle format this exporter writes by default (bundle.py reads 1, 2)
+
+
+def describe(model, fixed_tokens=None, format_version=FORMAT_VERSION):
+    """Tensor contracts of every module of this model (docs/bundle-format.md). Format 2 adds
+    the mask decoder's mask_input [1,1,S/4,S/4] f32 and has_mask_input [1] f32."""
     S = int(model.image_size)
     stride = int(getattr(model, "backbone_stride", 16))
     H = W_ = S // stride
@@ -188,7 +192,9 @@ def describe(model, fixed_tokens=None):
         }
     mods["mask_decoder"] = {
         "inputs": [_spec("image_embed", [1, C, H, W_])] + (hr_specs if hr else [])
-        + [_spec("point_coords", [1, "N", 2]), _spec("point_labels", [1, "N"], "int32")],
+        + [_spec("point_coords", [1, "N", 2]), _spec("point_labels", [1, "N"], "int32")]
+        + ([_spec("mask_input", [1, 1, 4 * H, 4 * W_]), _spec("has_mask_input", [1])]
+           if format_version >= 2 else []),
         "outputs": [_spec("masks", [1, 4, 4 * H, 4 * W_]), _spec("iou_pred", [1, 4]),
                     _spec("obj_score_logits", [1, 1]), _spec("obj_ptr", [1, 4, C])],
     }
@@ -228,8 +234,10 @@ def probe_feeds(spec, hw, seed=0):
     return feeds
 
 
-def make_wrappers(model):
-    """Wrapper modules and the constants the host needs (name -> float32 tensor)."""
+def make_wrappers(model, format_version=FORMAT_VERSION):
+    """Wrapper modules and the constants the host needs (name -> float32 tensor). Format 2 adds
+    the mask decoder's mask input and the constants mask_downsample.weight [1,1,4,4] and
+    mask_downsample.bias [1] (the host's 4x4 stride-4 conv for mask prompts)."""
     model.eval()
     S = int(model.image_size)
     enc = W.ImageEncoderW(model).eval()
@@ -238,7 +246,7 @@ def make_wrappers(model):
     vision_pos = pos[-1].detach().float().clone()
     feat_hw = (vision_pos.shape[-2], vision_pos.shape[-1])
     mem = W.MemoryAttentionW(model, feat_hw, vision_pos).eval()
-    dec = W.MaskDecoderW(model).eval()
+    dec = W.MaskDecoderW(model, mask_input=format_version >= 2).eval()
     menc = W.MemoryEncoderW(model).eval()
     C = int(model.hidden_dim)
     with torch.no_grad():
@@ -254,6 +262,10 @@ def make_wrappers(model):
     if getattr(model, "proj_tpos_enc_in_obj_ptrs", False):
         consts["obj_ptr_tpos_proj.weight"] = model.obj_ptr_tpos_proj.weight.detach().float().clone()
         consts["obj_ptr_tpos_proj.bias"] = model.obj_ptr_tpos_proj.bias.detach().float().clone()
+    ds = getattr(model, "mask_downsample", None)
+    if format_version >= 2 and isinstance(ds, torch.nn.Conv2d):
+        consts["mask_downsample.weight"] = ds.weight.detach().float().clone()
+        consts["mask_downsample.bias"] = ds.bias.detach().float().clone()
     return {"image_encoder": enc, "memory_attention": mem, "mask_decoder": dec,
             "memory_encoder": menc}, consts
 
@@ -318,14 +330,17 @@ def example_memory_dims(model, hw):
     return {"M": hw + 8, "N": 3, "P": 8}
 
 
-def export_modules(model, out_dir, fixed_memory=None, fp16=False, log=None, fp16_storage=False):
+def export_modules(model, out_dir, fixed_memory=None, fp16=False, log=None, fp16_storage=False,
+                   format_version=FORMAT_VERSION):
     """Exports every module into out_dir; returns (specs, constants, per-module stats).
     fp16_storage: store the weights' FP16 values as FP16 initializers + Cast (halfstore.py);
-    the model's weights must already be FP16 values (halfstore.round_weights)."""
+    the model's weights must already be FP16 values (halfstore.round_weights).
+    format_version: 2 (default) or 1 (no mask input on the mask decoder; kept for tests of
+    readers that must refuse mask prompts on old bundles)."""
     log = log or _log
     os.makedirs(out_dir, exist_ok=True)
-    specs = describe(model, fixed_tokens=fixed_memory)
-    wraps, consts = make_wrappers(model)
+    specs = describe(model, fixed_tokens=fixed_memory, format_version=format_version)
+    wraps, consts = make_wrappers(model, format_version)
     hw = consts["vision_pos"].shape[-2] * consts["vision_pos"].shape[-1]
     dims = example_memory_dims(model, hw)
     stats = {}

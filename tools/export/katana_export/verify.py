@@ -117,14 +117,28 @@ def _cases(man, name, spec, seed):
             f["num_obj_ptr_tokens"] = np.array(nptr, dtype=np.int64)
             cases.append(("M=%d,ptr=%d" % (m, nptr), f))
     elif name == "mask_decoder":
-        for label, coords, labels in (
-                ("box", [[0.2 * S, 0.25 * S], [0.7 * S, 0.8 * S]], [2, 3]),
-                ("none", [[0.0, 0.0]], [-1]),
-                ("points", rng.uniform(0, S, size=(3, 2)).tolist(), [1, 0, 1])):
-            f = E.sample_inputs(spec, seed, {"N": len(labels)})
-            f["point_coords"] = np.array([coords], dtype=np.float32)
-            f["point_labels"] = np.array([labels], dtype=np.int32)
-            cases.append((label, f))
+        prompts = (("box", [[0.2 * S, 0.25 * S], [0.7 * S, 0.8 * S]], [2, 3]),
+                   ("none", [[0.0, 0.0]], [-1]),
+                   ("points", rng.uniform(0, S, size=(3, 2)).tolist(), [1, 0, 1]))
+        has_mask = any(t["name"] == "mask_input" for t in spec["inputs"])
+        # format 2: a non-trivial mask input (an ellipse of logits +-10 with noise, as a
+        # correction's clamped previous logits) fed with has_mask_input 0 (must be ignored) and 1
+        low = S // 4
+        yy, xx = np.mgrid[0:low, 0:low].astype(np.float32) / low
+        blob = np.where(((xx - 0.45) / 0.3) ** 2 + ((yy - 0.55) / 0.2) ** 2 <= 1, 10.0, -10.0)
+        mask = (blob + rng.standard_normal((low, low))).astype(np.float32)[None, None]
+        flags = (0.0, 1.0) if has_mask else (None,)
+        for label, coords, labels in prompts:
+            for hv in flags:
+                f = E.sample_inputs(spec, seed, {"N": len(labels)})
+                f["point_coords"] = np.array([coords], dtype=np.float32)
+                f["point_labels"] = np.array([labels], dtype=np.int32)
+                tag = label
+                if hv is not None:
+                    f["mask_input"] = mask
+                    f["has_mask_input"] = np.array([hv], dtype=np.float32)
+                    tag = "%s,mask=%d" % (label, hv)
+                cases.append((tag, f))
     elif name == "memory_encoder":
         for flag_v in (1.0, 0.0):
             f = E.sample_inputs(spec, seed)
@@ -179,8 +193,16 @@ def verify_bundle(bundle_dir, model, seed=0, log=None, threads=1, modules=None, 
     problems = check_manifest(bundle_dir, man)
     if problems:
         raise VerifyError("manifest check failed:\n  " + "\n  ".join(problems))
-    specs = E.describe(model, man["modules"]["memory_attention"].get("fixed_tokens"))
-    wraps, consts = E.make_wrappers(model)
+    fv = int(man["format_version"])
+    specs = E.describe(model, man["modules"]["memory_attention"].get("fixed_tokens"), fv)
+    wraps, consts = E.make_wrappers(model, fv)
+    for name, spec in specs.items():
+        ent = man["modules"].get(name if name != "memory_attention_fixed" else "memory_attention")
+        want = [t["name"] for t in spec["inputs"]]
+        have = [t["name"] for t in ent["inputs"]] if ent else None
+        if have != want:
+            raise VerifyError("%s inputs %s are not those of bundle format %d for this model %s"
+                              % (name, have, fv, want))
     fp16 = any(m.get("precision") == "fp16" for m in man["modules"].values())
     # constants vs the model
     stored = B.load_constants(bundle_dir, man)

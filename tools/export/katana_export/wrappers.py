@@ -285,14 +285,20 @@ class MemoryAttentionW(nn.Module):
 
 class MaskDecoderW(nn.Module):
     """image_embed [1,C,H,W] (+ high_res_feats_0/1), point_coords [1,N,2] f32,
-    point_labels [1,N] int32 -> masks [1,4,4H,4W], iou_pred [1,4], obj_score_logits [1,1],
-    obj_ptr [1,4,C]."""
+    point_labels [1,N] int32 (+ bundle format 2: mask_input [1,1,4H,4W] f32, has_mask_input [1]
+    f32) -> masks [1,4,4H,4W], iou_pred [1,4], obj_score_logits [1,1], obj_ptr [1,4,C].
 
-    def __init__(self, model):
+    mask_input=True (format 2): the dense prompt embedding is chosen in-graph with Where:
+    has_mask_input > 0.5 selects sam_prompt_encoder.mask_downscaling(mask_input), else the
+    broadcast no_mask_embed; both branches are computed. Where copies the chosen value, so the
+    result is bit-identical to the prompt encoder's own _embed_masks / no_mask_embed path."""
+
+    def __init__(self, model, mask_input=True):
         super().__init__()
         self.m = model
         pe = model.sam_prompt_encoder
         self.high_res = use_high_res(model)
+        self.mask_input = bool(mask_input)
         self.register_buffer("dense_pe", pe.get_dense_pe().detach().clone())
         h, w = pe.image_embedding_size
         self.register_buffer(
@@ -323,30 +329,43 @@ class MaskDecoderW(nn.Module):
         emb = torch.where(lab == -1, pe.not_a_point_embed.weight.expand_as(emb), emb)
         return emb
 
-    def forward(self, image_embed, *rest):
+    def split_args(self, rest):
+        """(high, coords, labels, mask_input, has_mask_input) from the inputs after image_embed,
+        in contract order; the mask pair is None on format 1 or when not given."""
+        rest = list(rest)
+        high = None
         if self.high_res:
-            hr0, hr1, coords, labels = rest
-            high = [hr0, hr1]
-        else:
-            coords, labels = rest
-            high = None
+            high = [rest.pop(0), rest.pop(0)]
+        coords, labels = rest.pop(0), rest.pop(0)
+        # callers in PyTorch (training) may leave the mask pair out: no mask input
+        mask, has = (rest[0], rest[1]) if self.mask_input and len(rest) == 2 else (None, None)
+        return high, coords, labels, mask, has
+
+    def dense_embed(self, mask, has):
+        """[1,C,H,W] f32 dense prompt embedding (no_mask_embed when there is no mask input)."""
+        if mask is None:
+            return self.dense_nomask
+        pe = self.m.sam_prompt_encoder
+        sel = has.reshape(1, 1, 1, 1) > 0.5
+        return torch.where(sel, pe.mask_downscaling(mask), self.dense_nomask)
+
+    def forward(self, image_embed, *rest):
+        high, coords, labels, mask, has = self.split_args(rest)
         sparse = self.sparse_embed(coords, labels)
         masks, iou_pred, tokens, obj_score = self.m.sam_mask_decoder.predict_masks(
             image_embeddings=image_embed, image_pe=self.dense_pe, sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=self.dense_nomask, repeat_image=False,
+            dense_prompt_embeddings=self.dense_embed(mask, has), repeat_image=False,
             high_res_features=high)
         obj_ptr = self.m.obj_ptr_proj(tokens)
         return masks, iou_pred, obj_score, obj_ptr
 
     def reference(self, image_embed, *rest):
-        """The official path: prompt encoder forward + mask decoder predict_masks."""
-        if self.high_res:
-            hr0, hr1, coords, labels = rest
-            high = [hr0, hr1]
-        else:
-            coords, labels = rest
-            high = None
-        sparse, dense = self.m.sam_prompt_encoder(points=(coords, labels), boxes=None, masks=None)
+        """The official path: prompt encoder forward (masks=mask_input when has_mask_input is
+        set, as sam2_base.py _forward_sam_heads) + mask decoder predict_masks."""
+        high, coords, labels, mask, has = self.split_args(rest)
+        masks_in = mask if mask is not None and float(has.reshape(-1)[0]) > 0.5 else None
+        sparse, dense = self.m.sam_prompt_encoder(points=(coords, labels), boxes=None,
+                                                  masks=masks_in)
         masks, iou_pred, tokens, obj_score = self.m.sam_mask_decoder.predict_masks(
             image_embeddings=image_embed, image_pe=self.m.sam_prompt_encoder.get_dense_pe(),
             sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, repeat_image=False,

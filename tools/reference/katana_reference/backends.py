@@ -54,7 +54,9 @@ class OnnxBackend:
             self.sessions[name] = Session(
                 os.path.join(bundle_dir, self.meta["modules"][name]["file"]), threads=threads)
         self.name = "onnx"
-        # bundle format 1 has no mask prompt input (docs/internals/prompts.md)
+        # bundle format 2 has the mask decoder's mask input; format 1 has none, so mask
+        # prompts and corrections are refused on it (docs/bundle-format.md)
+        self.format_version = int(self.meta.get("format_version", 1))
         self.supports_mask_input = (
             "mask_input" in {i.name for i in self.sessions["mask_decoder"].inputs}
             and "mask_downsample.weight" in self.consts)
@@ -62,7 +64,13 @@ class OnnxBackend:
     def run(self, module, feeds):
         sess = self.sessions[module]
         names = {s.name for s in sess.inputs}
-        return sess.run({k: v for k, v in feeds.items() if k in names})
+        feeds = {k: v for k, v in feeds.items() if k in names}
+        if "mask_input" in names and "mask_input" not in feeds:
+            # format 2 decoder without a mask prompt: zeros, has_mask_input 0 (no-mask embedding)
+            low = int(self.meta["low_res_mask_size"])
+            feeds["mask_input"] = np.zeros((1, 1, low, low), np.float32)
+            feeds["has_mask_input"] = np.zeros((1,), np.float32)
+        return sess.run(feeds)
 
 
 def model_meta(model):
@@ -106,7 +114,7 @@ class TorchBackend:
         self.meta = model_meta(model)
         S = self.meta["image_size"]
         self.ie = W.ImageEncoderW(model).eval()
-        self.md = W.MaskDecoderW(model).eval()
+        self.md = W.MaskDecoderW(model, mask_input=True).eval()  # bundle format 2 inputs
         self.me = W.MemoryEncoderW(model).eval()
         with torch.no_grad():
             img = torch.zeros(1, 3, S, S)
@@ -179,14 +187,18 @@ class TorchBackend:
                 f = self.ma.reference if self.ref else self.ma
                 out = f(t["curr"], t["memory"], t["memory_pos"], t["num_obj_ptr_tokens"])
                 return {"pix_feat_with_mem": out.numpy()}
-            if module == "mask_decoder" and "mask_input" in t and float(
-                    t["has_mask_input"].reshape(-1)[0]) > 0.5:
-                return self._decode_with_mask(t)
             if module == "mask_decoder":
+                # format 2 inputs; without a mask input: zeros and has_mask_input 0, which
+                # selects the no-mask embedding exactly as a format 1 decoder
+                low = self.meta["low_res_mask_size"]
+                if "mask_input" not in t:
+                    t["mask_input"] = torch.zeros(1, 1, low, low)
+                    t["has_mask_input"] = torch.zeros(1)
                 args = [t["image_embed"]]
                 if self.meta["use_high_res_features"]:
                     args += [t["high_res_feats_0"], t["high_res_feats_1"]]
-                args += [t["point_coords"], t["point_labels"]]
+                args += [t["point_coords"], t["point_labels"], t["mask_input"],
+                         t["has_mask_input"]]
                 f = self.md.reference if self.ref else self.md
                 masks, iou, score, ptr = f(*args)
                 return {"masks": masks.numpy(), "iou_pred": iou.numpy(),
@@ -195,23 +207,3 @@ class TorchBackend:
                 out = self.me(t["pix_feat"], t["mask_logits"], t["is_mask_from_pts"])
                 return {"maskmem_features": out.numpy()}
         raise KeyError(module)
-
-    def _decode_with_mask(self, t):
-        """Mask decoder with a dense mask prompt (the proposed mask_decoder v2 inputs
-        mask_input [1,1,S/4,S/4] f32, has_mask_input [1] f32; docs/internals/prompts.md):
-        the prompt encoder's mask_downscaling replaces the no-mask embedding, as
-        sam2_base.py _forward_sam_heads with mask_inputs."""
-        W = self.md
-        m = self.model
-        sparse = W.sparse_embed(t["point_coords"], t["point_labels"])
-        dense = m.sam_prompt_encoder._embed_masks(t["mask_input"])
-        high = None
-        if self.meta["use_high_res_features"]:
-            high = [t["high_res_feats_0"], t["high_res_feats_1"]]
-        masks, iou, tokens, score = m.sam_mask_decoder.predict_masks(
-            image_embeddings=t["image_embed"], image_pe=W.dense_pe,
-            sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, repeat_image=False,
-            high_res_features=high)
-        ptr = m.obj_ptr_proj(tokens)
-        return {"masks": masks.numpy(), "iou_pred": iou.numpy(),
-                "obj_score_logits": score.numpy(), "obj_ptr": ptr.numpy()}
