@@ -224,6 +224,9 @@ class ResumeTest(unittest.TestCase):
             st0 = next(iter(sp["optimizer"]["state"].values()))
             self.assertEqual(st0["exp_avg_sq"].dtype, torch.bfloat16)
             self.assertNotIn("exp_avg", st0)
+            for key in ("py_rng", "gen_index", "phase_elapsed", "phase_steps"):
+                self.assertEqual(sp[key], s2[key], key)
+            self.assertTrue(torch.equal(sp["torch_rng"], s2["torch_rng"]))
             self._train(os.path.dirname(packed), "--minutes", "10", "--max-steps", "1")
             s4 = torch.load(packed)
             self.assertEqual((s4["step"], s4["gen_index"] > s2["gen_index"]), (4, True))

@@ -23,8 +23,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from katana_export.halfstore import half_state_dict  # noqa: E402
 
-KEEP = ("config", "seed", "step", "phases_done", "phase_elapsed", "cpu_s", "py_rng", "torch_rng",
-        "gen_index", "args")
+KEEP = ("config", "seed", "step", "phases_done", "phase_elapsed", "phase_steps", "cpu_s", "py_rng",
+        "torch_rng", "gen_index", "args")
 
 
 def pack_optimizer(opt_state):
