@@ -13,9 +13,10 @@
  * Fields (JSONL key = CSV column): id (folder name of the results, [A-Za-z0-9._-], at most 64
  * characters, not starting with '.'; default: the index as 6 digits), source (required: a video,
  * a frame folder or a URL), box [x,y,w,h] (CSV: "x,y,w,h" or "x y w h"), points [[x,y,label],...]
- * (CSV: "x y label;x y label"), prompts (a prompts file, or in JSONL an inline list in the
- * format of `katana track --prompts`: [{"frame":0,"obj":0,"box":[x,y,w,h]}, {"frame":0,"obj":1,
- * "points":[[x,y,1]]}]), groundtruth (a LaSOT box file, for the report's scores), frames (stop
+ * (CSV: "x y label;x y label"; label defaults to 1; at most KAT_MAX_PROMPT_POINTS), prompts (a
+ * prompts file, read with kat_prompts_load when the line runs, or in JSONL an inline list parsed
+ * by the same code: the format of include/katana/prompts.h, mask paths relative to the
+ * manifest's folder), groundtruth (a LaSOT box file, for the report's scores), frames (stop
  * after N frames), selection (samurai or sam2). Exactly one of box, points and prompts. Relative
  * paths (source, prompts, groundtruth) are relative to the manifest's folder; a source with
  * "://" is a URL and is kept as written.
@@ -29,40 +30,25 @@
 #include <stdint.h>
 
 #include "katana/common.h"
+#include "katana/prompts.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef enum kat_batch_prompt_kind {
-  KAT_BATCH_PROMPT_BOX = 0,   /* box[4] */
-  KAT_BATCH_PROMPT_POINTS = 1 /* points[n_points * 3] */
-} kat_batch_prompt_kind;
-
-/* One prompt: a box or clicks for object `obj` on frame `frame`. */
-typedef struct kat_batch_prompt {
-  int64_t frame;              /* 0-based frame index the prompt applies to */
-  int obj;                    /* object id, >= 0 */
-  kat_batch_prompt_kind kind; /* which of box / points is set */
-  double box[4];              /* x, y, w, h in source pixels (w, h > 0) */
-  size_t n_points;            /* number of clicks */
-  const double *points;       /* [n_points, 3] f64: x, y, label (1 positive, 0 negative) */
-} kat_batch_prompt;
-
-/* One manifest line. Every pointer is owned by the manifest (or by the kat_batch_prompts_read
- * result) and valid until it is destroyed. */
+/* One manifest line. Every pointer is owned by the manifest and valid until it is destroyed. */
 typedef struct kat_batch_entry {
-  size_t index;                    /* 0-based among entries: the shard key */
-  int64_t line;                    /* 1-based line number in the file */
-  const char *id;                  /* the results folder's name (never NULL) */
-  const char *source;              /* NULL only when `error` is set */
-  const char *prompts_file;        /* a prompts file to read, or NULL */
-  const char *groundtruth;         /* a LaSOT box file, or NULL */
-  const char *selection;           /* "samurai", "sam2" or NULL (the default) */
-  int64_t max_frames;              /* 0: all frames */
-  size_t n_prompts;                /* inline prompts (box, points or a prompts list) */
-  const kat_batch_prompt *prompts; /* [n_prompts] */
-  const char *error;               /* NULL, or why the line cannot run */
+  size_t index;                   /* 0-based among entries: the shard key */
+  int64_t line;                   /* 1-based line number in the file */
+  const char *id;                 /* the results folder's name (never NULL) */
+  const char *source;             /* NULL only when `error` is set */
+  const char *prompts_file;       /* a prompts file to read, or NULL */
+  const char *groundtruth;        /* a LaSOT box file, or NULL */
+  const char *selection;          /* "samurai", "sam2" or NULL (the default) */
+  int64_t max_frames;             /* 0: all frames */
+  const kat_prompt_list *prompts; /* inline prompts (a box or points: one entry, frame 0, obj
+                                     0; or a prompts list), NULL with prompts_file or error */
+  const char *error;              /* NULL, or why the line cannot run */
 } kat_batch_entry;
 
 typedef struct kat_batch_manifest kat_batch_manifest;
@@ -82,16 +68,6 @@ KAT_API size_t kat_batch_manifest_count(const kat_batch_manifest *m);
 KAT_API const kat_batch_entry *kat_batch_manifest_entry(const kat_batch_manifest *m, size_t i);
 /* Frees the manifest and everything it owns; NULL is a no-op. */
 KAT_API void kat_batch_manifest_destroy(kat_batch_manifest *m);
-
-/*
- * Reads a prompts file (a JSON list, the format above). On success *out is an array of *n
- * prompts owned by the caller (free with kat_batch_prompts_free). KAT_ENOENT/KAT_EIO/
- * KAT_EFORMAT/KAT_ENOMEM with the message otherwise. Thread-safe.
- */
-KAT_API int kat_batch_prompts_read(const char *path, kat_batch_prompt **out, size_t *n, char *err,
-                                   size_t err_size);
-/* Frees what kat_batch_prompts_read returned; NULL is a no-op. */
-KAT_API void kat_batch_prompts_free(kat_batch_prompt *prompts, size_t n);
 
 #ifdef __cplusplus
 }

@@ -20,13 +20,12 @@
 #include "batch/list.h"
 #include "katana/batch.h"
 #include "model/json.h"
+#include "track/prompts_file.h"
 
 #define MAX_FILE_BYTES ((size_t)64 << 20)
 #define MAX_LINES 1000000
 #define MAX_ID 64
 #define MAX_CSV_COLS 16
-#define MAX_POINTS 64
-#define MAX_PROMPTS 4096
 
 struct kat_batch_manifest {
   kat_batch_entry *entries; /* [n] */
@@ -108,12 +107,6 @@ cleanup:
 
 /* ---- prompts ---- */
 
-void kat_batch_prompts_free(kat_batch_prompt *prompts, size_t n) {
-  if (!prompts) return;
-  for (size_t i = 0; i < n; i++) kat__free((void *)prompts[i].points);
-  kat__free(prompts);
-}
-
 static int box_valid(const double b[4], why_buf *w) {
   for (int k = 0; k < 4; k++)
     if (!isfinite(b[k])) return why_set(w, "the box has a value that is not a finite number");
@@ -132,112 +125,34 @@ static int json_box(const kat__json *v, double box[4], why_buf *w) {
   return box_valid(box, w);
 }
 
-/* [[x, y, label], ...] (label defaults to 1 in [x, y]) into a new [n, 3] array. */
-static int json_points(const kat__json *v, double **out, size_t *n, why_buf *w) {
+/* Appends click (x, y, label) to p; -1 when p is full or the values are bad. */
+static int add_point(kat_prompt *p, const double xyl[3]) {
+  if (p->n_points >= KAT_MAX_PROMPT_POINTS || !isfinite(xyl[0]) || !isfinite(xyl[1]) ||
+      (xyl[2] != 0.0 && xyl[2] != 1.0))
+    return -1;
+  p->points[p->n_points][0] = xyl[0];
+  p->points[p->n_points][1] = xyl[1];
+  p->labels[p->n_points] = (int)xyl[2];
+  p->n_points++;
+  return 0;
+}
+
+/* A line's "points": [[x, y, label], ...] (label defaults to 1 in [x, y]) into p's clicks. */
+static int json_points(const kat__json *v, kat_prompt *p, why_buf *w) {
   const size_t len = kat__json_len(v);
-  if (kat__json_type(v) != KAT_JSON_ARRAY || len == 0 || len > MAX_POINTS)
-    return why_set(w, "\"points\" must be a list of 1 to %d [x, y, label] points", MAX_POINTS);
-  double *p = kat__calloc(len * 3, sizeof *p);
-  if (!p) return why_set(w, "out of memory");
+  if (kat__json_type(v) != KAT_JSON_ARRAY || len == 0 || len > KAT_MAX_PROMPT_POINTS)
+    return why_set(w, "\"points\" must be a list of 1 to %d [x, y, label] points",
+                   KAT_MAX_PROMPT_POINTS);
   for (size_t i = 0; i < len; i++) {
     const kat__json *pt = kat__json_at(v, i);
     const size_t k = kat__json_len(pt);
-    p[i * 3 + 2] = 1.0;
+    double xyl[3] = {0, 0, 1};
     int ok = kat__json_type(pt) == KAT_JSON_ARRAY && (k == 2 || k == 3);
-    for (size_t j = 0; ok && j < k; j++)
-      ok = kat__json_double(kat__json_at(pt, j), &p[i * 3 + j]) && isfinite(p[i * 3 + j]);
-    if (ok && p[i * 3 + 2] != 0.0 && p[i * 3 + 2] != 1.0) ok = 0;
-    if (!ok) {
-      kat__free(p);
+    for (size_t j = 0; ok && j < k; j++) ok = kat__json_double(kat__json_at(pt, j), &xyl[j]);
+    if (!ok || add_point(p, xyl))
       return why_set(w, "point %zu must be [x, y] or [x, y, label] with label 0 or 1", i);
-    }
   }
-  *out = p;
-  *n = len;
   return 0;
-}
-
-/* A prompts list: [{"frame": F, "obj": O, "box": [...]} | {..., "points": [...]}, ...]. */
-static int json_prompts(const kat__json *v, kat_batch_prompt **out, size_t *n, why_buf *w) {
-  const size_t len = kat__json_len(v);
-  if (kat__json_type(v) != KAT_JSON_ARRAY || len == 0 || len > MAX_PROMPTS)
-    return why_set(w, "prompts must be a list of 1 to %d prompt objects", MAX_PROMPTS);
-  kat_batch_prompt *p = kat__calloc(len, sizeof *p);
-  if (!p) return why_set(w, "out of memory");
-  for (size_t i = 0; i < len; i++) {
-    const kat__json *o = kat__json_at(v, i);
-    why_buf inner;
-    int64_t frame = 0, obj = 0;
-    if (kat__json_type(o) != KAT_JSON_OBJECT) {
-      why_set(&inner, "not an object");
-      goto bad;
-    }
-    for (size_t k = 0; k < kat__json_len(o); k++) {
-      const char *key = kat__json_key(kat__json_at(o, k));
-      if (strcmp(key, "frame") && strcmp(key, "obj") && strcmp(key, "box") &&
-          strcmp(key, "points")) {
-        why_set(&inner, "unknown key \"%s\"", key);
-        goto bad;
-      }
-    }
-    const kat__json *jf = kat__json_get(o, "frame"), *jo = kat__json_get(o, "obj");
-    if ((jf && (!kat__json_int64(jf, &frame) || frame < 0)) ||
-        (jo && (!kat__json_int64(jo, &obj) || obj < 0 || obj > 1000000))) {
-      why_set(&inner, "\"frame\" and \"obj\" must be integers >= 0");
-      goto bad;
-    }
-    const kat__json *jb = kat__json_get(o, "box"), *jp = kat__json_get(o, "points");
-    if (!!jb == !!jp) {
-      why_set(&inner, "needs exactly one of \"box\" and \"points\"");
-      goto bad;
-    }
-    p[i].frame = frame;
-    p[i].obj = (int)obj;
-    if (jb) {
-      p[i].kind = KAT_BATCH_PROMPT_BOX;
-      if (json_box(jb, p[i].box, &inner)) goto bad;
-    } else {
-      double *pts = NULL;
-      p[i].kind = KAT_BATCH_PROMPT_POINTS;
-      if (json_points(jp, &pts, &p[i].n_points, &inner)) goto bad;
-      p[i].points = pts;
-    }
-    continue;
-  bad:
-    kat_batch_prompts_free(p, len);
-    return why_set(w, "prompt %zu: %s", i, inner.s);
-  }
-  *out = p;
-  *n = len;
-  return 0;
-}
-
-int kat_batch_prompts_read(const char *path, kat_batch_prompt **out, size_t *n, char *err,
-                           size_t err_size) {
-  char *text = NULL;
-  size_t len = 0;
-  kat__json_doc *doc = NULL;
-  kat_errbuf eb;
-  why_buf w;
-  *out = NULL;
-  *n = 0;
-  int rc = read_all(path, &text, &len, err, err_size);
-  if (rc) return rc;
-  rc = kat__json_parse(text, len, path, NULL, &doc, &eb);
-  if (rc) {
-    err_put(err, err_size, eb.msg);
-    goto cleanup;
-  }
-  if (json_prompts(kat__json_root(doc), out, n, &w)) {
-    char msg[900];
-    snprintf(msg, sizeof msg, "%s: %s", path, w.s);
-    err_put(err, err_size, msg);
-    rc = KAT_EFORMAT;
-  }
-cleanup:
-  kat__json_destroy(doc);
-  kat__free(text);
-  return rc;
 }
 
 /* ---- entries ---- */
@@ -268,8 +183,7 @@ static int id_valid(const char *id, why_buf *w) {
 typedef struct line_fields {
   const char *id, *source, *prompts_file, *groundtruth, *selection;
   int64_t max_frames;
-  kat_batch_prompt *prompts; /* owned until moved into the entry */
-  size_t n_prompts;
+  kat_prompt_list *prompts; /* owned until moved into the entry */
 } line_fields;
 
 static int check_fields(line_fields *f, int n_prompt_sources, why_buf *w) {
@@ -283,31 +197,24 @@ static int check_fields(line_fields *f, int n_prompt_sources, why_buf *w) {
   return 0;
 }
 
-static int one_box_prompt(line_fields *f, const double box[4], why_buf *w) {
+/* Makes f's prompts the one entry `p` (frame 0, object 0), unless it has prompts already. */
+static int one_prompt(line_fields *f, const kat_prompt *p, why_buf *w) {
+  if (f->prompts) return 0;
   f->prompts = kat__calloc(1, sizeof *f->prompts);
-  if (!f->prompts) return why_set(w, "out of memory");
-  f->n_prompts = 1;
-  f->prompts[0].kind = KAT_BATCH_PROMPT_BOX;
-  memcpy(f->prompts[0].box, box, sizeof f->prompts[0].box);
-  return 0;
-}
-
-static int one_points_prompt(line_fields *f, double *pts, size_t n, why_buf *w) {
-  f->prompts = kat__calloc(1, sizeof *f->prompts);
-  if (!f->prompts) {
-    kat__free(pts);
+  if (f->prompts) f->prompts->entries = kat__calloc(1, sizeof *f->prompts->entries);
+  if (!f->prompts || !f->prompts->entries) {
+    kat_prompts_free(f->prompts);
+    f->prompts = NULL;
     return why_set(w, "out of memory");
   }
-  f->n_prompts = 1;
-  f->prompts[0].kind = KAT_BATCH_PROMPT_POINTS;
-  f->prompts[0].points = pts;
-  f->prompts[0].n_points = n;
+  f->prompts->count = 1;
+  f->prompts->entries[0].prompt = *p;
   return 0;
 }
 
 /* Parses one JSONL line into f (strings borrowed from *doc, which the caller destroys). */
-static int jsonl_line(const char *s, size_t len, const char *origin, line_fields *f,
-                      kat__json_doc **doc, why_buf *w) {
+static int jsonl_line(const char *s, size_t len, const char *origin, const char *base,
+                      line_fields *f, kat__json_doc **doc, why_buf *w) {
   kat_errbuf eb;
   if (kat__json_parse(s, len, origin, NULL, doc, &eb)) return why_set(w, "%s", eb.msg);
   const kat__json *o = kat__json_root(*doc);
@@ -327,24 +234,24 @@ static int jsonl_line(const char *s, size_t len, const char *origin, line_fields
       if (!kat__json_int64(v, &f->max_frames) || f->max_frames < 1 || f->max_frames > 100000000)
         return why_set(w, "\"frames\" must be an integer from 1 to 100000000");
     } else if (!strcmp(key, "box")) {
-      double b[4];
+      kat_prompt p;
+      kat_prompt_init(&p);
+      p.has_box = 1;
       n_ps++;
-      if (json_box(v, b, w) || (!f->prompts && one_box_prompt(f, b, w))) return -1;
+      if (json_box(v, p.box, w) || one_prompt(f, &p, w)) return -1;
     } else if (!strcmp(key, "points")) {
-      double *pts = NULL;
-      size_t n = 0;
+      kat_prompt p;
+      kat_prompt_init(&p);
       n_ps++;
-      if (json_points(v, &pts, &n, w)) return -1;
-      if (f->prompts)
-        kat__free(pts);
-      else if (one_points_prompt(f, pts, n, w))
-        return -1;
+      if (json_points(v, &p, w) || one_prompt(f, &p, w)) return -1;
     } else if (!strcmp(key, "prompts")) {
       n_ps++;
       if (kat__json_type(v) == KAT_JSON_STRING) {
         f->prompts_file = kat__json_string(v, NULL);
-      } else if (!f->prompts && json_prompts(v, &f->prompts, &f->n_prompts, w)) {
-        return -1;
+      } else if (!f->prompts) {
+        kat_errbuf pb = {{0}};
+        if (kat__prompts_from_json(v, "\"prompts\"", base ? base : ".", &f->prompts, &pb))
+          return why_set(w, "%s", pb.msg);
       }
     } else {
       return why_set(w, "unknown key \"%s\"", key);
@@ -439,48 +346,38 @@ static int csv_line(char *s, const int *colmap, int ncols, line_fields *f, why_b
         break;
       }
       case COL_BOX: {
-        double b[4];
+        kat_prompt pr;
         int k = 0;
+        kat_prompt_init(&pr);
+        pr.has_box = 1;
         n_ps++;
-        if (parse_numbers(v, b, 4, &k) || k != 4)
+        if (parse_numbers(v, pr.box, 4, &k) || k != 4)
           return why_set(w, "box '%.80s' must be x,y,w,h", v);
-        if (box_valid(b, w) || (!f->prompts && one_box_prompt(f, b, w))) return -1;
+        if (box_valid(pr.box, w) || one_prompt(f, &pr, w)) return -1;
         break;
       }
       case COL_POINTS: {
+        kat_prompt pr;
+        kat_prompt_init(&pr);
         n_ps++;
-        double *pts = kat__calloc(MAX_POINTS * 3, sizeof *pts);
-        size_t np = 0;
-        if (!pts) return why_set(w, "out of memory");
         const char *p = v;
         while (*p) {
           char one[256];
           size_t len = strcspn(p, ";");
           int k = 0;
           double xyl[3] = {0, 0, 1};
-          if (len >= sizeof one || np == MAX_POINTS) {
-            kat__free(pts);
-            return why_set(w, "points '%.80s': too many or too long", v);
-          }
+          if (len >= sizeof one || pr.n_points == KAT_MAX_PROMPT_POINTS)
+            return why_set(w, "points '%.80s': more than %d points or too long", v,
+                           KAT_MAX_PROMPT_POINTS);
           memcpy(one, p, len);
           one[len] = '\0';
-          if (parse_numbers(one, xyl, 3, &k) || k < 2 || (xyl[2] != 0.0 && xyl[2] != 1.0)) {
-            kat__free(pts);
+          if (parse_numbers(one, xyl, 3, &k) || k < 2 || add_point(&pr, xyl))
             return why_set(w, "points '%.80s' must be 'x y label;x y label' (label 0 or 1)", v);
-          }
-          memcpy(pts + np * 3, xyl, sizeof xyl);
-          np++;
           p += len;
           if (*p == ';') p++;
         }
-        if (np == 0) {
-          kat__free(pts);
-          return why_set(w, "points is empty");
-        }
-        if (f->prompts)
-          kat__free(pts);
-        else if (one_points_prompt(f, pts, np, w))
-          return -1;
+        if (pr.n_points == 0) return why_set(w, "points is empty");
+        if (one_prompt(f, &pr, w)) return -1;
         break;
       }
       default: break;
@@ -503,7 +400,6 @@ static int entry_fill(kat_batch_entry *e, line_fields *f, const char *base) {
   e->selection = f->selection ? kat__strdup(f->selection) : NULL;
   e->max_frames = f->max_frames;
   e->prompts = f->prompts;
-  e->n_prompts = f->n_prompts;
   f->prompts = NULL;
   if (!e->id || (f->source && !e->source) || (f->prompts_file && !e->prompts_file) ||
       (f->groundtruth && !e->groundtruth) || (f->selection && !e->selection))
@@ -518,7 +414,7 @@ static void entry_free(kat_batch_entry *e) {
   kat__free((void *)e->groundtruth);
   kat__free((void *)e->selection);
   kat__free((void *)e->error);
-  kat_batch_prompts_free((kat_batch_prompt *)e->prompts, e->n_prompts);
+  kat_prompts_free((kat_prompt_list *)e->prompts);
 }
 
 void kat_batch_manifest_destroy(kat_batch_manifest *m) {
@@ -664,19 +560,18 @@ int kat__batch_manifest_parse(char *text, size_t len, const char *path, kat_batc
       memset(&f, 0, sizeof f);
       e->index = m->n;
       e->line = lineno;
-      int bad =
-          jsonl ? jsonl_line(line, ll, NULL, &f, &doc, &w) : csv_line(line, colmap, ncols, &f, &w);
+      int bad = jsonl ? jsonl_line(line, ll, NULL, base, &f, &doc, &w)
+                      : csv_line(line, colmap, ncols, &f, &w);
       if (bad) {
         /* Keep the id if the line gave a valid one, so its ERROR lands in its own folder. */
         why_buf w2;
         if (f.id && id_valid(f.id, &w2)) f.id = NULL;
         f.source = f.prompts_file = f.groundtruth = f.selection = NULL;
-        kat_batch_prompts_free(f.prompts, f.n_prompts);
+        kat_prompts_free(f.prompts);
         f.prompts = NULL;
-        f.n_prompts = 0;
       }
       int fill = entry_fill(e, &f, base);
-      kat_batch_prompts_free(f.prompts, f.n_prompts);
+      kat_prompts_free(f.prompts);
       kat__json_destroy(doc);
       m->n++;
       if (fill || (bad && !(e->error = kat__strdup(w.s)))) goto cleanup;

@@ -12,6 +12,7 @@
 #include "katana/prompts.h"
 #include "media/image_io.h"
 #include "model/json.h"
+#include "track/prompts_file.h"
 
 #define PROMPTS_MAX_BYTES ((size_t)4 << 20)
 
@@ -174,12 +175,40 @@ static int parse_entry(const kat__json *v, const char *where, const char *base, 
   return KAT_OK;
 }
 
+int kat__prompts_from_json(const kat__json *root, const char *origin, const char *base,
+                           kat_prompt_list **out, kat_errbuf *eb) {
+  kat_prompt_list *list = NULL;
+  int rc = KAT_OK;
+  *out = NULL;
+  if (kat__json_type(root) != KAT_JSON_ARRAY)
+    return kat__fail(eb, KAT_EFORMAT, "%s: prompts must be a JSON list, not a %s", origin,
+                     kat__json_type_name(kat__json_type(root)));
+  const size_t n = kat__json_len(root);
+  if (n == 0) return kat__fail(eb, KAT_EFORMAT, "%s: the prompt list is empty", origin);
+  list = kat__calloc(1, sizeof *list);
+  if (list) list->entries = kat__calloc(n, sizeof *list->entries);
+  if (!list || !list->entries) {
+    rc = kat__fail(eb, KAT_ENOMEM, "%s: out of memory", origin);
+    goto done;
+  }
+  for (size_t i = 0; i < n; i++) {
+    char where[4200];
+    snprintf(where, sizeof where, "%s: prompt %zu", origin, i);
+    list->count = i + 1; /* a partly filled entry's mask is freed with the list */
+    if ((rc = parse_entry(kat__json_at(root, i), where, base, &list->entries[i], eb))) goto done;
+  }
+  *out = list;
+  list = NULL;
+done:
+  kat_prompts_free(list);
+  return rc;
+}
+
 int kat_prompts_load(const char *path, kat_prompt_list **out, char *err, size_t err_size) {
   kat_errbuf eb = {{0}};
   char *text = NULL;
   size_t len = 0;
   kat__json_doc *doc = NULL;
-  kat_prompt_list *list = NULL;
   int rc;
   if (out) *out = NULL;
   if (!path || !out) {
@@ -188,39 +217,14 @@ int kat_prompts_load(const char *path, kat_prompt_list **out, char *err, size_t 
   }
   if ((rc = read_text(path, &text, &len, &eb))) goto done;
   if ((rc = kat__json_parse(text, len, path, NULL, &doc, &eb))) goto done;
-  const kat__json *root = kat__json_root(doc);
-  if (kat__json_type(root) != KAT_JSON_ARRAY) {
-    rc = kat__fail(&eb, KAT_EFORMAT, "%s: prompts must be a JSON list, not a %s", path,
-                   kat__json_type_name(kat__json_type(root)));
-    goto done;
-  }
-  const size_t n = kat__json_len(root);
-  if (n == 0) {
-    rc = kat__fail(&eb, KAT_EFORMAT, "%s: the prompt list is empty", path);
-    goto done;
-  }
-  list = kat__calloc(1, sizeof *list);
-  if (list) list->entries = kat__calloc(n, sizeof *list->entries);
-  if (!list || !list->entries) {
-    rc = kat__fail(&eb, KAT_ENOMEM, "%s: out of memory", path);
-    goto done;
-  }
   char base[4096];
   const char *slash = strrchr(path, '/');
   if (!slash)
     snprintf(base, sizeof base, ".");
   else
     snprintf(base, sizeof base, "%.*s", slash == path ? 1 : (int)(slash - path), path);
-  for (size_t i = 0; i < n; i++) {
-    char where[4200];
-    snprintf(where, sizeof where, "%s: prompt %zu", path, i);
-    list->count = i + 1; /* a partly filled entry's mask is freed with the list */
-    if ((rc = parse_entry(kat__json_at(root, i), where, base, &list->entries[i], &eb))) goto done;
-  }
-  *out = list;
-  list = NULL;
+  rc = kat__prompts_from_json(kat__json_root(doc), path, base, out, &eb);
 done:
-  kat_prompts_free(list);
   kat__json_destroy(doc);
   kat__free(text);
   if (err && err_size) snprintf(err, err_size, "%s", rc ? eb.msg : "");

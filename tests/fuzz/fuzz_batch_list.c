@@ -27,9 +27,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       size_t sum = 0;
       for (size_t i = 0; i < kat_batch_manifest_count(m); i++) {
         const kat_batch_entry *e = kat_batch_manifest_entry(m, i);
-        sum += strlen(e->id) + (e->source ? strlen(e->source) : 0) + e->n_prompts;
-        for (size_t p = 0; p < e->n_prompts; p++)
-          sum += e->prompts[p].n_points ? (size_t)e->prompts[p].points[0] : 0;
+        const size_t np = e->prompts ? e->prompts->count : 0;
+        sum += strlen(e->id) + (e->source ? strlen(e->source) : 0) + np;
+        for (size_t p = 0; p < np; p++) {
+          const kat_prompt *pr = &e->prompts->entries[p].prompt;
+          sum += pr->n_points ? (size_t)pr->points[0][0] : 0;
+        }
       }
       (void)sum;
     }

@@ -372,26 +372,26 @@ static double box_iou(const double a[4], const kat_eval_box *b) {
 
 /* The single box this build can track from the line's prompts (one object, a box, frame 0). */
 static int line_box(const kat_batch_entry *e, double box[4], line_result *lr) {
-  kat_batch_prompt *file_prompts = NULL;
-  size_t n = e->n_prompts;
-  const kat_batch_prompt *p = e->prompts;
+  kat_prompt_list *file_prompts = NULL;
+  const kat_prompt_list *l = e->prompts;
   char err[1024];
   if (e->prompts_file) {
-    int rc = kat_batch_prompts_read(e->prompts_file, &file_prompts, &n, err, sizeof err);
+    int rc = kat_prompts_load(e->prompts_file, &file_prompts, err, sizeof err);
     if (rc) return line_fail(lr, "%s: %s", kat_status_name(rc), err);
-    p = file_prompts;
+    l = file_prompts;
   }
+  const size_t n = l ? l->count : 0;
+  const kat_prompt *p = n ? &l->entries[0].prompt : NULL;
   int rc = 0;
-  if (n != 1 || p[0].kind != KAT_BATCH_PROMPT_BOX || p[0].frame != 0)
-    rc = line_fail(
-        lr,
-        "KAT_ENOTSUP: this build tracks one object per line from a box on frame 0; the "
-        "line has %zu prompts%s (points, several objects and later prompts need the "
-        "multi-object tracker of issue 13)",
-        n, n >= 1 && p[0].kind == KAT_BATCH_PROMPT_POINTS ? ", the first of them points" : "");
+  if (n != 1 || !p->has_box || p->n_points || p->mask || l->entries[0].frame != 0)
+    rc = line_fail(lr,
+                   "KAT_ENOTSUP: this build tracks one object per line from a box on frame 0; the "
+                   "line has %zu prompts%s (points, several objects and later prompts need the "
+                   "multi-object tracker of issue 13)",
+                   n, n >= 1 && p->n_points ? ", the first of them points" : "");
   else
-    memcpy(box, p[0].box, sizeof p[0].box);
-  kat_batch_prompts_free(file_prompts, n);
+    memcpy(box, p->box, sizeof p->box);
+  kat_prompts_free(file_prompts);
   return rc;
 }
 
