@@ -9,7 +9,8 @@ Frames are HxWx3 uint8 numpy arrays, RGB (bgr=True for OpenCV's BGR) or HxW uint
 an array whose pixels are packed (strides (*, 3, 1) or (*, 1)) goes to the library without a
 copy, with its row stride. Every call into libkatana releases the GIL (ctypes does).
 
-Ownership: a Model holds only the bundle path and options; each Tracker and each track()
+Ownership: a Model owns a kat_model reference (the loaded sessions); each Tracker holds its
+own reference to it, so trackers share one model's sessions. Each Tracker and each track()
 iterator owns its C handle, freed by close(), by leaving its `with` block, or when it is
 garbage-collected. Thread-safety: one Tracker or track iterator is used by one thread at a time
 (a second thread gets katana.Error KAT_ESTATE); different ones may run on different threads.
@@ -183,15 +184,16 @@ def _tracker_options(opt, bundle, ep, selection, threads, verify_hashes, masks, 
 
 
 class Model:
-    """A model bundle and how to run it.
+    """A loaded model bundle (a kat_model: its four ONNX Runtime sessions) and how to run it.
 
     bundle: a bundle folder, or None for the installed default model. ep: an execution
     provider preset ("cpu", "cuda", "tensorrt", "mac"); options: extra provider options
     (kat_ep_profile_set keys, e.g. {"trt_fp16": 0}); threads: ONNX Runtime intra-op threads per
     module (0: its default); selection: "samurai" or "sam2".
 
-    With this libkatana a Model holds no C handle: every tracker opens its own sessions (the
-    shared kat_model handle of issue 13 replaces that when it lands; the Python API stays).
+    The Model owns one kat_model reference (kat_model_open), dropped by close() or when it is
+    collected; every Tracker holds its own C reference, so a tracker keeps working after its
+    Model is closed. track() opens its stream from the bundle path.
     """
 
     def __init__(self, bundle=None, ep="cpu", *, selection="samurai", threads=None,
@@ -210,23 +212,50 @@ class Model:
         self.threads = threads
         self.options = dict(options or {})
         self.verify_hashes = verify_hashes
-        # Refuse bad options now, not at the first tracker.
-        _tracker_options(_lib.TrackerOptions(), bundle, ep, selection, threads, verify_hashes,
-                         False, self.options)
         self._closed = False
+        # Refuse bad options now, not at the first tracker.
+        topt = _lib.TrackerOptions()
+        _tracker_options(topt, bundle, ep, selection, threads, verify_hashes, False,
+                         self.options)
+        mopt = _lib.ModelOptions()
+        _lib.kat_model_options_init(ctypes.byref(mopt))
+        mopt.verify_hashes = topt.verify_hashes
+        mopt.ep = topt.ep
+        err = ctypes.create_string_buffer(_lib.KAT_ERROR_SIZE)
+        ptr = ctypes.c_void_p()
+        rc = _lib.kat_model_open(bundle.encode(), ctypes.byref(mopt), ctypes.byref(ptr), err,
+                                 len(err))
+        if rc:
+            raise _err(rc, _text(err.value))
+        with _live_lock:
+            _live["model"] += 1
+        self._ptr = ptr.value
+        self._fin = weakref.finalize(self, _free, "model", ptr.value, _lib.kat_model_release)
+
+    @property
+    def supports_mask_prompts(self):
+        """True when the bundle's mask decoder takes a mask input (format 2): mask prompts and
+        corrections work."""
+        self._alive()
+        return _lib.kat_model_supports_mask_input(self._ptr) == 1
+
+    def _alive(self):
+        if self._closed or not self._fin.alive:
+            raise _err(_lib.ESTATE, "the model is closed")
 
     def _options(self, opt, masks):
-        if self._closed:
-            raise _err(_lib.ESTATE, "the model is closed")
+        self._alive()
         _tracker_options(opt, self.bundle, self.ep, self.selection, self.threads,
                          self.verify_hashes, masks, self.options)
 
-    def tracker(self, *, masks=False):
+    def tracker(self, *, masks=False, max_objects=None):
         """A new Tracker over this model (masks=True: results carry the mask)."""
-        return Tracker(self, masks=masks)
+        return Tracker(self, masks=masks, max_objects=max_objects)
 
     def close(self):
+        """Drops the Model's kat_model reference now (idempotent); trackers keep theirs."""
         self._closed = True
+        self._fin()
 
     def __enter__(self):
         return self
@@ -238,13 +267,13 @@ class Model:
         return "katana.Model(%r, ep=%r, selection=%r)" % (self.bundle, self.ep, self.selection)
 
 
-# Live C handles, for tests and diagnostics: {"tracker": n, "stream": n}.
-_live = {"tracker": 0, "stream": 0}
+# Live C handles, for tests and diagnostics: {"model": n, "tracker": n, "stream": n}.
+_live = {"model": 0, "tracker": 0, "stream": 0}
 _live_lock = threading.Lock()
 
 
 def live_handles():
-    """How many tracker and stream handles are open now (a dict copy)."""
+    """How many model, tracker and stream handles are open now (a dict copy)."""
     with _live_lock:
         return dict(_live)
 
@@ -270,23 +299,77 @@ class _Guard:
         self._lock.release()
 
 
-class Tracker:
-    """Frame-by-frame tracking: add_object(id, box=...), then step(frame) on each frame in order.
+def _prompt(box, points, labels, mask):
+    """A kat_prompt from Python values, and the array it borrows (the mask) to keep alive for
+    the kat_tracker_add_prompt call, which copies it."""
+    p = _lib.Prompt()
+    _lib.kat_prompt_init(ctypes.byref(p))
+    keep = None
+    if box is None and points is None and mask is None:
+        raise _err(_lib.EINVAL, "add_object needs a box=(x, y, w, h), points=[(x, y), ...] or "
+                   "mask=")
+    if mask is not None and (box is not None or points is not None):
+        raise _err(_lib.EINVAL, "a mask prompt takes no box or points")
+    if box is not None:
+        p.has_box = 1
+        p.box[:] = list(_box4(box))
+    if points is not None:
+        try:
+            pts = [tuple(float(v) for v in pt) for pt in points]
+        except (TypeError, ValueError):
+            raise _err(_lib.EINVAL, "points must be a list of (x, y); got %r" % (points,)) \
+                from None
+        if not pts or any(len(pt) != 2 for pt in pts):
+            raise _err(_lib.EINVAL, "points must be a non-empty list of (x, y); got %r"
+                       % (points,))
+        if len(pts) > _lib.KAT_MAX_PROMPT_POINTS:
+            raise _err(_lib.EINVAL, "at most %d points per prompt, got %d"
+                       % (_lib.KAT_MAX_PROMPT_POINTS, len(pts)))
+        labs = [1] * len(pts) if labels is None else list(labels)
+        if len(labs) != len(pts):
+            raise _err(_lib.EINVAL, "labels must have one value per point (%d), got %d"
+                       % (len(pts), len(labs)))
+        for i, ((x, y), lab) in enumerate(zip(pts, labs)):
+            if lab not in (0, 1) or isinstance(lab, bool):
+                raise _err(_lib.EINVAL, "a label is 1 (positive) or 0 (negative), got %r"
+                           % (lab,))
+            p.points[i][0], p.points[i][1] = x, y
+            p.labels[i] = int(lab)
+        p.n_points = len(pts)
+    elif labels is not None:
+        raise _err(_lib.EINVAL, "labels= needs points=")
+    if mask is not None:
+        if not isinstance(mask, np.ndarray) or mask.ndim != 2:
+            raise _err(_lib.EINVAL, "a mask must be an HxW numpy array (nonzero = object)")
+        keep = np.ascontiguousarray(mask != 0, dtype=np.uint8)
+        p.mask = keep.ctypes.data
+        p.mask_height, p.mask_width = int(keep.shape[0]), int(keep.shape[1])
+        p.mask_stride = keep.strides[0]
+    return p, keep
 
-    This libkatana tracks one object per tracker: add_object with the id already tracked
-    re-seeds it on the next frame (its memory is cleared); another id while one is tracked is
-    KAT_ENOTSUP, as are point and mask prompts (they come with the multi-object API).
+
+class Tracker:
+    """Frame-by-frame tracking of several objects: add_object(id, box=/points=/mask=) prompts
+    an object on the next frame given to step(); step(frame) tracks every object into it and
+    returns one Result per object that exists on it, in the order the objects were added.
+
+    A prompt for an object already tracked corrects it on that frame (a second prompt needs a
+    bundle with a mask input, format 2, as does a mask prompt; else KAT_ENOTSUP).
     """
 
-    def __init__(self, model, masks=False):
+    def __init__(self, model, masks=False, max_objects=None):
         if not isinstance(model, Model):
             raise _err(_lib.EINVAL, "model must be a katana.Model, got %s" % type(model).__name__)
         opt = _lib.TrackerOptions()
         model._options(opt, masks)
+        if max_objects is not None:
+            if not isinstance(max_objects, int) or isinstance(max_objects, bool):
+                raise _err(_lib.EINVAL, "max_objects must be an int, got %r" % (max_objects,))
+            opt.max_objects = max_objects
         err = ctypes.create_string_buffer(_lib.KAT_ERROR_SIZE)
         ptr = ctypes.c_void_p()
-        rc = _lib.kat_tracker_create(model.bundle.encode(), ctypes.byref(opt), ctypes.byref(ptr),
-                                     err, len(err))
+        rc = _lib.kat_tracker_create_on_model(model._ptr, ctypes.byref(opt), ctypes.byref(ptr),
+                                              err, len(err))
         if rc:
             raise _err(rc, _text(err.value))
         with _live_lock:
@@ -294,9 +377,12 @@ class Tracker:
         self._ptr = ptr.value
         self._fin = weakref.finalize(self, _free, "tracker", ptr.value, _lib.kat_tracker_destroy)
         self._guard = _Guard("tracker")
-        self._res = _lib.TrackResult()
-        self._pending = None  # (id, c_double[4]) to start on the next frame
-        self._id = None       # the tracked object's id
+        self._cap = int(opt.max_objects)
+        self._res = (_lib.TrackResult * self._cap)()  # one record per object, reused
+        self._count = ctypes.c_int(0)
+        self._queued = []     # (id, Prompt, mask copy) before the first frame fixes the size
+        self._size = None     # (width, height) of the video once the first frame came
+        self._ids = []        # ids tracked or prompted, in the order they were added
         self._frames = 0      # frames stepped since creation
         self.model = model
 
@@ -308,68 +394,83 @@ class Tracker:
         if not self._fin.alive:
             raise _err(_lib.ESTATE, "the tracker is closed")
 
-    def add_object(self, id, box=None, points=None, mask=None):
-        """Prompts object `id` with `box` (x, y, w, h) on the next frame given to step()."""
+    def _raise(self, rc):
+        raise _err(rc, _text(_lib.kat_tracker_last_error(self._ptr)))
+
+    def add_object(self, id, box=None, points=None, mask=None, labels=None):
+        """Prompts object `id` (an int >= 0) on the next frame given to step(): a box (x, y, w,
+        h source pixels), points [(x, y), ...] with labels (1 positive, the default; 0
+        negative), a box plus points, or a mask (HxW array of the frame's size, nonzero =
+        object). A new id adds an object; a known id is corrected on that frame."""
         self._check()
-        if points is not None or mask is not None:
-            raise _err(_lib.ENOTSUP, "point and mask prompts need the multi-object C API "
-                       "(issue 13); this libkatana takes box prompts only")
-        if box is None:
-            raise _err(_lib.EINVAL, "add_object needs a box=(x, y, w, h)")
         if not isinstance(id, int) or isinstance(id, bool) or id < 0:
             raise _err(_lib.EINVAL, "object id must be an int >= 0, got %r" % (id,))
-        b = _box4(box)
-        current = self._pending[0] if self._pending else self._id
-        if current is not None and current != id:
-            raise _err(_lib.ENOTSUP, "this libkatana tracks one object per tracker (object %d "
-                       "is tracked; remove it first)" % current)
-        self._pending = (id, b)
+        p, keep = _prompt(box, points, labels, mask)
+        with self._guard:
+            if self._size is None:
+                # No frame yet: the C tracker learns the video size from the first step().
+                self._queued.append((id, p, keep))
+            else:
+                rc = _lib.kat_tracker_add_prompt(self._ptr, id, self._frames, ctypes.byref(p))
+                if rc:
+                    self._raise(rc)
+            if id not in self._ids:
+                self._ids.append(id)
 
     def remove_object(self, id):
-        """Stops tracking `id`; later steps return no result for it."""
+        """Stops tracking `id` from the next frame on; KAT_ENOENT when it is not in the
+        tracker."""
         self._check()
-        if self._pending and self._pending[0] == id:
-            self._pending = None
-            return
-        if self._id != id:
-            raise _err(_lib.EINVAL, "no object %r in this tracker" % (id,))
-        self._id = None
+        with self._guard:
+            if self._size is None:
+                before = len(self._queued)
+                self._queued = [q for q in self._queued if q[0] != id]
+                if len(self._queued) == before:
+                    raise _err(_lib.ENOENT, "no object %r in this tracker" % (id,))
+            else:
+                rc = _lib.kat_tracker_remove_object(self._ptr, id)
+                if rc:
+                    self._raise(rc)
+            if id in self._ids:
+                self._ids.remove(id)
 
     @property
     def objects(self):
-        """The ids tracked or prompted."""
-        ids = set()
-        if self._id is not None:
-            ids.add(self._id)
-        if self._pending:
-            ids.add(self._pending[0])
-        return sorted(ids)
+        """The ids tracked or prompted, in the order they were added."""
+        return list(self._ids)
 
     def step(self, frame, *, bgr=False):
         """Tracks into `frame` (HxWx3 uint8 RGB, or BGR with bgr=True); a list of Result, one
-        per object (empty before any add_object)."""
+        per object that exists on this frame (empty before any add_object)."""
         self._check()
         with self._guard:
             f, keep = _frame(frame, bgr, self._frames)
-            r = self._res
-            if self._pending:
-                obj_id, box = self._pending
-                rc = _lib.kat_tracker_start(self._ptr, ctypes.byref(f), ctypes.byref(box),
-                                            ctypes.byref(r))
+            if self._size is None:
+                if not self._queued:
+                    self._frames += 1
+                    return []
+                rc = _lib.kat_tracker_reset(self._ptr, f.width, f.height)
                 if rc:
-                    raise _err(rc, _text(_lib.kat_tracker_last_error(self._ptr)))
-                self._pending = None
-                self._id = obj_id
-            elif self._id is not None:
-                rc = _lib.kat_tracker_step(self._ptr, ctypes.byref(f), ctypes.byref(r))
-                if rc:
-                    raise _err(rc, _text(_lib.kat_tracker_last_error(self._ptr)))
-            else:
-                self._frames += 1
-                del keep
-                return []
+                    self._raise(rc)
+                for i, (obj_id, p, _mask) in enumerate(self._queued):
+                    rc = _lib.kat_tracker_add_prompt(self._ptr, obj_id, 0, ctypes.byref(p))
+                    if rc:
+                        # Drop the refused prompt; the others wait for the next step.
+                        msg = _text(_lib.kat_tracker_last_error(self._ptr))
+                        del self._queued[i]
+                        self._ids = [x for x in self._ids if any(q[0] == x for q in self._queued)]
+                        _lib.kat_tracker_reset(self._ptr, f.width, f.height)
+                        raise _err(rc, msg)
+                self._queued = []
+                self._size = (f.width, f.height)
+                self._frames = 0
+            rc = _lib.kat_tracker_track(self._ptr, ctypes.byref(f), self._res, self._cap,
+                                        ctypes.byref(self._count))
             del keep
-            out = [_result(r, self._id, self._frames)]
+            if rc:
+                self._raise(rc)
+            n = min(self._count.value, self._cap)
+            out = [_result(self._res[i], self._res[i].obj_id) for i in range(n)]
             self._frames += 1
             return out
 

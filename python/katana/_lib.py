@@ -194,6 +194,31 @@ class SystemInfo(ctypes.Structure):
     ]
 
 
+KAT_MAX_PROMPT_POINTS = 16
+
+
+class Prompt(ctypes.Structure):
+    _fields_ = [
+        ("has_box", ctypes.c_int),
+        ("box", ctypes.c_double * 4),
+        ("n_points", ctypes.c_int),
+        ("points", (ctypes.c_double * 2) * KAT_MAX_PROMPT_POINTS),
+        ("labels", ctypes.c_int * KAT_MAX_PROMPT_POINTS),
+        ("append", ctypes.c_int),
+        ("mask", ctypes.c_void_p),
+        ("mask_width", ctypes.c_int),
+        ("mask_height", ctypes.c_int),
+        ("mask_stride", ctypes.c_size_t),
+    ]
+
+
+class ModelOptions(ctypes.Structure):
+    _fields_ = [
+        ("verify_hashes", ctypes.c_int),
+        ("ep", EpProfile),
+    ]
+
+
 # Structures checked against the C headers by the layout test: Python name -> C type name.
 C_TYPES = {
     "EpConfig": "kat_ep_config",
@@ -207,6 +232,8 @@ C_TYPES = {
     "SourceInfo": "kat_source_info",
     "StreamStats": "kat_stream_stats",
     "SystemInfo": "kat_system_info",
+    "Prompt": "kat_prompt",
+    "ModelOptions": "kat_model_options",
 }
 
 
@@ -276,6 +303,22 @@ kat_tracker_destroy = _fn("kat_tracker_destroy", None, _c.c_void_p)
 kat_tracker_start = _fn("kat_tracker_start", _c.c_int, _c.c_void_p, _P(Frame),
                         _P(_c.c_double * 4), _P(TrackResult))
 kat_tracker_step = _fn("kat_tracker_step", _c.c_int, _c.c_void_p, _P(Frame), _P(TrackResult))
+kat_tracker_create_on_model = _fn("kat_tracker_create_on_model", _c.c_int, _c.c_void_p,
+                                  _P(TrackerOptions), _P(_c.c_void_p), _c.c_char_p,
+                                  _c.c_size_t)
+kat_tracker_reset = _fn("kat_tracker_reset", _c.c_int, _c.c_void_p, _c.c_int, _c.c_int)
+kat_prompt_init = _fn("kat_prompt_init", None, _P(Prompt))
+kat_tracker_add_prompt = _fn("kat_tracker_add_prompt", _c.c_int, _c.c_void_p, _c.c_int,
+                             _c.c_int64, _P(Prompt))
+kat_tracker_remove_object = _fn("kat_tracker_remove_object", _c.c_int, _c.c_void_p, _c.c_int)
+kat_tracker_track = _fn("kat_tracker_track", _c.c_int, _c.c_void_p, _P(Frame), _P(TrackResult),
+                        _c.c_int, _P(_c.c_int))
+kat_tracker_object_count = _fn("kat_tracker_object_count", _c.c_int, _c.c_void_p)
+kat_model_options_init = _fn("kat_model_options_init", None, _P(ModelOptions))
+kat_model_open = _fn("kat_model_open", _c.c_int, _c.c_char_p, _P(ModelOptions),
+                     _P(_c.c_void_p), _c.c_char_p, _c.c_size_t)
+kat_model_release = _fn("kat_model_release", None, _c.c_void_p)
+kat_model_supports_mask_input = _fn("kat_model_supports_mask_input", _c.c_int, _c.c_void_p)
 kat_tracker_last_error = _fn("kat_tracker_last_error", _c.c_char_p, _c.c_void_p)
 kat_tracker_image_size = _fn("kat_tracker_image_size", _c.c_int, _c.c_void_p)
 
