@@ -664,7 +664,11 @@ static int open_objects(const track_opts *o, obj_out *outs, int multi) {
     } else {
       snprintf(ob->dir, sizeof ob->dir, "%s", o->out_dir);
     }
-    snprintf(ob->masks, sizeof ob->masks, "%s/masks", ob->dir);
+    int n = snprintf(ob->masks, sizeof ob->masks, "%s/masks", ob->dir);
+    if (n < 0 || (size_t)n >= sizeof ob->masks) {
+      fprintf(stderr, "katana track: the output path '%s' is too long\n", ob->dir);
+      return -1;
+    }
     if (o->masks && mkdir(ob->masks, 0777) && errno != EEXIST) {
       fprintf(stderr, "katana track: cannot create '%s': %s\n", ob->masks, strerror(errno));
       return -1;
