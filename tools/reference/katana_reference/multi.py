@@ -36,7 +36,7 @@ import numpy as np
 
 from . import hostmath as hm
 from . import memory as mb
-from .tracker import SAMURAI_DEFAULTS, KalmanChooser, _use_multimask, preprocess
+from .tracker import SAMURAI_DEFAULTS, KalmanChooser, _use_multimask, choose_heads, preprocess
 
 
 class Prompt:
@@ -225,35 +225,9 @@ class MultiTracker:
         """sam2_base.py _forward_sam_heads (+ the SAMURAI choice) -> _Out."""
         S, tr = self.S, self.tr
         dec = self._decode(embed, hr, pts, labels, mask_input)
-        masks4 = dec["masks"][0].astype(np.float32)  # [4,S/4,S/4]
-        iou4 = dec["iou_pred"][0].astype(np.float32)  # [4]
-        score = np.float32(dec["obj_score_logits"].reshape(-1)[0])
-        ptr4 = dec["obj_ptr"][0].astype(np.float32)  # [4,C]
         multimask = _use_multimask(tr, init_cond, num_pts)
-        kf_score = branch = boxes3 = None
-        if multimask:
-            cand_masks, cand_ious = masks4[1:], iou4[1:]
-            cand_masks, present = hm.gate_masks(cand_masks, score, self.min_obj)
-            hi = hm.bilinear_resize(cand_masks, S, S)
-            boxes3 = [hm.box_from_mask(hi[k] > 0) for k in range(3)]
-            if self.sel == "samurai":
-                k, kf_score, branch = o.kf.choose(cand_ious, boxes3)
-            else:
-                k = int(np.argmax(cand_ious))
-            chosen = 1 + k
-            low = cand_masks[k]
-            token = ptr4[chosen] if tr["use_multimask_token_for_obj_ptr"] else ptr4[0]
-            best_iou = np.float32(cand_ious[k])
-        else:
-            if tr["dynamic_multimask_via_stability"]:
-                chosen = hm.dynamic_multimask_choice(masks4, iou4,
-                                                     tr["dynamic_multimask_stability_delta"],
-                                                     tr["dynamic_multimask_stability_thresh"])
-            else:
-                chosen = 0
-            low, present = hm.gate_masks(masks4[chosen], score, self.min_obj)
-            token = ptr4[0]
-            best_iou = np.float32(iou4[chosen])
+        (low, chosen, iou4, score, present, best_iou, token, kf_score, branch,
+         boxes3) = choose_heads(dec, tr, self.sel, self.min_obj, o.kf, S, multimask)
         return _Out(low=low.astype(np.float32), chosen=int(chosen), iou4=iou4, score=score,
                     present=bool(present), best_iou=best_iou, ptr=self._mix_ptr(token, score,
                                                                                 present),

@@ -85,6 +85,42 @@ def _use_multimask(tr, is_init_cond_frame, num_pts):
                 and tr["multimask_min_pt_num"] <= num_pts <= tr["multimask_max_pt_num"])
 
 
+def choose_heads(dec, tr, sel, min_obj, kf, S, multimask):
+    """The candidate choice of sam2_base.py _forward_sam_heads (SAMURAI branch when `sel` is
+    "samurai", through `kf`) on one mask_decoder run `dec`. Returns (low [S/4,S/4] f32 gated
+    logits, chosen token, iou4 [4] f32, score f32, present, best_iou f32, pointer token [C] f32,
+    kf_score, kf branch, candidate boxes or None)."""
+    masks4 = dec["masks"][0].astype(np.float32)  # [4,S/4,S/4]
+    iou4 = dec["iou_pred"][0].astype(np.float32)  # [4]
+    score = np.float32(dec["obj_score_logits"].reshape(-1)[0])
+    ptr4 = dec["obj_ptr"][0].astype(np.float32)  # [4,C]
+    kf_score = branch = boxes3 = None
+    if multimask:
+        cand_masks, cand_ious = masks4[1:], iou4[1:]
+        cand_masks, present = hm.gate_masks(cand_masks, score, min_obj)
+        hi = hm.bilinear_resize(cand_masks, S, S)
+        boxes3 = [hm.box_from_mask(hi[k] > 0) for k in range(3)]
+        if sel == "samurai":
+            k, kf_score, branch = kf.choose(cand_ious, boxes3)
+        else:
+            k = int(np.argmax(cand_ious))
+        chosen = 1 + k
+        low = cand_masks[k]
+        token = ptr4[chosen] if tr["use_multimask_token_for_obj_ptr"] else ptr4[0]
+        best_iou = np.float32(cand_ious[k])
+    else:
+        if tr["dynamic_multimask_via_stability"]:
+            chosen = hm.dynamic_multimask_choice(masks4, iou4,
+                                                 tr["dynamic_multimask_stability_delta"],
+                                                 tr["dynamic_multimask_stability_thresh"])
+        else:
+            chosen = 0
+        low, present = hm.gate_masks(masks4[chosen], score, min_obj)
+        token = ptr4[0]
+        best_iou = np.float32(iou4[chosen])
+    return low, chosen, iou4, score, present, best_iou, token, kf_score, branch, boxes3
+
+
 class Tracker:
     """One object, box prompt on frame 0, forward tracking. step(rgb) per frame in order."""
 
@@ -186,38 +222,10 @@ class Tracker:
         feeds = {"image_embed": embed, "point_coords": pts, "point_labels": labels}
         feeds.update(hr)
         dec = self.b.run("mask_decoder", feeds)
-        masks4 = dec["masks"][0].astype(np.float32)  # [4,S/4,S/4]
-        iou4 = dec["iou_pred"][0].astype(np.float32)  # [4]
-        score = np.float32(dec["obj_score_logits"].reshape(-1)[0])
-        ptr4 = dec["obj_ptr"][0].astype(np.float32)  # [4,C]
         num_pts = 2 if fi == 0 else 0
         multimask = _use_multimask(tr, fi == 0, num_pts)
-        kf_score = None
-        branch = None
-        boxes3 = None
-        if multimask:
-            cand_masks, cand_ious = masks4[1:], iou4[1:]
-            cand_masks, present = hm.gate_masks(cand_masks, score, self.min_obj)
-            hi = hm.bilinear_resize(cand_masks, S, S)
-            boxes3 = [hm.box_from_mask(hi[k] > 0) for k in range(3)]
-            if self.sel == "samurai":
-                k, kf_score, branch = self.kf.choose(cand_ious, boxes3)
-            else:
-                k = int(np.argmax(cand_ious))
-            chosen = 1 + k
-            low = cand_masks[k]
-            token = ptr4[chosen] if tr["use_multimask_token_for_obj_ptr"] else ptr4[0]
-            best_iou = np.float32(cand_ious[k])
-        else:
-            if tr["dynamic_multimask_via_stability"]:
-                chosen = hm.dynamic_multimask_choice(masks4, iou4,
-                                                     tr["dynamic_multimask_stability_delta"],
-                                                     tr["dynamic_multimask_stability_thresh"])
-            else:
-                chosen = 0
-            low, present = hm.gate_masks(masks4[chosen], score, self.min_obj)
-            token = ptr4[0]
-            best_iou = np.float32(iou4[chosen])
+        (low, chosen, iou4, score, present, best_iou, token, kf_score, branch,
+         boxes3) = choose_heads(dec, tr, self.sel, self.min_obj, self.kf, S, multimask)
         obj_ptr = self._mix_ptr(token, score, present)
         mem = self.b.run("memory_encoder", {
             "pix_feat": vf, "mask_logits": low[None, None].astype(np.float32),
