@@ -30,7 +30,7 @@ phase_shared() {
     || fail "C consumer (pkg-config, shared) does not build"
   c++ "$work/src/consumer.cpp" -o "$work/pc_cpp" $cflags $libs -Wl,-rpath,"$libdir" \
     || fail "C++ consumer (pkg-config, shared) does not build"
-  needed "$work/pc_c" | grep -q '^libkatana\.so' || fail "pc_c does not link libkatana.so"
+  needed "$work/pc_c" | grep '^libkatana\.so' >/dev/null || fail "pc_c does not link libkatana.so"
   run_ok "$work/pc_c" "$models"
   run_ok "$work/pc_cpp" "$models"
 
@@ -49,7 +49,7 @@ phase_shared() {
     || { cat "$work/cm_nodev.log"; fail "find_package(katana COMPONENTS static) gives no reason"; }
 
   # The installed CLI: ONNX Runtime from the prefix, the default model when --model is absent.
-  ldd "$prefix/bin/katana" | grep -q "libonnxruntime.so.1 => $prefix/" \
+  ldd "$prefix/bin/katana" | grep "libonnxruntime.so.1 => $prefix/" >/dev/null \
     || { ldd "$prefix/bin/katana"; fail "installed katana does not load ONNX Runtime from the prefix"; }
   run_ok "$prefix/bin/katana" track "$work/frames" --box 40,30,24,20 --out "$work/trk_default" --quiet
   run_ok "$prefix/bin/katana" track "$work/frames" --box 40,30,24,20 --model "$models" \
@@ -104,7 +104,7 @@ phase_static() {
     || { cat "$work/cm_static_build.log"; fail "CMake static consumers do not build"; }
   for exe in "$work/pc_c_static" "$work/pc_cpp_static" "$work/cm_static/consumer_c_static" \
     "$work/cm_static/consumer_cpp_static"; do
-    if needed "$exe" | grep -q '^libkatana'; then fail "$exe links libkatana.so, not libkatana.a"; fi
+    if needed "$exe" | grep '^libkatana' >/dev/null; then fail "$exe links libkatana.so, not libkatana.a"; fi
     # Outside a prefix a static program finds no default model, unless KATANA_MODEL_DIR says.
     run_ok "$exe" none
     KATANA_MODEL_DIR=$models run_ok "$exe" "$models"
