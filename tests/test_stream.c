@@ -174,6 +174,61 @@ KAT_TEST(test_identical_to_sequential) {
          n_pipe, st.p50_ms[4], st.idle_s[0], st.idle_s[1], st.idle_s[2]);
 }
 
+/* Two pipelined streams on one kat_model, run at the same time on two threads: each equals the
+ * sequential tracker, and the model outlives the caller's reference. */
+typedef struct on_model_job {
+  kat_stream *s;
+  rec out[N_FRAMES];
+  int n, rc;
+} on_model_job;
+
+static void *on_model_main(void *arg) {
+  on_model_job *j = arg;
+  kat_track_result r;
+  while ((j->rc = kat_stream_next(j->s, &r)) == KAT_OK && j->n < N_FRAMES)
+    to_rec(&r, &j->out[j->n++]);
+  return NULL;
+}
+
+KAT_TEST(test_two_streams_on_one_model) {
+  KAT_CHECK_INT_EQ(g_n_seq, N_FRAMES); /* the sequential run of test_identical_to_sequential */
+  if (g_n_seq != N_FRAMES) return;
+  kat_model_options mo;
+  kat_model_options_init(&mo);
+  kat_model *m = NULL;
+  char err[1024];
+  int rc = kat_model_open(g_bundle, &mo, &m, err, sizeof err);
+  KAT_CHECK_INT_EQ(rc, KAT_OK);
+  if (rc) return;
+  static on_model_job jobs[2];
+  kat_stream_options so = stream_opts(1);
+  int opened = 0;
+  for (int i = 0; i < 2; i++) {
+    memset(&jobs[i], 0, sizeof jobs[i]);
+    rc = kat_stream_open_on_model(m, g_clip, g_box, &so, &jobs[i].s, err, sizeof err);
+    KAT_CHECK_INT_EQ(rc, KAT_OK);
+    if (rc) fprintf(stderr, "%s\n", err);
+    opened += rc == KAT_OK;
+  }
+  kat_model_release(m); /* the streams hold their own references */
+  pthread_t th[2];
+  if (opened == 2) {
+    for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, on_model_main, &jobs[i]);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 2; i++) {
+      KAT_CHECK_INT_EQ(jobs[i].rc, KAT_EOF);
+      KAT_CHECK_INT_EQ(jobs[i].n, N_FRAMES);
+      int diff = 0;
+      for (int k = 0; k < jobs[i].n; k++) diff += !same(&jobs[i].out[k], &g_seq[k]);
+      KAT_CHECK_INT_EQ(diff, 0);
+    }
+  }
+  for (int i = 0; i < 2; i++) kat_stream_close(jobs[i].s);
+  KAT_CHECK_INT_EQ(kat_stream_open_on_model(NULL, g_clip, g_box, &so, &jobs[0].s, err, sizeof err),
+                   KAT_EINVAL);
+  KAT_CHECK(jobs[0].s == NULL);
+}
+
 /* Each stage's injected failure is what kat_stream_next returns, with the stage's name. */
 KAT_TEST(test_error_injection) {
   static const struct {
@@ -757,6 +812,7 @@ KAT_TEST(test_close_during_push) {
 static void all(void) {
   setup();
   test_identical_to_sequential();
+  test_two_streams_on_one_model();
   test_error_injection();
   test_cancel_from_another_thread();
   test_push_with_drops();

@@ -74,6 +74,17 @@ KAT_API int kat_stream_open(const char *bundle_dir, const char *source_uri, cons
                             size_t err_size);
 
 /*
+ * As kat_stream_open, on a model already open (kat_model_open): the stream's tracker holds its own
+ * reference to `model` (borrowed for the call; the caller may release its reference at once), so
+ * any number of streams, on any threads, share one loaded model and its sessions. The model's
+ * options apply: o->tracker.verify_hashes and o->tracker.ep are unused. KAT_EINVAL when `model` or
+ * `out` is NULL.
+ */
+KAT_API int kat_stream_open_on_model(kat_model *model, const char *source_uri, const double box[4],
+                                     const kat_stream_options *o, kat_stream **out, char *err,
+                                     size_t err_size);
+
+/*
  * Push mode, producer side: hands the next frame (borrowed for the call: it is preprocessed
  * before return). How it waits is described at the top of this file. KAT_OK; KAT_EAGAIN when the
  * frame was not taken because the pipeline is full and waiting is not allowed (sequential mode,

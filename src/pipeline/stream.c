@@ -326,15 +326,14 @@ static int begin_video(kat_stream *s, int w, int h, kat_errbuf *eb) {
   return KAT_OK;
 }
 
-int kat_stream_open(const char *bundle_dir, const char *source_uri, const double box[4],
-                    const kat_stream_options *o, kat_stream **out, char *err, size_t err_size) {
+/* Opens a stream on the bundle folder `bundle_dir` or, when it is NULL, on `model` (the tracker
+ * then holds its own reference to the model). */
+static int stream_open(const char *bundle_dir, kat_model *model, const char *source_uri,
+                       const double box[4], const kat_stream_options *o, kat_stream **out,
+                       char *err, size_t err_size) {
   kat_errbuf eb;
   kat__errbuf_clear(&eb);
   int rc;
-  if (!out || !bundle_dir) {
-    if (err && err_size) kat__strlcpy(err, "kat_stream_open: missing argument", err_size);
-    return KAT_EINVAL;
-  }
   *out = NULL;
   kat_stream *s = kat__calloc(1, sizeof *s);
   if (!s) {
@@ -397,7 +396,9 @@ int kat_stream_open(const char *bundle_dir, const char *source_uri, const double
       goto fail;
   }
   char terr[KAT_ERRBUF_SIZE];
-  if ((rc = kat_tracker_create(bundle_dir, &s->opt.tracker, &s->t, terr, sizeof terr))) {
+  rc = bundle_dir ? kat_tracker_create(bundle_dir, &s->opt.tracker, &s->t, terr, sizeof terr)
+                  : kat_tracker_create_on_model(model, &s->opt.tracker, &s->t, terr, sizeof terr);
+  if (rc) {
     kat__fail(&eb, rc, "%s", terr);
     goto fail;
   }
@@ -449,6 +450,27 @@ fail:
   if (err && err_size) kat__strlcpy(err, eb.msg, err_size);
   kat_stream_close(s);
   return rc;
+}
+
+int kat_stream_open(const char *bundle_dir, const char *source_uri, const double box[4],
+                    const kat_stream_options *o, kat_stream **out, char *err, size_t err_size) {
+  if (out) *out = NULL;
+  if (!out || !bundle_dir) {
+    if (err && err_size) kat__strlcpy(err, "kat_stream_open: missing argument", err_size);
+    return KAT_EINVAL;
+  }
+  return stream_open(bundle_dir, NULL, source_uri, box, o, out, err, err_size);
+}
+
+int kat_stream_open_on_model(kat_model *model, const char *source_uri, const double box[4],
+                             const kat_stream_options *o, kat_stream **out, char *err,
+                             size_t err_size) {
+  if (out) *out = NULL;
+  if (!out || !model) {
+    if (err && err_size) kat__strlcpy(err, "kat_stream_open_on_model: missing argument", err_size);
+    return KAT_EINVAL;
+  }
+  return stream_open(NULL, model, source_uri, box, o, out, err, err_size);
 }
 
 /*
