@@ -195,7 +195,8 @@ static bool run_model(const char *path, const float a[2], float y[3]) {
   return ok;
 }
 
-static int quantize_file(const char *in, const char *out, bool reduce, int form) {
+/* reduce: 1 7-bit weights, 0 8-bit, -1 as this CPU needs (the default). */
+static int quantize_file(const char *in, const char *out, int reduce, int form) {
   kat_onnx_rewrite_options o;
   kat_onnx_rewrite_options_init(&o);
   o.passes[0] = "int8";
@@ -387,7 +388,9 @@ KAT_TEST(test_fixtures) {
     struct stat st;
     if (stat(in, &st) != 0) continue;
     size_t before = count_op(in, "MatMul") + count_op(in, "Gemm");
-    KAT_CHECK_INT_EQ(quantize_file(in, tmp("fx8.onnx"), false, 0), KAT_OK);
+    /* The CPU's choice: 8-bit weights saturate U8S8 on AVX2 without VNNI, so a forced 8-bit
+     * run fails the numeric check there (as it should). */
+    KAT_CHECK_INT_EQ(quantize_file(in, tmp("fx8.onnx"), -1, 0), KAT_OK);
     size_t after = count_op(tmp("fx8.onnx"), "DynamicQuantizeMatMul");
     printf("  %s: %zu MatMul/Gemm, %zu quantized\n", files[i], before, after);
     KAT_CHECK(after <= before);

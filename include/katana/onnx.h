@@ -59,9 +59,10 @@ typedef struct kat_onnx_rewrite_options {
   double tol_abs;
   double fp16_tol_rel;
   /* int8 (dynamic quantization of MatMul/Gemm with constant weights, see kat_onnx_quantize):
-   * 7-bit weights when int8_reduce_range is nonzero; int8_form 0 emits com.microsoft
-   * DynamicQuantizeMatMul, 1 the standard DynamicQuantizeLinear + MatMulInteger + Cast + Mul;
-   * nodes whose name contains one of int8_exclude stay FP32. The check refuses when max
+   * 7-bit weights when int8_reduce_range is 1, 8-bit when 0, and with -1 (the default) as the
+   * CPU needs (7-bit on AVX2 without VNNI, as kat_onnx_quantize's auto); int8_form 0 emits
+   * com.microsoft DynamicQuantizeMatMul, 1 the standard DynamicQuantizeLinear + MatMulInteger +
+   * Cast + Mul; nodes whose name contains one of int8_exclude stay FP32. The check refuses when max
    * |a-b| / (max |a| + 1e-6) over an output exceeds int8_tol_rel (default 0.1). */
   int int8_reduce_range;
   int int8_form;

@@ -16,6 +16,7 @@
 #include "onnx/passes.h"
 #include "runtime/ep.h"
 #include "runtime/session.h"
+#include "runtime/system.h"
 
 typedef int (*pass_fn)(kat__onnx_model *, kat__pass_ctx *, int *, kat_errbuf *);
 
@@ -46,6 +47,7 @@ void kat_onnx_rewrite_options_init(kat_onnx_rewrite_options *o) {
   o->tol_abs = 1e-5;
   o->fp16_tol_rel = 1e-2;
   o->int8_tol_rel = 0.1;
+  o->int8_reduce_range = -1;
 }
 
 int kat_onnx_pass_known(const char *name) {
@@ -227,6 +229,8 @@ int kat_onnx_rewrite(const char *in_path, const char *out_path, const kat_onnx_r
   if (!(o.tol_abs > 0)) o.tol_abs = 1e-5;
   if (!(o.fp16_tol_rel > 0)) o.fp16_tol_rel = 1e-2;
   if (!(o.int8_tol_rel > 0)) o.int8_tol_rel = 0.1;
+  /* Auto: 7-bit weights where the CPU's U8S8 kernels would saturate (kat_onnx_quantize's rule). */
+  if (o.int8_reduce_range < 0) o.int8_reduce_range = kat__cpu_int8_reduce_range(NULL, 0);
   rc = kat__onnx_load(in_path, true, &m, &eb);
   if (rc) goto done;
   rc = kat__onnx_serialize(m, &cur, &ncur, &eb);

@@ -31,7 +31,8 @@ static void usage(FILE *f) {
           "       katana onnx rewrite MODEL -o OUT [--pass NAME ...] [--force]\n"
           "           [--fixed-memory N] [--memory-dim NAME] [--dim NAME=N ...] [--default-dim N]\n"
           "           [--seed N] [--fp16-keep OP ...] [--tol ABS] [--fp16-tol REL]\n"
-          "           [--reduce-range on|off] [--int8-form fused|plain] [--int8-exclude NAME ...]\n"
+          "           [--reduce-range auto|on|off] [--int8-form fused|plain] [--int8-exclude NAME "
+          "...]\n"
           "           [--int8-tol REL]\n"
           "       katana onnx quantize BUNDLE -o OUT_BUNDLE [--modules LIST]\n"
           "           [--reduce-range auto|on|off] [--form fused|plain] [--exclude NAME ...]\n"
@@ -146,8 +147,8 @@ static int cmd_rewrite(int argc, char **argv) {
       o.fp16_tol_rel = d;
       i++;
     } else if (!strcmp(a, "--reduce-range")) {
-      if (!v || (strcmp(v, "on") && strcmp(v, "off"))) goto bad;
-      o.int8_reduce_range = !strcmp(v, "on");
+      if (!v || (strcmp(v, "auto") && strcmp(v, "on") && strcmp(v, "off"))) goto bad;
+      o.int8_reduce_range = !strcmp(v, "auto") ? -1 : !strcmp(v, "on");
       i++;
     } else if (!strcmp(a, "--int8-form")) {
       if (!v || (strcmp(v, "fused") && strcmp(v, "plain"))) goto bad;
