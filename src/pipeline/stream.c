@@ -123,6 +123,9 @@ static int record_error(kat_stream *s, int status, const char *stage, const char
   int first = !s->error;
   if (first) {
     s->error = status;
+    size_t n = stage ? strlen(stage) : 0;
+    /* A message that already names the stage ("image_encoder: run failed: ...") keeps its own. */
+    if (stage && msg && strncmp(msg, stage, n) == 0 && msg[n] == ':') stage = NULL;
     if (stage)
       snprintf(s->error_msg, sizeof s->error_msg, "%s: %.900s", stage, msg ? msg : "");
     else
