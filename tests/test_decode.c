@@ -6,6 +6,9 @@
  */
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -262,7 +265,7 @@ KAT_TEST(test_ffmpeg_errors) {
     kat_frame fr;
     while (kat__source_next(src, &fr) == KAT_OK) frames++;
   }
-  printf("cut.mp4: open %s, %d frames\n", kat_status_name(rc), frames);
+  printf("cut.mp4: open %s, %d frames: %s\n", kat_status_name(rc), frames, rc ? eb.msg : "");
   KAT_CHECK(rc == KAT_EMEDIA || (rc == KAT_OK && frames < N));
   kat__source_close(src);
   kat__source_options o;
@@ -270,6 +273,69 @@ KAT_TEST(test_ffmpeg_errors) {
   o.input_format = "no-such-format";
   KAT_CHECK_INT_EQ(kat__source_open("x", &o, &src, &eb), KAT_EMEDIA);
   KAT_CHECK_CONTAINS(eb.msg, "no input format 'no-such-format'");
+}
+
+/* Counts the warnings and errors logged from origin "ffmpeg" (the capture should leave none;
+ * FFmpeg's info and verbose lines still go to the log, below the default level). */
+static _Atomic int g_ffmpeg_lines;
+static void count_log(void *user, kat_log_level level, const char *origin, const char *msg) {
+  (void)user;
+  if (strcmp(origin, "ffmpeg") == 0 && level >= KAT_LOG_WARN) {
+    printf("logged: %s\n", msg);
+    g_ffmpeg_lines++;
+  }
+}
+
+/* Writes a hand-made MP4 that has no moov atom: an ftyp box, then an mdat box of junk. */
+static void write_moovless(const char *path) {
+  static const uint8_t ftyp[24] = {0, 0, 0, 24, 'f', 't', 'y', 'p', 'i', 's', 'o', 'm',
+                                   0, 0, 2, 0,  'i', 's', 'o', 'm', 'm', 'p', '4', '1'};
+  uint8_t mdat[8 + 2000] = {0, 0, (8 + 2000) >> 8, (8 + 2000) & 0xFF, 'm', 'd', 'a', 't'};
+  for (size_t i = 8; i < sizeof mdat; i++) mdat[i] = (uint8_t)(i * 31);
+  FILE *f = fopen(path, "wb");
+  if (!f) return;
+  fwrite(ftyp, 1, sizeof ftyp, f);
+  fwrite(mdat, 1, sizeof mdat, f);
+  fclose(f);
+}
+
+static void *open_moovless_loop(void *arg) {
+  int *bad = arg;
+  for (int i = 0; i < 20; i++) {
+    kat__source *src = NULL;
+    kat_errbuf eb;
+    int rc = kat__source_open(tmp_path("moovless.mp4"), NULL, &src, &eb);
+    const char *first = strstr(eb.msg, "moov atom not found");
+    if (rc != KAT_EMEDIA || !first || strstr(first + 1, "moov atom not found")) (*bad)++;
+    kat__source_close(src);
+  }
+  return NULL;
+}
+
+/* A failed open carries FFmpeg's own log line ("moov atom not found") in its message, logs
+ * nothing, and opens on two threads at once each get exactly their own line. */
+KAT_TEST(test_ffmpeg_log_in_message) {
+  write_moovless(tmp_path("moovless.mp4"));
+  g_ffmpeg_lines = 0;
+  const kat_log_level before = kat_log_get_level();
+  kat_log_set(count_log, NULL, KAT_LOG_VERBOSE);
+  kat__source *src = NULL;
+  kat_errbuf eb;
+  int rc = kat__source_open(tmp_path("moovless.mp4"), NULL, &src, &eb);
+  printf("moovless.mp4: %s: %s\n", kat_status_name(rc), eb.msg);
+  KAT_CHECK_INT_EQ(rc, KAT_EMEDIA);
+  KAT_CHECK_CONTAINS(eb.msg, "cannot open: Invalid data found when processing input");
+  KAT_CHECK_CONTAINS(eb.msg, "(FFmpeg: moov atom not found)");
+  KAT_CHECK_INT_EQ(g_ffmpeg_lines, 0);
+  /* Two threads opening at once: each message has its own line once, none the other's. */
+  pthread_t t[2];
+  int bad[2] = {0, 0};
+  for (int k = 0; k < 2; k++)
+    KAT_CHECK_INT_EQ(pthread_create(&t[k], NULL, open_moovless_loop, &bad[k]), 0);
+  for (int k = 0; k < 2; k++) pthread_join(t[k], NULL);
+  KAT_CHECK_INT_EQ(bad[0] + bad[1], 0);
+  KAT_CHECK_INT_EQ(g_ffmpeg_lines, 0);
+  kat_log_set(NULL, NULL, before);
 }
 
 KAT_TEST(test_overlay_and_masks) {
@@ -312,4 +378,4 @@ static void teardown(void) {
 }
 
 KAT_TEST_MAIN(setup, test_mp4_roundtrip, test_folder_source, test_raw_source, test_ffmpeg_errors,
-              test_overlay_and_masks, teardown)
+              test_ffmpeg_log_in_message, test_overlay_and_masks, teardown)

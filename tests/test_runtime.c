@@ -218,6 +218,23 @@ KAT_TEST(test_profiles) {
   KAT_CHECK_INT_EQ(kat_ep_profile_set(&p, -1, "fallback", "warn"), KAT_OK);
   KAT_CHECK_INT_EQ(p.fallback, KAT_EP_FALLBACK_WARN);
   KAT_CHECK_STR_EQ(kat_module_name(KAT_MODULE_MASK_DECODER), "mask_decoder");
+  /* The thread rule: max(1, cores / sessions) for CPU modules still at 0, nothing else. */
+  KAT_CHECK_INT_EQ(kat_ep_profile_preset("cpu", &p), KAT_OK);
+  KAT_CHECK_INT_EQ(kat_ep_profile_set(&p, KAT_MODULE_MASK_DECODER, "intra_op_threads", "5"),
+                   KAT_OK);
+  KAT_CHECK_INT_EQ(kat_ep_profile_share_cores(&p, 16, 4), KAT_OK);
+  KAT_CHECK_INT_EQ(p.module[KAT_MODULE_IMAGE_ENCODER].intra_op_threads, 4);
+  KAT_CHECK_INT_EQ(p.module[KAT_MODULE_MEMORY_ENCODER].intra_op_threads, 4);
+  KAT_CHECK_INT_EQ(p.module[KAT_MODULE_MASK_DECODER].intra_op_threads, 5);
+  KAT_CHECK_INT_EQ(kat_ep_profile_preset("cpu", &p), KAT_OK);
+  KAT_CHECK_INT_EQ(kat_ep_profile_share_cores(&p, 3, 4), KAT_OK);
+  KAT_CHECK_INT_EQ(p.module[KAT_MODULE_MEMORY_ATTENTION].intra_op_threads, 1);
+  KAT_CHECK_INT_EQ(kat_ep_profile_preset("cuda", &p), KAT_OK);
+  KAT_CHECK_INT_EQ(kat_ep_profile_share_cores(&p, 8, 2), KAT_OK);
+  for (int m = 0; m < KAT_MODULE_COUNT; m++)
+    KAT_CHECK_INT_EQ(p.module[m].intra_op_threads, p.module[m].kind == KAT_EP_CPU ? 4 : 0);
+  KAT_CHECK_INT_EQ(kat_ep_profile_share_cores(&p, 8, 0), KAT_EINVAL);
+  KAT_CHECK_INT_EQ(kat_ep_profile_share_cores(NULL, 8, 1), KAT_EINVAL);
   KAT_CHECK(kat_ep_available(KAT_EP_CPU));
   char buf[256];
   KAT_CHECK_INT_EQ(kat_ort_providers(buf, sizeof buf), KAT_OK);

@@ -86,6 +86,16 @@ KAT_API int kat_ep_profile_preset(const char *name, kat_ep_profile *out);
 KAT_API int kat_ep_profile_set(kat_ep_profile *p, int module, const char *key, const char *value);
 
 /*
+ * The CPU thread rule of every katana command that runs sessions side by side (the one home of
+ * it): `sessions` module sessions run at once and share `cores` cores (0: the online cores), so
+ * each CPU module of `p` whose intra_op_threads is still 0 (the preset's "ONNX Runtime decides")
+ * gets max(1, cores / sessions). A pipelined stream runs 2 at once (its encoder and tracker
+ * stages overlap), a sequential one 1, and J streams side by side J times that. Modules already
+ * given a count, and non-CPU modules, are left alone. KAT_EINVAL when p is NULL or sessions < 1.
+ */
+KAT_API int kat_ep_profile_share_cores(kat_ep_profile *p, int cores, int sessions);
+
+/*
  * Returns the folder of the default model bundle, e.g. "<prefix>/share/katana/models/default"
  * for an installed libkatana (found relative to libkatana's own location, so a moved prefix
  * still works; a program linking libkatana.a looks relative to its own folder, as <prefix>/bin),

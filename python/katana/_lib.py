@@ -292,6 +292,8 @@ kat_default_model_path = _fn("kat_default_model_path", _c.c_char_p)
 kat_ep_profile_preset = _fn("kat_ep_profile_preset", _c.c_int, _c.c_char_p, _P(EpProfile))
 kat_ep_profile_set = _fn("kat_ep_profile_set", _c.c_int, _P(EpProfile), _c.c_int, _c.c_char_p,
                          _c.c_char_p)
+kat_ep_profile_share_cores = _fn("kat_ep_profile_share_cores", _c.c_int, _P(EpProfile), _c.c_int,
+                                 _c.c_int)
 kat_selection_parse = _fn("kat_selection_parse", _c.c_int, _c.c_char_p)
 kat_system_info_get = _fn("kat_system_info_get", _c.c_int, _P(SystemInfo))
 kat_ep_check = _fn("kat_ep_check", _c.c_int, _c.c_int, _c.c_char_p, _c.c_size_t)

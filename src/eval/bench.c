@@ -651,12 +651,7 @@ int kat_bench_run(const kat_bench_options *opt, kat_bench_report *out, char *err
     kat_ep_profile_set(&topt->ep, -1, "intra_op_threads", v);
   } else if (pipe) {
     /* As katana track: the two concurrent stages share the cores, half each. */
-    kat_system_info si;
-    int cores = kat_system_info_get(&si) == KAT_OK ? si.logical_cores : 2;
-    snprintf(v, sizeof v, "%d", cores > 2 ? cores / 2 : 1);
-    for (int m = 0; m < KAT_MODULE_COUNT; m++)
-      if (topt->ep.module[m].kind == KAT_EP_CPU && topt->ep.module[m].intra_op_threads == 0)
-        kat_ep_profile_set(&topt->ep, m, "intra_op_threads", v);
+    kat_ep_profile_share_cores(&topt->ep, 0, 2);
   }
   snprintf(out->threads, sizeof out->threads, "%d,%d,%d,%d", topt->ep.module[0].intra_op_threads,
            topt->ep.module[1].intra_op_threads, topt->ep.module[2].intra_op_threads,

@@ -6,6 +6,14 @@
  * flush packet and drain. Decoded frames are converted to RGB24 by swscale into one buffer of
  * ours, then av_frame_unref'd so the decoder can recycle them. Packets are unref'd after sending.
  * Errors copy FFmpeg's text (av_strerror) into the source's error buffer.
+ *
+ * DESIGN (FFmpeg's log). FFmpeg has one process-wide log callback (ours, installed once). While a
+ * thread opens a source, a thread-local pointer names that open's capture buffer: the callback
+ * puts the warning and error lines logged on that thread (e.g. "moov atom not found") there
+ * instead of logging them, so a failed open's message ends with "(FFmpeg: ...)" and nothing else
+ * reaches stderr, and opens on other threads never see each other's lines. After a successful
+ * open the captured lines are logged as one warning. Lines from FFmpeg's own threads, and every
+ * line outside an open, go to the log as before.
  */
 #include "media/decode.h"
 
@@ -60,14 +68,36 @@ struct kat__source {
   int fd;
 };
 
+/* FFmpeg's warning and error lines during one open, "; "-joined (repeats of the last line
+ * dropped), truncated to the buffer. */
+typedef struct ffmpeg_capture {
+  char text[512];
+  size_t n;
+  char last[256];
+} ffmpeg_capture;
+
+static _Thread_local ffmpeg_capture *t_capture; /* the open running on this thread, or NULL */
+
+static void capture_add(ffmpeg_capture *c, const char *line) {
+  if (strncmp(c->last, line, sizeof c->last - 1) == 0) return;
+  kat__strlcpy(c->last, line, sizeof c->last);
+  int w = snprintf(c->text + c->n, sizeof c->text - c->n, "%s%s", c->n ? "; " : "", line);
+  if (w > 0) c->n = (size_t)w < sizeof c->text - c->n ? c->n + (size_t)w : sizeof c->text - 1;
+}
+
 static void ffmpeg_log(void *avcl, int level, const char *fmt, va_list ap) {
-  int print_prefix = 1; /* per call: no shared state between threads */
+  ffmpeg_capture *c = level <= AV_LOG_WARNING ? t_capture : NULL;
+  int print_prefix = c ? 0 : 1; /* per call: no shared state between threads */
   char line[1024];
   if (level > AV_LOG_VERBOSE) return;
   av_log_format_line2(avcl, level, fmt, ap, line, sizeof line, &print_prefix);
   size_t n = strlen(line);
   while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
   if (!n) return;
+  if (c) {
+    capture_add(c, line);
+    return;
+  }
   kat_log_level kl = level <= AV_LOG_ERROR     ? KAT_LOG_ERROR
                      : level <= AV_LOG_WARNING ? KAT_LOG_WARN
                      : level <= AV_LOG_INFO    ? KAT_LOG_DEBUG
@@ -184,7 +214,7 @@ static int ffmpeg_read(kat__source *s) {
   }
 }
 
-static int ffmpeg_open(kat__source *s, const char *uri, const kat__source_options *o) {
+static int ffmpeg_open_capturing(kat__source *s, const char *uri, const kat__source_options *o) {
   const AVInputFormat *ifmt = NULL;
   const AVCodec *codec = NULL;
   int ret;
@@ -225,6 +255,25 @@ static int ffmpeg_open(kat__source *s, const char *uri, const kat__source_option
   s->frame_count = st->nb_frames > 0 ? st->nb_frames : -1;
   kat__strlcpy(s->codec, codec->name, sizeof s->codec);
   return KAT_OK;
+}
+
+/* Opens with FFmpeg's log lines of this thread captured (DESIGN above): on failure they end the
+ * message, on success they are logged as one warning. */
+static int ffmpeg_open(kat__source *s, const char *uri, const kat__source_options *o) {
+  ffmpeg_capture cap;
+  memset(&cap, 0, sizeof cap);
+  kat__media_ffmpeg_init();
+  t_capture = &cap;
+  int rc = ffmpeg_open_capturing(s, uri, o);
+  t_capture = NULL;
+  if (!cap.n) return rc;
+  if (rc == KAT_OK) {
+    kat__log_raw(KAT_LOG_WARN, "ffmpeg", cap.text);
+    return rc;
+  }
+  size_t len = strlen(s->eb.msg);
+  snprintf(s->eb.msg + len, sizeof s->eb.msg - len, " (FFmpeg: %s)", cap.text);
+  return rc;
 }
 
 /* ---- Folder and raw ---- */

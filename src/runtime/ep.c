@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "runtime/ort.h"
 
@@ -185,6 +186,20 @@ int kat_ep_profile_set(kat_ep_profile *p, int module, const char *key, const cha
   if (set_one(&probe, key, value) != KAT_OK) return KAT_EINVAL;
   for (int m = 0; m < KAT_MODULE_COUNT; m++)
     if (module < 0 || m == module) set_one(&p->module[m], key, value);
+  return KAT_OK;
+}
+
+int kat_ep_profile_share_cores(kat_ep_profile *p, int cores, int sessions) {
+  if (!p || sessions < 1) return KAT_EINVAL;
+  if (cores <= 0) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    cores = n > 0 ? (int)n : 1;
+  }
+  int each = cores / sessions > 0 ? cores / sessions : 1;
+  if (each > 1024) each = 1024; /* the intra_op_threads limit of kat_ep_profile_set */
+  for (int m = 0; m < KAT_MODULE_COUNT; m++)
+    if (p->module[m].kind == KAT_EP_CPU && p->module[m].intra_op_threads == 0)
+      p->module[m].intra_op_threads = each;
   return KAT_OK;
 }
 

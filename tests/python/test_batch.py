@@ -88,6 +88,9 @@ class BatchTest(unittest.TestCase):
             self.assertTrue(os.path.isfile(os.path.join(out, d, "DONE")), d)
         self.assertEqual(len(read(os.path.join(out, "c", "boxes.txt")).splitlines()), 4)
         self.assertIn("KAT_EMEDIA", read(os.path.join(out, "corrupt", "ERROR")))
+        # FFmpeg's own reason is in the message, and none of its log lines on stderr.
+        self.assertIn("(FFmpeg: moov atom not found)", read(os.path.join(out, "corrupt", "ERROR")))
+        self.assertNotIn("[ffmpeg]", r.stderr)
         self.assertIn("manifest line 7", read(os.path.join(out, "000004", "ERROR")))
         self.assertIn("no area", read(os.path.join(out, "nobox", "ERROR")))
         self.assertIn("also the id of line 3", read(os.path.join(out, "dup-000006", "ERROR")))
@@ -121,6 +124,85 @@ class BatchTest(unittest.TestCase):
         self.assertIn("frames       16", rep.stdout)
         self.assertIn("over 1 lines with groundtruth", rep.stdout)
         self.assertIn("corrupt: KAT_EMEDIA", rep.stdout)
+
+    def results(self, d):
+        """Every result file under d: text files as text (results.jsonl without the timings),
+        mask PNGs as bytes; DONE, the marker and the lock left out."""
+        out = {}
+        for root, _, files in os.walk(d):
+            for n in files:
+                rel = os.path.relpath(os.path.join(root, n), d)
+                if n in ("DONE", ".lock", ".katana-track"):
+                    continue
+                path = os.path.join(root, n)
+                if n == "results.jsonl":
+                    rows = [json.loads(l) for l in read(path).splitlines()]
+                    for row in rows:
+                        row.pop("ms", None)
+                    out[rel] = rows
+                elif n.endswith(".png"):
+                    with open(path, "rb") as f:
+                        out[rel] = f.read()
+                else:
+                    out[rel] = read(path)
+        return out
+
+    def test_every_prompt_kind_as_katana_track(self):
+        """Lines with several objects, a prompts file (a later-frame prompt and one past the
+        end), points, and masks give what katana track gives for the same prompts; --jobs 2
+        gives what --jobs 1 gives."""
+        video = os.path.join(self.clip[0], "video.mp4")
+        b0 = [int(v) for v in self.box[0].split(",")]
+        b1 = [int(v) for v in self.box[1].split(",")]
+        cx, cy = b0[0] + b0[2] // 2, b0[1] + b0[3] // 2
+        d = os.path.join(self.tmp, "kinds")
+        os.makedirs(d, exist_ok=True)
+        # A hand-written prompts file: object 1 appears on frame 2 by points; a correction of
+        # object 0 on frame 50 of a 6-frame clip is never applied.
+        pfile = os.path.join(d, "prompts.json")
+        with open(pfile, "w") as f:
+            f.write('[{"frame": 0, "obj": 0, "box": %s},\n'
+                    ' {"frame": 2, "obj": 1, "points": [[%d, %d, 1]]},\n'
+                    ' {"frame": 50, "obj": 0, "box": %s}]\n' % (b0, cx, cy, b1))
+        lines = [
+            {"id": "multi", "source": video, "prompts": [{"frame": 0, "obj": 0, "box": b0},
+                                                         {"frame": 0, "obj": 1, "box": b1}]},
+            {"id": "file", "source": video, "prompts": pfile},
+            {"id": "points", "source": video, "points": [[cx, cy, 1], [2, 2, 0]]},
+        ]
+        m = os.path.join(d, "kinds.jsonl")
+        with open(m, "w") as f:
+            f.write("".join(json.dumps(l) + "\n" for l in lines))
+        tracks = {
+            "multi": ["--box", self.box[0], "--box", self.box[1]],
+            "file": ["--prompts", pfile],
+            "points": ["--point", "%d,%d,1" % (cx, cy), "--point", "2,2,0"],
+        }
+        outs = {}
+        for jobs in ("1", "2"):
+            outs[jobs] = os.path.join(d, "out-j" + jobs)
+            r = self.batch(outs[jobs], "--masks", "--jobs", jobs, manifest=m)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        for lid, args in tracks.items():
+            t = os.path.join(d, "track-" + lid)
+            r = run(["track", video, "--model", MODEL, "--out", t, "--masks", "--quiet"] + args)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            want = self.results(t)
+            self.assertTrue(any(k.endswith(".png") for k in want), lid)
+            got1 = self.results(os.path.join(outs["1"], lid))
+            got2 = self.results(os.path.join(outs["2"], lid))
+            self.assertEqual(sorted(got1), sorted(want), lid)
+            for k in want:
+                self.assertEqual(got1[k], want[k], (lid, k))
+                self.assertEqual(got2[k], want[k], (lid, k, "--jobs 2"))
+        done = {lid: read(os.path.join(outs["1"], lid, "DONE")) for lid in tracks}
+        self.assertIn("objects 2\nprompts_not_applied 0\n", done["multi"])
+        self.assertIn("objects 2\nprompts_not_applied 1\n", done["file"])
+        self.assertIn("objects 1\nprompts_not_applied 0\n", done["points"])
+        # Object 1 of the prompts file exists from frame 2: 0,0,0,0 before, as katana track.
+        obj1 = read(os.path.join(outs["1"], "file", "objects", "1", "boxes.txt")).splitlines()
+        self.assertEqual(obj1[:2], ["0,0,0,0", "0,0,0,0"])
+        self.assertNotEqual(obj1[2], "0,0,0,0")
 
     def test_csv_and_shards(self):
         csv = os.path.join(self.tmp, "m.csv")

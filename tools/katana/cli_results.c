@@ -79,11 +79,11 @@ void kat_cli_format_jsonl(kat_cli_line_buf *b, const kat_track_result *res) {
 }
 
 /* Opens `dir`/`name` for appending whole lines. */
-int kat_cli_open_out(const char *dir, const char *name, const char *prog) {
+int kat_cli_open_out(const char *dir, const char *name, char *why, size_t why_size) {
   char path[4200];
   snprintf(path, sizeof path, "%s/%s", dir, name);
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0666);
-  if (fd < 0) fprintf(stderr, "%s: cannot write '%s': %s\n", prog, path, strerror(errno));
+  if (fd < 0) snprintf(why, why_size, "cannot write '%s': %s", path, strerror(errno));
   return fd;
 }
 

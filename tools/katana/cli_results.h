@@ -30,8 +30,8 @@ void kat_cli_format_box(kat_cli_line_buf *b, const kat_track_result *res);
 void kat_cli_format_jsonl(kat_cli_line_buf *b, const kat_track_result *res);
 /* Writes the whole line with one write(): 0, or -1 (errno set; also when b overflowed). */
 int kat_cli_write_line(int fd, const kat_cli_line_buf *b);
-/* Opens (creating, truncating) `dir`/`name` for appending whole lines; prints
- * "<prog>: cannot write ..." and returns -1 on failure. The caller closes the descriptor. */
-int kat_cli_open_out(const char *dir, const char *name, const char *prog);
+/* Opens (creating, truncating) `dir`/`name` for appending whole lines; on failure returns -1
+ * with "cannot write '<path>': <reason>" in why[why_size]. The caller closes the descriptor. */
+int kat_cli_open_out(const char *dir, const char *name, char *why, size_t why_size);
 
 #endif /* KAT_CLI_RESULTS_H */

@@ -1,7 +1,9 @@
 /*
  * katana batch: runs every line of a manifest (include/katana/batch.h, docs/batch.md) that falls
- * in this process's shard, each line in-process over the public stream API, and writes each
- * line's results into OUT/<id>/ in the katana track layout (the shared writer of cli_results.c).
+ * in this process's shard, each line in-process with the run of katana track (track_run.c: boxes,
+ * points, prompts files, several objects, masks), and writes each line's results into OUT/<id>/
+ * in the katana track layout. The model is opened once (kat_model_open) and every line's stream
+ * is opened on it (kat_stream_open_on_model), so its sessions are loaded once per process.
  *
  * Resumption. A line is done when OUT/<id>/DONE exists; it is written last (after the results are
  * fsync'ed) through DONE.tmp and rename(), so it is there whole or not at all. A rerun skips done
@@ -11,8 +13,9 @@
  * one line at once (the second reports it busy and leaves it).
  *
  * DESIGN (threads). --jobs J starts J workers; each takes the next line of the shard from a
- * counter under one mutex and runs it with its own stream, so J lines run at once and the thread
- * budget (--threads, default the online cores) is split between them. The same mutex guards the
+ * counter under one mutex and runs it with its own stream on the shared model, so J lines run at
+ * once and the thread budget (--threads, default the online cores) is split between them by
+ * kat_ep_profile_share_cores (J * 2 sessions at once when pipelined). The same mutex guards the
  * totals and the progress line. SIGINT/SIGTERM only set an atomic flag and write a byte to a
  * self-pipe; a watcher thread then cancels every running stream (kat_stream_cancel is safe from
  * any thread), workers take no new line, and the command exits 128 + the signal; the lines that
@@ -40,6 +43,7 @@
 #include "cli_fs.h"
 #include "cli_parse.h"
 #include "cli_results.h"
+#include "track_run.h"
 #include "katana/katana.h"
 
 /* Exit statuses besides 0 (all lines done) and 1..100 (that many lines failed, capped). */
@@ -62,8 +66,11 @@ static void batch_usage(FILE *f) {
           "Shard: --shard I/N; else SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN of\n"
           "SLURM_ARRAY_TASK_COUNT; else JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs) of\n"
           "--shard-count N or KATANA_SHARD_COUNT; else all lines.\n"
-          "--jobs J runs J lines at once, splitting --threads T (default: the online cores)\n"
-          "between them. A progress line is shown when stderr is a terminal.\n"
+          "Each line runs as katana track runs the same prompts (box: --box, points: --point,\n"
+          "prompts: --prompts; several objects, masks, later frames).\n"
+          "--jobs J runs J lines at once on one model, opened once; each module session gets\n"
+          "max(1, T / (2 J)) threads (T / J with --pipeline off) of --threads T (default: the\n"
+          "online cores). A progress line is shown when stderr is a terminal.\n"
           "--report DIR prints counts, frames, FPS, failures and mean scores (lines with\n"
           "groundtruth) of a batch output folder.\n"
           "Exit status: 0 when every line of the shard is done, N (at most 100) when N lines\n"
@@ -263,6 +270,7 @@ typedef struct batch_run {
   const batch_opts *o;
   const kat_batch_manifest *m;
   kat_ep_profile ep; /* the preset with the per-line thread split applied */
+  kat_model *model;  /* opened once; every line's stream shares it */
   size_t *todo;      /* [n_todo] manifest indices of this shard */
   size_t n_todo;
   pthread_mutex_t mu; /* guards everything below */
@@ -349,7 +357,9 @@ typedef struct line_result {
   int scored;
   double mean_iou, success50; /* over ground-truth frames with a box */
   int64_t gt_frames;
-  char error[KAT_ERROR_SIZE + 256];
+  int objects;
+  size_t prompts_not_applied;
+  char error[KAT_ERROR_SIZE + 4608];
 } line_result;
 
 static int line_fail(line_result *lr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -370,135 +380,180 @@ static double box_iou(const double a[4], const kat_eval_box *b) {
   return uni > 0 ? inter / uni : 0.0;
 }
 
-/* The single box this build can track from the line's prompts (one object, a box, frame 0). */
-static int line_box(const kat_batch_entry *e, double box[4], line_result *lr) {
-  kat_prompt_list *file_prompts = NULL;
-  const kat_prompt_list *l = e->prompts;
-  char err[1024];
+/* A line's prompts as katana track takes them: the inline ones or the prompts file's, each
+ * with its origin for messages. */
+typedef struct line_prompts {
+  kat_prompt_list *file; /* the loaded prompts file, or NULL */
+  const kat_prompt_list *list;
+  char (*origin)[64]; /* [list->count] */
+  int classic;        /* one box for object 0 on frame 0 and nothing else: katana track --box */
+} line_prompts;
+
+static int line_prompts_load(const kat_batch_entry *e, line_prompts *lp, line_result *lr) {
+  char err[KAT_ERROR_SIZE];
+  memset(lp, 0, sizeof *lp);
+  lp->list = e->prompts;
   if (e->prompts_file) {
-    int rc = kat_prompts_load(e->prompts_file, &file_prompts, err, sizeof err);
+    int rc = kat_prompts_load(e->prompts_file, &lp->file, err, sizeof err);
     if (rc) return line_fail(lr, "%s: %s", kat_status_name(rc), err);
-    l = file_prompts;
+    lp->list = lp->file;
   }
-  const size_t n = l ? l->count : 0;
-  const kat_prompt *p = n ? &l->entries[0].prompt : NULL;
-  int rc = 0;
-  if (n != 1 || !p->has_box || p->n_points || p->mask || l->entries[0].frame != 0)
-    rc = line_fail(lr,
-                   "KAT_ENOTSUP: this build tracks one object per line from a box on frame 0; the "
-                   "line has %zu prompts%s (points, several objects and later prompts need the "
-                   "multi-object tracker of issue 13)",
-                   n, n >= 1 && p->n_points ? ", the first of them points" : "");
-  else
-    memcpy(box, p->box, sizeof p->box);
-  kat_prompts_free(file_prompts);
-  return rc;
+  const size_t n = lp->list ? lp->list->count : 0;
+  if (n == 0) return line_fail(lr, "KAT_EINVAL: the line has no prompt");
+  lp->origin = calloc(n, sizeof *lp->origin);
+  if (!lp->origin) return line_fail(lr, "KAT_ENOMEM: out of memory");
+  for (size_t k = 0; k < n; k++)
+    snprintf(lp->origin[k], sizeof lp->origin[k], "%s prompt %zu",
+             e->prompts_file ? "--prompts" : "manifest", k);
+  const kat_prompt_entry *p0 = &lp->list->entries[0];
+  lp->classic = !e->prompts_file && n == 1 && p0->obj_id == 0 && p0->frame == 0 &&
+                p0->prompt.has_box && !p0->prompt.n_points && !p0->prompt.mask;
+  return 0;
 }
 
-/* Runs one line into `dir` (already cleared). 0, or -1 with lr->error; KAT_ECANCELED when the
- * batch was interrupted (nothing is recorded then). */
+static void line_prompts_free(line_prompts *lp) {
+  kat_prompts_free(lp->file);
+  free(lp->origin);
+}
+
+/* What the run's callbacks of one line reach. */
+typedef struct line_ctx {
+  batch_run *r;
+  int slot;
+  const kat_eval_seq *gt; /* the line's groundtruth, or NULL */
+  int score_id;           /* the object scored against it: the smallest id */
+  line_result *lr;
+  double iou_sum, hits;
+} line_ctx;
+
+static void line_on_stream(void *ctx, kat_stream *st) {
+  line_ctx *c = ctx;
+  pthread_mutex_lock(&c->r->mu);
+  c->r->running[c->slot] = st;
+  if (st && g_signo) kat_stream_cancel(st);
+  pthread_mutex_unlock(&c->r->mu);
+}
+
+static int line_interrupted(void *ctx) {
+  (void)ctx;
+  return g_signo;
+}
+
+/* Scores frame i against the groundtruth and moves the progress line. */
+static void line_on_frame(void *ctx, size_t i, long total, const kat_track_result *res, int count) {
+  line_ctx *c = ctx;
+  kat_eval_box g;
+  (void)total;
+  if (c->gt && kat_eval_seq_box(c->gt, i, &g) == 1) {
+    double iou = 0.0;
+    for (int k = 0; k < count; k++)
+      if (res[k].obj_id == c->score_id && res[k].box[2] > 0 && res[k].box[3] > 0)
+        iou = box_iou(res[k].box, &g);
+    c->iou_sum += iou;
+    c->hits += iou > 0.5;
+    c->lr->gt_frames++;
+  }
+  pthread_mutex_lock(&c->r->mu);
+  c->r->frames++;
+  progress(c->r, 0);
+  pthread_mutex_unlock(&c->r->mu);
+}
+
+/* fsyncs the files a run wrote into `dir` (boxes.txt, results.jsonl, tracks.txt, objects/<id>/),
+ * so DONE is never on disk before them. 0, or -1 with errno set. */
+static int sync_results(const char *dir, int depth) {
+  static const char *const names[] = {"boxes.txt", "results.jsonl", "tracks.txt"};
+  char path[4300];
+  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+    if (join_path(path, sizeof path, dir, names[k])) return -1;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) continue;
+    int rc = fsync(fd);
+    close(fd);
+    if (rc) return -1;
+  }
+  if (depth > 0 || join_path(path, sizeof path, dir, "objects")) return 0;
+  DIR *d = opendir(path);
+  if (!d) return 0;
+  struct dirent *de;
+  int status = 0;
+  char sub[4400];
+  while (status == 0 && (de = readdir(d)))
+    if (de->d_name[0] != '.' && snprintf(sub, sizeof sub, "%s/%s", path, de->d_name) > 0)
+      status = sync_results(sub, 1);
+  closedir(d);
+  return status;
+}
+
+/* Runs one line into `dir` (already cleared) with the katana track run on the shared model. 0,
+ * or -1 with lr->error; KAT_ECANCELED when the batch was interrupted (nothing is recorded). */
 static int line_run(batch_run *r, int slot, const kat_batch_entry *e, const char *dir,
                     line_result *lr) {
   const batch_opts *o = r->o;
-  kat_stream *st = NULL;
   kat_eval_seq *gt = NULL;
-  int fb = -1, fj = -1, status = -1, rc;
-  double box[4];
-  char err[KAT_ERROR_SIZE], masks[4200];
+  kat_cli_track_outcome *out = NULL;
+  line_prompts lp;
+  int status = -1, rc;
+  char err[KAT_ERROR_SIZE];
+  memset(&lp, 0, sizeof lp);
   if (e->error)
     return line_fail(lr, "KAT_EFORMAT: manifest line %lld: %s", (long long)e->line, e->error);
-  if (line_box(e, box, lr)) return -1;
-  if (e->groundtruth && (rc = kat_eval_seq_load_boxes(e->groundtruth, &gt, err, sizeof err)))
-    return line_fail(lr, "%s: groundtruth: %s", kat_status_name(rc), err);
-  kat_stream_options sopt;
-  kat_stream_options_init(&sopt);
-  sopt.tracker.ep = r->ep;
-  sopt.tracker.want_masks = o->masks;
-  if (e->selection) sopt.tracker.selection = (kat_selection)kat_selection_parse(e->selection);
-  sopt.pipeline = o->pipeline;
-  sopt.max_frames = e->max_frames;
+  if (line_prompts_load(e, &lp, lr)) goto cleanup;
+  if (e->groundtruth && (rc = kat_eval_seq_load_boxes(e->groundtruth, &gt, err, sizeof err))) {
+    line_fail(lr, "%s: groundtruth: %s", kat_status_name(rc), err);
+    goto cleanup;
+  }
+  if (!(out = malloc(sizeof *out))) {
+    line_fail(lr, "KAT_ENOMEM: out of memory");
+    goto cleanup;
+  }
+  line_ctx c = {r, slot, gt, INT32_MAX, lr, 0, 0};
+  for (size_t k = 0; k < lp.list->count; k++)
+    if (lp.list->entries[k].obj_id < c.score_id) c.score_id = lp.list->entries[k].obj_id;
+  kat_cli_track_job job;
+  memset(&job, 0, sizeof job);
+  job.model = r->model;
+  job.input = e->source;
+  kat_stream_options_init(&job.sopt);
+  job.sopt.tracker.want_masks = o->masks;
+  if (e->selection) job.sopt.tracker.selection = (kat_selection)kat_selection_parse(e->selection);
+  job.sopt.pipeline = o->pipeline;
+  job.sopt.max_frames = e->max_frames;
+  job.prompts = lp.list->entries;
+  job.n_prompts = lp.list->count;
+  job.origin = (const char(*)[64])lp.origin;
+  job.prompts_path = e->prompts_file;
+  job.classic = lp.classic;
+  if (lp.classic) memcpy(job.box, lp.list->entries[0].prompt.box, sizeof job.box);
+  job.out_dir = dir;
+  job.masks = o->masks;
+  job.ctx = &c;
+  job.on_stream = line_on_stream;
+  job.interrupted = line_interrupted;
+  job.on_frame = line_on_frame;
   const double t0 = now_ms();
-  rc = kat_stream_open(o->model, e->source, box, &sopt, &st, err, sizeof err);
-  if (rc) {
-    line_fail(lr, "%s: %s", kat_status_name(rc), err);
-    goto cleanup;
-  }
-  pthread_mutex_lock(&r->mu);
-  r->running[slot] = st;
-  if (g_signo) kat_stream_cancel(st);
-  pthread_mutex_unlock(&r->mu);
-  if (join_path(masks, sizeof masks, dir, "masks") ||
-      (o->masks && mkdir(masks, 0777) && errno != EEXIST)) {
-    line_fail(lr, "KAT_EIO: cannot create '%s': %s", masks, strerror(errno));
-    goto cleanup;
-  }
-  if ((fb = kat_cli_open_out(dir, "boxes.txt", "katana batch")) < 0 ||
-      (fj = kat_cli_open_out(dir, "results.jsonl", "katana batch")) < 0) {
-    line_fail(lr, "KAT_EIO: cannot write the results into '%s'", dir);
-    goto cleanup;
-  }
-  kat_cli_line_buf line;
-  double iou_sum = 0, hits = 0;
-  for (;;) {
-    kat_track_result res;
-    rc = kat_stream_next(st, &res);
-    if (rc == KAT_EOF) break;
-    if (rc == KAT_ECANCELED && g_signo) {
-      status = KAT_ECANCELED;
-      goto cleanup;
-    }
-    if (rc) {
-      line_fail(lr, "%s: frame %lld: %s", kat_status_name(rc), (long long)lr->frames,
-                kat_stream_last_error(st));
-      goto cleanup;
-    }
-    if (o->masks && res.mask &&
-        (rc = kat_mask_png_write(masks, lr->frames, res.mask, res.mask_width, res.mask_height,
-                                 res.mask_stride, err, sizeof err))) {
-      line_fail(lr, "%s: %s", kat_status_name(rc), err);
-      goto cleanup;
-    }
-    kat_cli_format_box(&line, &res);
-    int werr = kat_cli_write_line(fb, &line);
-    kat_cli_format_jsonl(&line, &res);
-    werr |= kat_cli_write_line(fj, &line);
-    if (werr) {
-      line_fail(lr, "KAT_EIO: cannot write the results into '%s': %s", dir, strerror(errno));
-      goto cleanup;
-    }
-    kat_eval_box g;
-    if (gt && kat_eval_seq_box(gt, (size_t)lr->frames, &g) == 1) {
-      const double iou = res.box[2] > 0 && res.box[3] > 0 ? box_iou(res.box, &g) : 0.0;
-      iou_sum += iou;
-      hits += iou > 0.5;
-      lr->gt_frames++;
-    }
-    lr->frames++;
-    pthread_mutex_lock(&r->mu);
-    r->frames++;
-    progress(r, 0);
-    pthread_mutex_unlock(&r->mu);
-  }
-  if (fsync(fb) || fsync(fj)) {
+  rc = kat_cli_track_run(&job, out);
+  lr->frames = (int64_t)out->frames;
+  lr->objects = out->objects;
+  lr->prompts_not_applied = out->prompts_not_applied;
+  if (out->interrupted) {
+    status = KAT_ECANCELED;
+  } else if (rc) {
+    line_fail(lr, "%s", out->error);
+  } else if (sync_results(dir, 0)) {
     line_fail(lr, "KAT_EIO: cannot flush the results in '%s': %s", dir, strerror(errno));
-    goto cleanup;
+  } else {
+    lr->seconds = (now_ms() - t0) / 1000.0;
+    if (gt && lr->gt_frames > 0) {
+      lr->scored = 1;
+      lr->mean_iou = c.iou_sum / (double)lr->gt_frames;
+      lr->success50 = c.hits / (double)lr->gt_frames;
+    }
+    status = 0;
   }
-  lr->seconds = (now_ms() - t0) / 1000.0;
-  if (gt && lr->gt_frames > 0) {
-    lr->scored = 1;
-    lr->mean_iou = iou_sum / (double)lr->gt_frames;
-    lr->success50 = hits / (double)lr->gt_frames;
-  }
-  status = 0;
 cleanup:
-  pthread_mutex_lock(&r->mu);
-  r->running[slot] = NULL;
-  pthread_mutex_unlock(&r->mu);
-  if (fb >= 0 && close(fb) && status == 0)
-    status = line_fail(lr, "KAT_EIO: closing boxes.txt failed");
-  if (fj >= 0 && close(fj) && status == 0)
-    status = line_fail(lr, "KAT_EIO: closing results.jsonl failed");
-  kat_stream_close(st);
+  free(out);
+  line_prompts_free(&lp);
   kat_eval_seq_destroy(gt);
   return status;
 }
@@ -514,7 +569,7 @@ typedef enum line_outcome {
 /* Takes the line's lock, skips it when DONE, else clears it, runs it and records DONE/ERROR. */
 static line_outcome line_process(batch_run *r, int slot, const kat_batch_entry *e) {
   const batch_opts *o = r->o;
-  char dir[4200], path[4300], why[4600], text[2048];
+  char dir[4200], path[4300], why[4600], text[KAT_ERROR_SIZE + 4800];
   line_result lr;
   line_outcome out = LINE_FAILED;
   int lock = -1;
@@ -553,10 +608,11 @@ static line_outcome line_process(batch_run *r, int slot, const kat_batch_entry *
   }
   if (rc == 0) {
     int n = snprintf(text, sizeof text,
-                     "id %s\nline %lld\nframes %lld\nseconds %.3f\nshard %ld/%ld\nhost %s\npid "
-                     "%ld\n",
-                     e->id, (long long)e->line, (long long)lr.frames, lr.seconds, o->shard_i,
-                     o->shard_n, r->host, (long)getpid());
+                     "id %s\nline %lld\nframes %lld\nobjects %d\nprompts_not_applied %zu\n"
+                     "seconds %.3f\nshard %ld/%ld\nhost %s\npid %ld\n",
+                     e->id, (long long)e->line, (long long)lr.frames, lr.objects,
+                     lr.prompts_not_applied, lr.seconds, o->shard_i, o->shard_n, r->host,
+                     (long)getpid());
     if (lr.scored && n > 0 && (size_t)n < sizeof text)
       snprintf(text + n, sizeof text - (size_t)n, "gt_frames %lld\nmean_iou %.6f\nsuccess50 %.6f\n",
                (long long)lr.gt_frames, lr.mean_iou, lr.success50);
@@ -604,20 +660,24 @@ static void *worker_main(void *arg) {
   }
 }
 
-/* Splits the thread budget: each of the J lines gets T/J threads, shared by its two concurrent
- * stages when pipelined (so each module session gets half of that), at least 1. */
-static int batch_threads(batch_run *r) {
+/* Opens the model once with the thread budget split between the lines that run at once
+ * (kat_ep_profile_share_cores, docs/batch.md): 0, or the exit status with the message printed. */
+static int batch_model_open(batch_run *r, long jobs) {
   const batch_opts *o = r->o;
-  long total = o->threads > 0 ? o->threads : sysconf(_SC_NPROCESSORS_ONLN);
-  if (total < 1) total = 1;
-  long per_line = total / o->jobs > 0 ? total / o->jobs : 1;
-  long per_module = o->pipeline && per_line > 1 ? per_line / 2 : per_line;
-  char num[32];
-  snprintf(num, sizeof num, "%ld", per_module);
-  for (int m = 0; m < KAT_MODULE_COUNT; m++)
-    if (r->ep.module[m].kind == KAT_EP_CPU &&
-        kat_ep_profile_set(&r->ep, m, "intra_op_threads", num))
-      return -1;
+  char err[KAT_ERROR_SIZE];
+  if (kat_ep_profile_preset(o->ep, &r->ep)) {
+    fprintf(stderr, "katana batch: unknown --ep preset '%s'\n", o->ep);
+    return EXIT_USAGE;
+  }
+  kat_ep_profile_share_cores(&r->ep, (int)o->threads, (int)jobs * (o->pipeline ? 2 : 1));
+  kat_model_options mo;
+  kat_model_options_init(&mo);
+  mo.ep = r->ep;
+  int rc = kat_model_open(o->model, &mo, &r->model, err, sizeof err);
+  if (rc) {
+    fprintf(stderr, "katana batch: --model '%s': %s: %s\n", o->model, kat_status_name(rc), err);
+    return EXIT_NOSTART;
+  }
   return 0;
 }
 
@@ -638,19 +698,6 @@ static int batch_run_all(const batch_opts *o) {
     goto cleanup;
   }
   r.m = m;
-  if (kat_ep_profile_preset(o->ep, &r.ep)) {
-    fprintf(stderr, "katana batch: unknown --ep preset '%s'\n", o->ep);
-    status = EXIT_USAGE;
-    goto cleanup;
-  }
-  if (batch_threads(&r)) {
-    fprintf(stderr, "katana batch: cannot set the thread budget\n");
-    goto cleanup;
-  }
-  if (kat_cli_mkdirs(o->out)) {
-    fprintf(stderr, "katana batch: cannot create '%s': %s\n", o->out, strerror(errno));
-    goto cleanup;
-  }
   const size_t count = kat_batch_manifest_count(m);
   r.todo = calloc(count ? count : 1, sizeof *r.todo);
   if (!r.todo) {
@@ -659,13 +706,23 @@ static int batch_run_all(const batch_opts *o) {
   }
   for (size_t i = 0; i < count; i++)
     if (i % (size_t)o->shard_n == (size_t)o->shard_i) r.todo[r.n_todo++] = i;
+  /* J workers, no more than the shard has lines; the thread budget is split between them. */
+  const long jobs = o->jobs < (long)r.n_todo ? o->jobs : (long)(r.n_todo ? r.n_todo : 1);
+  if ((rc = batch_model_open(&r, jobs))) {
+    status = rc;
+    goto cleanup;
+  }
+  if (kat_cli_mkdirs(o->out)) {
+    fprintf(stderr, "katana batch: cannot create '%s': %s\n", o->out, strerror(errno));
+    goto cleanup;
+  }
   if (gethostname(r.host, sizeof r.host)) snprintf(r.host, sizeof r.host, "unknown");
   r.host[sizeof r.host - 1] = '\0';
   r.tty = !o->quiet && isatty(2);
   r.t0_ms = now_ms();
   if (!o->quiet)
     fprintf(stderr, "katana batch: shard %ld/%ld (%s): %zu of %zu lines, %ld at once\n", o->shard_i,
-            o->shard_n, o->shard_from, r.n_todo, count, o->jobs);
+            o->shard_n, o->shard_from, r.n_todo, count, jobs);
   g_signo = 0;
   if (pipe(g_wake) == 0 && pthread_create(&watcher, NULL, watch_main, &r) == 0) {
     watching = 1;
@@ -678,7 +735,6 @@ static int batch_run_all(const batch_opts *o) {
     if (old_int.sa_handler != SIG_IGN) sigaction(SIGINT, &sa, NULL);
     if (old_term.sa_handler != SIG_IGN) sigaction(SIGTERM, &sa, NULL);
   }
-  const long jobs = o->jobs < (long)r.n_todo ? o->jobs : (long)(r.n_todo ? r.n_todo : 1);
   for (int j = 0; j < jobs; j++) {
     workers[j].r = &r;
     workers[j].slot = j;
@@ -718,6 +774,7 @@ cleanup:
   if (g_wake[1] >= 0) close(g_wake[1]);
   g_wake[0] = g_wake[1] = -1;
   free(r.todo);
+  kat_model_release(r.model);
   kat_batch_manifest_destroy(m);
   pthread_mutex_destroy(&r.mu);
   return status;

@@ -40,6 +40,7 @@
 #include "cli_overlay.h"
 #include "cli_parse.h"
 #include "cli_results.h"
+#include "track_run.h"
 #include "katana/katana.h"
 
 static void track_usage(FILE *f) {
@@ -108,15 +109,13 @@ typedef struct track_opts {
   kat_source_options source;
   double box[4]; /* the classic single box (classic = 1) */
   /* Filled by track_prepare: every prompt (the --box/--box-file/--point ones first, then the
-   * file's, whose masks stay owned by file_prompts), its origin for messages, and the sorted
-   * distinct object ids. classic: one box for object 0 on frame 0 from --box/--box-file and
-   * nothing else, opened as before the several-object work (kat_stream_open with the box). */
+   * file's, whose masks stay owned by file_prompts) and its origin for messages. classic: one box
+   * for object 0 on frame 0 from --box/--box-file and nothing else, opened as before the
+   * several-object work (kat_stream_open with the box). */
   kat_prompt_list *file_prompts;
   kat_prompt_entry *prompts;
   char (*origin)[64];
   size_t n_prompts;
-  int *ids;
-  int n_ids;
   int classic;
 } track_opts;
 
@@ -253,13 +252,8 @@ static int track_parse(int argc, char **argv, track_opts *o) {
   return 0;
 }
 
-static int cmp_int(const void *a, const void *b) {
-  const int x = *(const int *)a, y = *(const int *)b;
-  return (x > y) - (x < y);
-}
-
 /* Builds o->prompts from --box/--box-file/--point (already parsed into o->box for box 0) and the
- * prompts file, and the sorted distinct ids. 0, or 2 with the message printed. */
+ * prompts file. 0, or 2 with the message printed. */
 static int collect_prompts(track_opts *o, int have_box0) {
   char err[KAT_ERROR_SIZE], why[256];
   if (o->prompts_path && kat_prompts_load(o->prompts_path, &o->file_prompts, err, sizeof err)) {
@@ -271,8 +265,7 @@ static int collect_prompts(track_opts *o, int have_box0) {
   const size_t n = (size_t)n_cli_boxes + (o->n_points && !n_cli_boxes ? 1 : 0) + n_file;
   o->prompts = calloc(n, sizeof *o->prompts);
   o->origin = calloc(n, sizeof *o->origin);
-  o->ids = calloc(n, sizeof *o->ids);
-  if (!o->prompts || !o->origin || !o->ids) {
+  if (!o->prompts || !o->origin) {
     fprintf(stderr, "katana track: out of memory\n");
     return 2;
   }
@@ -310,11 +303,6 @@ static int collect_prompts(track_opts *o, int have_box0) {
   }
   o->n_prompts = k;
   o->classic = !o->prompts_path && !o->n_points && n_cli_boxes == 1;
-  for (size_t i = 0; i < k; i++) o->ids[i] = o->prompts[i].obj_id;
-  qsort(o->ids, k, sizeof *o->ids, cmp_int);
-  o->n_ids = 0;
-  for (size_t i = 0; i < k; i++)
-    if (o->n_ids == 0 || o->ids[o->n_ids - 1] != o->ids[i]) o->ids[o->n_ids++] = o->ids[i];
   return 0;
 }
 
@@ -382,14 +370,7 @@ static int track_prepare(track_opts *o) {
    * says otherwise each module's session gets half of them (docs/performance.md: on 2 cores,
    * pipelined with 1 thread per session is 1.3x the best sequential configuration). */
   if (o->pipeline < 0) o->pipeline = 1;
-  if (o->pipeline && !o->threads) {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    char half[32];
-    snprintf(half, sizeof half, "%ld", cores > 2 ? cores / 2 : 1);
-    for (int m = 0; m < KAT_MODULE_COUNT; m++)
-      if (ep->module[m].kind == KAT_EP_CPU && ep->module[m].intra_op_threads == 0)
-        kat_ep_profile_set(ep, m, "intra_op_threads", half);
-  }
+  if (o->pipeline && !o->threads) kat_ep_profile_share_cores(ep, 0, 2);
   return 0;
 }
 
@@ -571,350 +552,101 @@ static void watch_stop(interrupt_watch *w) {
   w->started = 0;
 }
 
-/* ---- writing results ---- */
+/* ---- the run (track_run.c) ---- */
 
-static double wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+/* What the run's callbacks reach: the signal watcher and the outcome (for the FPS). */
+typedef struct progress_ctx {
+  interrupt_watch *w;
+  kat_cli_track_outcome *out;
+} progress_ctx;
+
+static void on_stream(void *ctx, kat_stream *st) {
+  watch_set_stream(((progress_ctx *)ctx)->w, st);
 }
 
-/* Draws the overlay of one result into ov ([h, w*3] u8 RGB24, a copy of the frame). */
-static void draw_overlay(uint8_t *ov, int w, int h, const kat_track_result *res) {
-  static const uint8_t k_tracked[3] = {255, 64, 32};
-  static const uint8_t k_occluded[3] = {255, 210, 0};
-  static const uint8_t k_lost[3] = {160, 160, 160};
-  const uint8_t *color = res->presence == KAT_PRESENCE_TRACKED    ? k_tracked
-                         : res->presence == KAT_PRESENCE_OCCLUDED ? k_occluded
-                                                                  : k_lost;
-  const size_t stride = (size_t)w * 3;
-  if (res->presence == KAT_PRESENCE_TRACKED) {
-    float box[4] = {(float)res->box[0], (float)res->box[1], (float)res->box[2], (float)res->box[3]};
-    kat_overlay_draw(ov, stride, w, h, res->mask, res->mask_stride, res->box_valid ? box : NULL,
-                     color, 0.45f);
-  } else {
-    /* Occluded or lost: no tint; the Kalman prediction (where SAMURAI expects the object), or
-     * the last box, dashed in the state's colour. */
-    const double *b = res->has_kf_box ? res->kf_box : res->box;
-    if (b[2] > 0 && b[3] > 0) kat_cli_overlay_dashed_box(ov, stride, w, h, b, color);
-  }
-  char label[96];
-  const int empty_mask = res->presence == KAT_PRESENCE_TRACKED && !res->box_valid;
-  snprintf(label, sizeof label, "#%lld %s%s %.2f", (long long)res->source_index,
-           kat_presence_name(res->presence), empty_mask ? " empty" : "", (double)res->object_score);
-  kat_cli_overlay_text(ov, stride, w, h, 4, 4, label, color);
+static int on_interrupted(void *ctx) {
+  return watch_signal(((progress_ctx *)ctx)->w);
 }
 
-/* Several objects: a colour per object (by position in the sorted ids), the state by the box
- * style (tracked: tinted mask and solid box; occluded or lost: dashed), and "id N state score"
- * labels stacked at the top left. */
-static void draw_overlay_objects(uint8_t *ov, int w, int h, const kat_track_result *res, int n) {
-  static const uint8_t k_palette[8][3] = {{255, 64, 32},   {32, 160, 255}, {64, 220, 64},
-                                          {255, 210, 0},   {220, 64, 255}, {0, 230, 210},
-                                          {255, 128, 192}, {180, 180, 80}};
-  const size_t stride = (size_t)w * 3;
-  const int s = h >= 720 ? 3 : h >= 240 ? 2 : 1; /* the glyph scale of kat_cli_overlay_text */
-  for (int k = 0; k < n; k++) {
-    const kat_track_result *r = &res[k];
-    const uint8_t *color = k_palette[(unsigned)r->obj_id % 8u];
-    if (r->presence == KAT_PRESENCE_TRACKED) {
-      float box[4] = {(float)r->box[0], (float)r->box[1], (float)r->box[2], (float)r->box[3]};
-      kat_overlay_draw(ov, stride, w, h, r->mask, r->mask_stride, r->box_valid ? box : NULL, color,
-                       0.45f);
-    } else {
-      const double *b = r->has_kf_box ? r->kf_box : r->box;
-      if (b[2] > 0 && b[3] > 0) kat_cli_overlay_dashed_box(ov, stride, w, h, b, color);
-    }
-  }
-  for (int k = 0; k < n; k++) {
-    const kat_track_result *r = &res[k];
-    char label[96];
-    snprintf(label, sizeof label, "id %d %s%s %.2f", r->obj_id, kat_presence_name(r->presence),
-             r->presence == KAT_PRESENCE_TRACKED && !r->box_valid ? " empty" : "",
-             (double)r->object_score);
-    kat_cli_overlay_text(ov, stride, w, h, 4, 4 + k * 8 * s, label,
-                         k_palette[(unsigned)r->obj_id % 8u]);
-  }
+/* The progress line (frames, FPS, ETA) on a terminal. */
+static void on_frame(void *ctx, size_t i, long total, const kat_track_result *res, int count) {
+  const kat_cli_track_outcome *out = ((progress_ctx *)ctx)->out;
+  (void)res;
+  (void)count;
+  double fps = i > 0 && out->elapsed_ms > 0 ? (double)i * 1000.0 / out->elapsed_ms : 0.0;
+  fprintf(stderr, "\rframe %zu", i + 1);
+  if (total > 0) fprintf(stderr, "/%ld", total);
+  fprintf(stderr, "  %.1f FPS", fps);
+  if (total > 0 && fps > 0) fprintf(stderr, "  ETA %.0f s", (double)(total - (long)i - 1) / fps);
+  fputs("   ", stderr);
 }
 
-/* One object's outputs: DIR itself with one object, DIR/objects/<id> with several. */
-typedef struct obj_out {
-  int id;
-  int fb, fj;       /* boxes.txt, results.jsonl (O_APPEND), -1 when closed */
-  int seen;         /* a record came on this frame */
-  char dir[4200];   /* the object's results folder */
-  char masks[4200]; /* its masks/ folder */
-} obj_out;
-
-/* Creates and opens the outputs of every object (after the earlier run's were cleared). */
-static int open_objects(const track_opts *o, obj_out *outs, int multi) {
-  for (int k = 0; k < o->n_ids; k++) {
-    obj_out *ob = &outs[k];
-    char why[4600];
-    if (multi) {
-      snprintf(ob->dir, sizeof ob->dir, "%s/objects/%d", o->out_dir, ob->id);
-      if (kat_cli_mkdirs(ob->dir) != 0) {
-        fprintf(stderr, "katana track: cannot create '%s': %s\n", ob->dir, strerror(errno));
-        return -1;
-      }
-      if (kat_cli_out_clear(ob->dir, why, sizeof why)) {
-        fprintf(stderr, "katana track: %s\n", why);
-        return -1;
-      }
-    } else {
-      snprintf(ob->dir, sizeof ob->dir, "%s", o->out_dir);
-    }
-    int n = snprintf(ob->masks, sizeof ob->masks, "%s/masks", ob->dir);
-    if (n < 0 || (size_t)n >= sizeof ob->masks) {
-      fprintf(stderr, "katana track: the output path '%s' is too long\n", ob->dir);
-      return -1;
-    }
-    if (o->masks && mkdir(ob->masks, 0777) && errno != EEXIST) {
-      fprintf(stderr, "katana track: cannot create '%s': %s\n", ob->masks, strerror(errno));
-      return -1;
-    }
-    if ((ob->fb = kat_cli_open_out(ob->dir, "boxes.txt", "katana track")) < 0) return -1;
-    if ((ob->fj = kat_cli_open_out(ob->dir, "results.jsonl", "katana track")) < 0) return -1;
-  }
-  return 0;
+/* Prints the warnings for prompts past the end and the summary line. */
+static void track_report(const track_opts *o, const kat_cli_track_outcome *out) {
+  const size_t i = out->frames;
+  for (size_t k = 0; k < o->n_prompts; k++)
+    if (o->prompts[k].frame >= (int64_t)i)
+      fprintf(stderr,
+              "katana track: warning: %s (frame %lld, object %d) was not applied: the "
+              "video has %zu frames\n",
+              o->origin[k], (long long)o->prompts[k].frame, o->prompts[k].obj_id, i);
+  if (o->quiet) return;
+  const kat_stream_stats *ss = &out->stats;
+  fprintf(stderr,
+          "katana track: %zu frames (%s), %.1f wall FPS after the first frame, frame interval "
+          "p50 %.1f ms p95 %.1f ms, latency p50 %.1f ms p95 %.1f ms; results in %s\n",
+          i, o->pipeline ? "pipelined" : "sequential",
+          i > 1 && out->elapsed_ms > 0 ? (double)(i - 1) * 1000.0 / out->elapsed_ms : 0.0,
+          ss->p50_ms[5], ss->p95_ms[5], ss->p50_ms[4], ss->p95_ms[4], o->out_dir);
+  if (ss->dropped) fprintf(stderr, "katana track: %lld frames dropped\n", (long long)ss->dropped);
 }
 
-/* Queues every prompt on the stream. Masks must have the video's size (checked here, as the
- * library checks it only when the prompt applies). 0, or the exit status with the message
- * printed. */
-static int queue_prompts(const track_opts *o, kat_stream *st, const kat_source_info *info) {
-  for (size_t k = 0; k < o->n_prompts; k++) {
-    const kat_prompt_entry *e = &o->prompts[k];
-    if (e->prompt.mask && info->width > 0 &&
-        (e->prompt.mask_width != info->width || e->prompt.mask_height != info->height)) {
-      fprintf(stderr, "katana track: %s: %s: the mask is %dx%d, the video %dx%d\n", o->prompts_path,
-              o->origin[k] + strlen("--prompts "), e->prompt.mask_width, e->prompt.mask_height,
-              info->width, info->height);
-      return 2;
-    }
-    int rc = kat_stream_add_prompt(st, e->obj_id, e->frame, &e->prompt);
-    if (rc) {
-      fprintf(stderr, "katana track: %s%s%s (frame %lld, object %d): %s: %s\n",
-              o->prompts_path && strncmp(o->origin[k], "--prompts", 9) == 0 ? o->prompts_path : "",
-              o->prompts_path && strncmp(o->origin[k], "--prompts", 9) == 0 ? ": " : "",
-              strncmp(o->origin[k], "--prompts ", 10) == 0 ? o->origin[k] + 10 : o->origin[k],
-              (long long)e->frame, e->obj_id, kat_status_name(rc), kat_stream_prompt_error(st));
-      return rc == KAT_ENOTSUP || rc == KAT_ERUNTIME || rc == KAT_ENOMEM ? 1 : 2;
-    }
-  }
-  return 0;
-}
-
-static obj_out *find_obj(obj_out *outs, int n, int id) {
-  for (int k = 0; k < n; k++)
-    if (outs[k].id == id) return &outs[k];
-  return NULL;
-}
-
-static int track_run(track_opts *o, interrupt_watch *wp, int watching) {
-  int status = 1, rc;
-  kat_stream *st = NULL;
-  kat_video_writer *vw = NULL;
-  uint8_t *ov = NULL; /* [h, w*3] u8: the overlay frame */
-  int ft = -1;        /* tracks.txt with several objects */
-  obj_out *outs = NULL;
-  kat_track_result *res = NULL; /* [n_ids] records of the current frame */
-  char err[KAT_ERROR_SIZE];
-  size_t i = 0;
-  interrupt_watch *const w = wp;
-  const int multi = o->n_ids > 1;
-  kat_stream_options sopt;
-  kat_stream_options_init(&sopt);
-  sopt.tracker = o->tracker;
-  sopt.source = o->source;
-  sopt.pipeline = o->pipeline;
-  sopt.keep_frames = o->overlay != NULL;
-  sopt.max_frames = o->max_frames > 0 ? o->max_frames : 0;
-  outs = calloc((size_t)o->n_ids, sizeof *outs);
-  res = calloc((size_t)o->n_ids, sizeof *res);
-  if (!outs || !res) {
+static int track_run(track_opts *o, interrupt_watch *w, int watching) {
+  kat_cli_track_job job;
+  kat_cli_track_outcome *out = malloc(sizeof *out);
+  if (!out) {
     fprintf(stderr, "katana track: out of memory\n");
-    goto done;
+    return 1;
   }
-  for (int k = 0; k < o->n_ids; k++) {
-    outs[k].id = o->ids[k];
-    outs[k].fb = outs[k].fj = -1;
-  }
-  rc = kat_stream_open(o->model, o->input, o->classic ? o->box : NULL, &sopt, &st, err, sizeof err);
-  if (rc) {
-    fprintf(stderr, "katana track: %s: %s\n", kat_status_name(rc), err);
-    status = rc == KAT_EINVAL ? 2 : 1;
-    goto done;
-  }
-  if (watching) watch_set_stream(w, st);
-  if (watching && watch_signal(w)) goto done; /* interrupted while the models loaded */
-  kat_source_info info;
-  kat_stream_source_info(st, &info);
-  if (!o->classic && (rc = queue_prompts(o, st, &info))) {
-    status = rc;
-    goto done;
-  }
-  long total = o->max_frames;
-  if (info.frame_count > 0)
-    total = o->max_frames > 0 && o->max_frames < info.frame_count ? o->max_frames
-                                                                  : (long)info.frame_count;
-  /* Everything that can fail before the first frame comes first: the folder, then the overlay;
-   * only then are the previous run's results replaced. */
-  if (kat_cli_mkdirs(o->out_dir) != 0) {
-    fprintf(stderr, "katana track: cannot create '%s': %s\n", o->out_dir, strerror(errno));
-    goto done;
-  }
-  if (o->overlay) {
-    double fps = info.fps > 0 ? info.fps : 30.0;
-    ov = malloc((size_t)info.width * (size_t)info.height * 3);
-    if (!ov) {
-      fprintf(stderr, "katana track: out of memory\n");
-      goto done;
-    }
-    rc = kat_video_writer_open(o->overlay, info.width, info.height, fps, &vw, err, sizeof err);
-    if (rc) {
-      fprintf(stderr, "katana track: --overlay: %s: %s\n", kat_status_name(rc), err);
-      goto done;
-    }
-  }
-  char why[4600];
-  if (kat_cli_out_clear(o->out_dir, why, sizeof why)) {
-    fprintf(stderr, "katana track: %s\n", why);
-    goto done;
-  }
-  if (open_objects(o, outs, multi)) goto done;
-  if (multi && (ft = kat_cli_open_out(o->out_dir, "tracks.txt", "katana track")) < 0) goto done;
-
+  progress_ctx pc = {w, out};
+  memset(&job, 0, sizeof job);
+  job.bundle = o->model;
+  job.input = o->input;
+  kat_stream_options_init(&job.sopt);
+  job.sopt.tracker = o->tracker;
+  job.sopt.source = o->source;
+  job.sopt.pipeline = o->pipeline;
+  job.sopt.keep_frames = o->overlay != NULL;
+  job.sopt.max_frames = o->max_frames > 0 ? o->max_frames : 0;
+  job.prompts = o->prompts;
+  job.n_prompts = o->n_prompts;
+  job.origin = (const char(*)[64])o->origin;
+  job.prompts_path = o->prompts_path;
+  job.classic = o->classic;
+  memcpy(job.box, o->box, sizeof job.box);
+  job.out_dir = o->out_dir;
+  job.masks = o->masks;
+  job.overlay = o->overlay;
+  job.ctx = &pc;
   const int tty = !o->quiet && isatty(2);
-  double t_start = 0, elapsed = 0;
-  kat_cli_line_buf line;
-  for (;; i++) {
-    int count = 0;
-    rc = kat_stream_next_objects(st, res, o->n_ids, &count, -1);
-    if (rc == KAT_EOF) break;
-    if (rc == KAT_ECANCELED && watching && watch_signal(w)) break;
-    if (rc) {
-      fprintf(stderr, "%skatana track: frame %zu: %s: %s\n", tty ? "\n" : "", i,
-              kat_status_name(rc), kat_stream_last_error(st));
-      goto done;
-    }
-    if (count > o->n_ids) count = o->n_ids; /* cannot happen: every object has a prompt */
-    int werr = 0;
-    for (int k = 0; k < o->n_ids; k++) outs[k].seen = 0;
-    for (int r = 0; r < count; r++) {
-      const kat_track_result *rr = &res[r];
-      obj_out *ob = find_obj(outs, o->n_ids, rr->obj_id);
-      if (!ob) continue; /* an empty record (obj_id -1): no object on this frame */
-      ob->seen = 1;
-      if (o->masks && rr->mask) {
-        rc = kat_mask_png_write(ob->masks, (int64_t)i, rr->mask, rr->mask_width, rr->mask_height,
-                                rr->mask_stride, err, sizeof err);
-        if (rc) {
-          fprintf(stderr, "katana track: %s\n", err);
-          goto done;
-        }
-      }
-      kat_cli_format_box(&line, rr);
-      werr |= kat_cli_write_line(ob->fb, &line);
-      if (ft >= 0 && rr->box_valid) {
-        kat_cli_line_buf tl;
-        tl.n = 0;
-        tl.overflow = 0;
-        kat_cli_lb_printf(&tl, "%zu,%d,%.0f,%.0f,%.0f,%.0f,", i, rr->obj_id, rr->box[0], rr->box[1],
-                          rr->box[2], rr->box[3]);
-        if (isfinite(rr->object_score))
-          kat_cli_lb_printf(&tl, "%.9g\n", (double)rr->object_score);
-        else
-          kat_cli_lb_printf(&tl, "nan\n");
-        werr |= kat_cli_write_line(ft, &tl);
-      }
-      kat_cli_format_jsonl(&line, rr);
-      werr |= kat_cli_write_line(ob->fj, &line);
-    }
-    /* boxes.txt keeps one line per frame: 0,0,0,0 where the object does not exist (yet). */
-    for (int k = 0; k < o->n_ids; k++) {
-      if (outs[k].seen) continue;
-      line.n = 0;
-      line.overflow = 0;
-      kat_cli_lb_printf(&line, "0,0,0,0\n");
-      werr |= kat_cli_write_line(outs[k].fb, &line);
-    }
-    if (werr) {
-      fprintf(stderr, "katana track: cannot write the results into '%s': %s\n", o->out_dir,
-              strerror(errno));
-      goto done;
-    }
-    const kat_frame *fp = kat_stream_frame(st);
-    if (vw && fp) {
-      for (int y = 0; y < fp->height; y++)
-        memcpy(ov + (size_t)y * (size_t)fp->width * 3, fp->data[0] + (size_t)y * fp->stride[0],
-               (size_t)fp->width * 3);
-      if (multi)
-        draw_overlay_objects(ov, fp->width, fp->height, res, count);
-      else if (count > 0 && res[0].obj_id >= 0)
-        draw_overlay(ov, fp->width, fp->height, &res[0]);
-      if (kat_video_writer_write(vw, ov, (size_t)fp->width * 3)) {
-        fprintf(stderr, "katana track: cannot write the overlay video '%s'\n", o->overlay);
-        goto done;
-      }
-    }
-    /* Wall-clock FPS after the first frame (which includes warm-up). */
-    const double now = wall_ms();
-    if (i == 0) t_start = now;
-    elapsed = now - t_start;
-    if (tty) {
-      double fps = i > 0 && elapsed > 0 ? (double)i * 1000.0 / elapsed : 0.0;
-      fprintf(stderr, "\rframe %zu", i + 1);
-      if (total > 0) fprintf(stderr, "/%ld", total);
-      fprintf(stderr, "  %.1f FPS", fps);
-      if (total > 0 && fps > 0)
-        fprintf(stderr, "  ETA %.0f s", (double)(total - (long)i - 1) / fps);
-      fputs("   ", stderr);
-    }
+  if (watching) {
+    job.on_stream = on_stream;
+    job.interrupted = on_interrupted;
   }
-  if (tty) fputc('\n', stderr);
-  if (!(watching && watch_signal(w)))
-    for (size_t k = 0; k < o->n_prompts; k++)
-      if (o->prompts[k].frame >= (int64_t)i)
-        fprintf(stderr,
-                "katana track: warning: %s (frame %lld, object %d) was not applied: the "
-                "video has %zu frames\n",
-                o->origin[k], (long long)o->prompts[k].frame, o->prompts[k].obj_id, i);
-  if (!o->quiet && !(watching && watch_signal(w))) {
-    kat_stream_stats ss;
-    kat_stream_get_stats(st, &ss);
-    fprintf(stderr,
-            "katana track: %zu frames (%s), %.1f wall FPS after the first frame, frame interval "
-            "p50 %.1f ms p95 %.1f ms, latency p50 %.1f ms p95 %.1f ms; results in %s\n",
-            i, o->pipeline ? "pipelined" : "sequential",
-            i > 1 && elapsed > 0 ? (double)(i - 1) * 1000.0 / elapsed : 0.0, ss.p50_ms[5],
-            ss.p95_ms[5], ss.p50_ms[4], ss.p95_ms[4], o->out_dir);
-    if (ss.dropped) fprintf(stderr, "katana track: %lld frames dropped\n", (long long)ss.dropped);
-  }
-  status = 0;
-done:
-  for (int k = 0; outs && k < o->n_ids; k++) {
-    if (outs[k].fb >= 0 && close(outs[k].fb)) status = 1;
-    if (outs[k].fj >= 0 && close(outs[k].fj)) status = 1;
-  }
-  if (ft >= 0 && close(ft)) status = 1;
-  if (vw && kat_video_writer_close(vw, err, sizeof err)) {
-    fprintf(stderr, "katana track: overlay: %s\n", err);
-    status = 1;
-  }
-  if (watching) watch_set_stream(w, NULL);
-  kat_stream_close(st);
-  free(ov);
-  free(outs);
-  free(res);
+  if (tty) job.on_frame = on_frame;
+  int status = kat_cli_track_run(&job, out);
+  if (tty && out->looped) fputc('\n', stderr);
+  if (status) fprintf(stderr, "katana track: %s\n", out->error);
   int sig = watching ? watch_signal(w) : 0;
+  if (status == 0 && !sig) track_report(o, out);
   if (sig) {
     fprintf(stderr,
             "katana track: interrupted by %s after %zu frames; their results are in %s%s%s\n",
-            sig == SIGINT ? "SIGINT" : "SIGTERM", i, o->out_dir,
+            sig == SIGINT ? "SIGINT" : "SIGTERM", out->frames, o->out_dir,
             o->overlay ? " and the overlay is finished: " : "", o->overlay ? o->overlay : "");
     status = 128 + sig;
   }
+  free(out);
   return status;
 }
 
@@ -931,7 +663,6 @@ int kat_cmd_track(int argc, char **argv) {
   free(o.boxes);
   free(o.prompts);
   free(o.origin);
-  free(o.ids);
   kat_prompts_free(o.file_prompts);
   return rc < 0 ? 0 : rc;
 }
