@@ -39,7 +39,7 @@ static int g_failures;
     }                                                                          \
   } while (0)
 
-#define MAXF 512
+#define MAXF 1024
 #define BOX "96,92,42,29"
 #define BOX1 "200,40,60,50"
 
@@ -147,6 +147,7 @@ typedef struct run_out {
   recs msgs;    /* every object record of every message, in order */
   int messages; /* katana-track messages */
   int ids_seen; /* bit i: a record of object i (i < 31) */
+  long long last_msg_frame;
   guint64 last_prompts_dropped;
   guint64 last_dropped;
   int eos, error;
@@ -191,6 +192,7 @@ static void on_message(run_out *ro, GstMessage *m) {
   gint64 frame = 0;
   gint count = -1;
   gst_structure_get_int64(st, "frame", &frame);
+  ro->last_msg_frame = frame;
   gst_structure_get_int(st, "count", &count);
   gst_structure_get_uint64(st, "dropped", &ro->last_dropped);
   gst_structure_get_uint64(st, "prompts-dropped", &ro->last_prompts_dropped);
@@ -574,11 +576,16 @@ int main(void) {
     static run_out ro;
     memset(&ro, 0, sizeof ro);
     for (int j = 0; j < 5; j++) ro.prompt_frames[j] = -1;
+    /* At run time: add object 1 (a downstream event) on frame 120, remove 0 on frame 150. */
+    ro.prompt_frames[1] = 120;
+    ro.prompt_frames[3] = 150;
+    const double add1[4] = {20, 20, 50, 50};
+    memcpy(ro.prompt_box[1], add1, sizeof add1);
     const int n = 240; /* 8 s: the stream opens (sessions) while the first frames pass */
     snprintf(desc, sizeof desc,
              "videotestsrc is-live=true num-buffers=%d pattern=ball ! "
              "video/x-raw,format=RGB,width=320,height=240,framerate=30/1 ! "
-             "katanatrack name=kt boxes=\"0:130,90,60,60;1:20,20,50,50\" ! fakesink sync=true",
+             "katanatrack name=kt boxes=\"0:130,90,60,60;2:200,150,50,50\" ! fakesink sync=true",
              n);
     const gint64 t0 = g_get_monotonic_time();
     run_pipeline(desc, &ro, 120);
@@ -592,19 +599,33 @@ int main(void) {
     CHECK(ro.over_interval <= n / 50 && ro.max_hold_ns < 100000000,
           "live: %d buffers held longer than one frame interval, the longest %.1f ms",
           ro.over_interval, (double)ro.max_hold_ns / 1e6);
-    CHECK(ro.messages > 0 && ro.ids_seen == 3, "live: %d results, objects seen 0x%x (want 0x3)",
+    CHECK(ro.messages > 0 && ro.ids_seen == 7, "live: %d results, objects seen 0x%x (want 0x7)",
           ro.messages, ro.ids_seen);
+    /* A prompt applies to the next frame the tracker takes: in live mode that frame may be
+     * older than the one the prompt came with by the pipeline's latency. */
+    long long last0 = -1, first1 = -1;
+    for (int i = 0; i < ro.msgs.n; i++) {
+      const rec *r = &ro.msgs.r[i];
+      if (r->id == 0 && r->frame > last0) last0 = r->frame;
+      if (r->id == 1 && (first1 < 0 || r->frame < first1)) first1 = r->frame;
+    }
+    CHECK(first1 > 60 && last0 >= 0 && last0 < ro.last_msg_frame,
+          "live: object 1 (added on 120) first on frame %lld, object 0 (removed on 150) last on "
+          "%lld, the last message on %lld",
+          first1, last0, ro.last_msg_frame);
     CHECK(ro.messages < n, "live: %d results for %d frames: nothing was dropped?", ro.messages, n);
     CHECK(ro.last_dropped > 0, "live: the messages report no drops");
     CHECK(ro.dropped_prop >= ro.last_dropped, "live: property dropped %llu < last message's %llu",
           (unsigned long long)ro.dropped_prop, (unsigned long long)ro.last_dropped);
     CHECK(wall < n / 30.0 + 10.0, "live: %d frames at 30 FPS took %.1f s", n, wall);
     printf(
-        "live: %d frames in, %d out in %.2f s, %d tracked (results, two objects each), last "
-        "message reports %llu dropped, property dropped %llu at EOS, longest hold in the "
-        "element %.2f ms, %d buffers held over one frame interval (33.3 ms)\n",
+        "live: %d frames in, %d out in %.2f s, %d tracked (results), last message reports "
+        "%llu dropped, property dropped %llu at EOS, longest hold in the element %.2f ms, %d "
+        "buffers held over one frame interval (33.3 ms); object 1 added on 120 first on "
+        "%lld, object 0 removed on 150 last on %lld\n",
         ro.buffers_in, ro.buffers_out, wall, ro.messages, (unsigned long long)ro.last_dropped,
-        (unsigned long long)ro.dropped_prop, (double)ro.max_hold_ns / 1e6, ro.over_interval);
+        (unsigned long long)ro.dropped_prop, (double)ro.max_hold_ns / 1e6, ro.over_interval, first1,
+        last0);
   }
 
   char rm[4200];
