@@ -36,13 +36,15 @@
  * producer thread takes the newest frame from the mailbox and kat_stream_try_push-es it into
  * a drop_oldest stream (the resize runs there); a worker thread opens the stream (session
  * creation never blocks upstream), owns its consumer side, applies the queued prompts between
- * kat_stream_next_objects calls, publishes the newest results under res_lock and posts the
- * messages (only for frames with at least one object: an empty result names no frame). Frames
- * not tracked are counted: overwritten in the mailbox, dropped by the stream, refused by it (no
- * free slot) or arriving while the stream opens; the sum is in every message ("dropped") and in
- * the read-only property "dropped". Not live: every frame is pushed and its own results taken
- * before the buffer goes on, so results are in frame order and equal `katana track`'s, and
- * every frame gets a message (count 0 when no object exists on it).
+ * kat_stream_next_objects calls (a prompt lands on the next frame the tracker takes, older
+ * than the frame it came with by the frames already in the stream's queues), publishes the
+ * newest results under res_lock and posts the messages (only for frames with at least one
+ * object: an empty result names no frame). Frames not tracked are counted: overwritten in the
+ * mailbox, dropped by the stream, refused by it (no free slot) or arriving while the stream
+ * opens; the sum is in every message ("dropped") and in the read-only property "dropped". The
+ * stream's drop count is read with kat_stream_get_stats once per result. Not live: every frame is
+ * pushed and its own results taken before the buffer goes on, so results are in frame order and
+ * equal `katana track`'s, and every frame gets a message (count 0 when no object exists on it).
  *
  * Thread-safety: properties and the prompt queue are guarded by the object lock. Live mode: the
  * stream by `lock` (producer and worker), the mailbox by mbox_lock, results and counters by
@@ -668,6 +670,7 @@ static gpointer worker_main(gpointer data) {
   return NULL;
 }
 
+/* A kat_frame viewing mailbox slot i (RGB24 or NV12, see the struct). */
 static void slot_frame(KatanaTrack *kt, int i, kat_frame *k) {
   memset(k, 0, sizeof *k);
   const int W = kt->info_w, H = kt->info_h;
