@@ -1,6 +1,7 @@
 /*
- * katanatrack: a GStreamer video filter that tracks an object with libkatana's stream API
- * (include/katana/stream.h) and attaches the result to every buffer.
+ * katanatrack: a GStreamer video filter that tracks any number of objects (up to max-objects)
+ * on one libkatana push-mode stream (include/katana/stream.h) and attaches the results to every
+ * buffer.
  *
  * Input: RGB, RGBx, BGRx, NV12 or I420 system-memory frames, tracked in place (the buffer
  * passes through unchanged unless draw=true). RGB and NV12 go to the tracker as they are; RGBx
@@ -9,36 +10,46 @@
  *
  * Output per frame and object: a GstVideoRegionOfInterestMeta (roi_type "katana", id = object
  * id, the box in pixels) with a "katana/track" param structure (frame, presence, object-score,
- * iou, candidate, box-valid), an element message "katana-track" on the bus with the same fields
- * and the drop counts, and with masks=true a "katana/mask" param (width, height, a GstBuffer of
- * width x height u8, 255 = object).
+ * iou, candidate, box-valid), and with masks=true a "katana/mask" param (width, height, a
+ * GstBuffer of width x height u8, 255 = object, from a pool allocated when tracking starts; a
+ * mask is left out, and counted in masks-skipped, while downstream holds every pool buffer).
+ * Per frame with a result, an element message "katana-track": frame, track-frame, count,
+ * dropped, prompts-dropped, masks-skipped and "objects", an array of "katana-object" structures
+ * (id, x, y, w, h, box-valid, presence, object-score, iou, candidate, dropped-before).
  *
- * Prompts: the box property starts the track on the first frame. At run time the action signals
- * add-object / reseed-object (id, x, y, w, h) and remove-object (id), or a custom event named
- * "katana-prompt" (op = "add" | "reseed" | "remove", id, x, y, w, h) sent upstream to the
- * element or serialized downstream through it, take effect on the next frame. With this
- * libkatana one object is tracked at a time: add-object with the tracked id re-seeds it, with
- * another id it is refused (returns FALSE).
+ * Prompts: `box` (object 0) and `boxes` ("id:x,y,w,h;id:x,y,w,h") start objects on the first
+ * frame. At run time the action signals add-object / reseed-object (id, x, y, w, h) and
+ * remove-object (id), or a custom event named "katana-prompt" (op = "add" | "reseed" |
+ * "remove", id, x, y, w, h) sent upstream to the element or serialized downstream through it,
+ * are queued (at most KT_PROMPT_QUEUE; a full queue refuses the prompt and counts it in
+ * prompts-dropped) and applied, in order, to the next frame that reaches the tracker.
+ * add-object with a new id starts an object (refused beyond max-objects); add-object or
+ * reseed-object with a tracked id corrects that object on that frame (kat_stream_add_prompt's
+ * re-seed; a format 2 bundle); reseed-object and remove-object of an id not added are refused.
+ * A signal returns FALSE when it refuses; a prompt the stream refuses later is a warning.
  *
  * DESIGN (live sources). When the upstream latency query says the source is live (live=auto)
  * or live=on, the streaming thread never waits for the tracker, nor for the preprocessing: it
  * copies the frame (converted to RGB24 or NV12) into a three-slot mailbox, swaps an index
- * under mbox_lock and attaches the newest result available (results lag the video by the
- * tracker's latency; the meta's "frame" field names the source frame it belongs to). A
+ * under mbox_lock and attaches the newest results available (results lag the video by the
+ * tracker's latency; the meta's "frame" field names the source frame they belong to). A
  * producer thread takes the newest frame from the mailbox and kat_stream_try_push-es it into
- * a drop_oldest stream (the resize runs there); a worker thread owns the stream's consumer
- * side: it opens the stream when a prompt arrives (session creation never blocks upstream),
- * calls kat_stream_next_timeout, publishes the newest result under res_lock and posts the
- * messages. Frames not tracked are counted: overwritten in the mailbox, dropped by the stream,
- * refused by it (no free slot) or arriving while no stream is open; the sum is in every
- * message ("dropped") and in the read-only property "dropped". Not live: every frame is pushed
- * and its own result taken before the buffer goes on, so results are in frame order and equal
- * `katana track`'s.
+ * a drop_oldest stream (the resize runs there); a worker thread opens the stream (session
+ * creation never blocks upstream), owns its consumer side, applies the queued prompts between
+ * kat_stream_next_objects calls (a prompt lands on the next frame the tracker takes, older
+ * than the frame it came with by the frames already in the stream's queues), publishes the
+ * newest results under res_lock and posts the messages (only for frames with at least one
+ * object: an empty result names no frame). Frames not tracked are counted: overwritten in the
+ * mailbox, dropped by the stream, refused by it (no free slot) or arriving while the stream
+ * opens; the sum is in every message ("dropped") and in the read-only property "dropped". The
+ * stream's drop count is read with kat_stream_get_stats once per result. Not live: every frame is
+ * pushed and its own results taken before the buffer goes on, so results are in frame order and
+ * equal `katana track`'s, and every frame gets a message (count 0 when no object exists on it).
  *
- * Thread-safety: properties are guarded by the object lock. Live mode: the stream and its
- * open/close requests by `lock` (producer and worker), the mailbox by mbox_lock, results and
- * counters by res_lock; the streaming thread takes only the last two, each for a few copies.
- * Not live: the stream is used by the streaming thread only.
+ * Thread-safety: properties and the prompt queue are guarded by the object lock. Live mode: the
+ * stream by `lock` (producer and worker), the mailbox by mbox_lock, results and counters by
+ * res_lock; the streaming thread takes only the last two, each for a few copies. Not live: the
+ * stream is used by the streaming thread only.
  */
 #define _GNU_SOURCE
 #include <gst/gst.h>
@@ -51,9 +62,19 @@
 #include "katana/katana.h"
 
 #define KT_FORMATS "{ RGB, RGBx, BGRx, NV12, I420 }"
+/* Prompts waiting for the next frame, and entries of the boxes property. */
+#define KT_PROMPT_QUEUE 64
+/* The largest max-objects (kat_tracker_options.max_objects' limit). */
+#define KT_MAX_OBJECTS 1024
 
 typedef enum { LIVE_AUTO = 0, LIVE_ON = 1, LIVE_OFF = 2 } live_mode;
 typedef enum { OP_NONE = 0, OP_ADD, OP_RESEED, OP_REMOVE } prompt_op;
+
+typedef struct kt_prompt {
+  prompt_op op;
+  gint id;
+  gdouble box[4];
+} kt_prompt;
 
 typedef struct _KatanaTrack {
   GstVideoFilter parent;
@@ -62,41 +83,48 @@ typedef struct _KatanaTrack {
   gchar *ep;
   gdouble box[4];
   gboolean has_box;
+  kt_prompt boxes[KT_PROMPT_QUEUE]; /* the boxes property, op OP_ADD */
+  gint n_boxes;
   gchar *selection;
   gboolean draw, masks, pipeline;
-  gint threads;
+  gint threads, max_objects;
   live_mode live_prop;
-  /* A prompt for the next frame (object lock). */
-  prompt_op op;
-  gint op_id;
-  gdouble op_box[4];
-  /* Streaming state. */
-  gboolean live;        /* decided on the first frame */
-  gboolean first_frame; /* no frame seen since start */
-  gint64 frame_no;      /* frames seen by the element since start */
-  gint64 stream_base;   /* frame_no of the current stream's first frame */
-  kat_stream *stream;   /* guarded by lock in live mode */
-  gint obj_id;          /* the tracked object's id, -1 when none */
-  gint info_w, info_h;  /* the negotiated size and format */
+  /* The prompt queue (object lock): a ring of pq_len prompts from pq_head, and the ids added
+   * and not removed (what the queued prompts will leave tracked), to refuse at once. */
+  kt_prompt pq[KT_PROMPT_QUEUE];
+  gint pq_head, pq_len;
+  gint ids[KT_MAX_OBJECTS];
+  gint n_ids;
+  guint64 prompts_dropped;
+  /* Streaming state, sized at the first frame (max_objects records, masks). */
+  gboolean live;         /* decided on the first frame */
+  gboolean first_frame;  /* no frame seen since start */
+  gint64 frame_no;       /* frames seen by the element since start */
+  gint64 stream_base;    /* frame_no of the stream's first pushed frame (-1: none yet) */
+  gint64 tracked;        /* frames the stream's tracker has taken (prompts name the next) */
+  gint cap;              /* records per frame: max_objects when tracking started */
+  kat_track_result *res; /* [cap] this frame's records (the consumer's) */
+  kat_stream *stream;    /* guarded by lock in live mode */
+  GstBufferPool *mpool;  /* masks=true: [h, w] u8 mask buffers */
+  guint64 masks_skipped; /* masks left out: every pool buffer held downstream (res_lock) */
+  gint info_w, info_h;   /* the negotiated size and format */
   GstVideoFormat info_fmt;
   uint8_t *conv; /* [h, w*3] u8 RGB24 (RGBx/BGRx) or [h/2, w] u8 UV (I420) */
   size_t conv_stride;
-  /* Live mode: the worker and what it shares with the streaming thread (lock, cond). */
+  /* Live mode: the worker and what it shares with the producer (lock, cond). */
   GThread *worker;
   GMutex lock;
   GCond cond;
   gboolean stop;
-  gboolean want_open; /* a stream should be opened with open_box / open_id */
-  gdouble open_box[4];
-  gint open_id;
-  gboolean want_close;
-  gboolean opening;        /* the worker is opening a stream */
-  kat_track_result latest; /* newest result (mask not kept) */
-  gboolean has_latest;
-  guint8 *latest_mask; /* [h, w] u8 copy of the newest mask when masks=true */
-  gint64 latest_frame; /* element frame number of the newest result */
-  guint64 dropped;     /* frames not tracked (stream drops + frames it could not take) */
-  guint64 refused;     /* frames the stream could not take, or with no stream open */
+  gboolean opening; /* the worker is opening the stream: frames pushed meanwhile are refused */
+  /* Live mode, the newest results, read by the streaming thread (res_lock). */
+  GMutex res_lock;
+  kat_track_result *latest; /* [cap] (mask pointers cleared) */
+  gint n_latest;
+  guint8 *latest_masks; /* [cap, h, w] u8 copies of the newest masks when masks=true */
+  gint64 latest_frame;  /* element frame number of the newest results */
+  guint64 dropped;      /* frames not tracked (stream drops + frames it could not take) */
+  guint64 refused;      /* frames the stream could not take, or while it opens */
   /* Live mode, the mailbox between the streaming thread and the producer thread (mbox_lock,
    * mbox_cond): three frame slots, a triple buffer. The streaming thread fills slot `w` and
    * swaps it with `r` (an unread frame there is overwritten and counted in mbox_dropped); the
@@ -109,14 +137,7 @@ typedef struct _KatanaTrack {
   gint64 slot_frame[3];
   int w, r, b;
   gboolean has_ready, pstop;
-  prompt_op pend_op;
-  gint pend_id;
-  gdouble pend_box[4];
   guint64 mbox_dropped;
-  /* Results, read by the streaming thread (res_lock): latest, has_latest, latest_mask,
-   * latest_frame, latest_id, dropped, refused. */
-  GMutex res_lock;
-  gint latest_id;
 } KatanaTrack;
 
 typedef struct _KatanaTrackClass {
@@ -137,13 +158,16 @@ enum {
   PROP_MODEL,
   PROP_EP,
   PROP_BOX,
+  PROP_BOXES,
+  PROP_MAX_OBJECTS,
   PROP_SELECTION,
   PROP_DRAW,
   PROP_THREADS,
   PROP_PIPELINE,
   PROP_MASKS,
   PROP_LIVE,
-  PROP_DROPPED
+  PROP_DROPPED,
+  PROP_PROMPTS_DROPPED
 };
 enum { SIG_ADD, SIG_RESEED, SIG_REMOVE, SIG_COUNT };
 static guint signals[SIG_COUNT];
@@ -179,39 +203,114 @@ static gboolean box_ok(const gdouble b[4]) {
   return b[2] > 0 && b[3] > 0;
 }
 
+/* Parses "id:x,y,w,h;id:x,y,w,h" (';' may end it) into out[0..*n-1] (op OP_ADD); FALSE when
+ * an entry is malformed, an id is negative or repeated, or there are over KT_PROMPT_QUEUE. */
+static gboolean parse_boxes(const gchar *s, kt_prompt out[KT_PROMPT_QUEUE], gint *n) {
+  gchar **items = g_strsplit(s, ";", -1);
+  gboolean ok = TRUE;
+  *n = 0;
+  for (gchar **it = items; ok && *it; it++) {
+    gchar *item = g_strstrip(*it);
+    if (!*item) continue;
+    gchar *colon = strchr(item, ':'), *end = NULL;
+    ok = colon && *n < KT_PROMPT_QUEUE;
+    if (!ok) break;
+    *colon = '\0';
+    const gint64 id = g_ascii_strtoll(item, &end, 10);
+    ok = end != item && *end == '\0' && id >= 0 && id <= G_MAXINT &&
+         parse_box(colon + 1, out[*n].box);
+    for (gint i = 0; ok && i < *n; i++) ok = out[i].id != (gint)id;
+    if (ok) {
+      out[*n].op = OP_ADD;
+      out[(*n)++].id = (gint)id;
+    }
+  }
+  g_strfreev(items);
+  return ok;
+}
+
 /* ---- prompts ---- */
 
+static gint id_index(const KatanaTrack *kt, gint id) {
+  for (gint i = 0; i < kt->n_ids; i++)
+    if (kt->ids[i] == id) return i;
+  return -1;
+}
+
+static const char *op_name(prompt_op op) {
+  return op == OP_ADD ? "add-object" : op == OP_RESEED ? "reseed-object" : "remove-object";
+}
+
+/* Queues a prompt for the next frame (object lock held); FALSE when it is refused. */
+static gboolean queue_locked(KatanaTrack *kt, prompt_op op, gint id, const gdouble b[4]) {
+  if (op != OP_REMOVE && (!b || !box_ok(b))) {
+    GST_WARNING_OBJECT(kt, "refused %s %d: the box must be finite with w, h > 0", op_name(op), id);
+    return FALSE;
+  }
+  const gint at = id_index(kt, id);
+  if (id < 0 || (op != OP_ADD && at < 0)) {
+    GST_WARNING_OBJECT(kt, "refused %s %d: no such object was added", op_name(op), id);
+    return FALSE;
+  }
+  if (op == OP_ADD && at < 0 && kt->n_ids >= kt->max_objects) {
+    GST_WARNING_OBJECT(kt, "refused add-object %d: max-objects (%d) objects are tracked", id,
+                       kt->max_objects);
+    return FALSE;
+  }
+  if (kt->pq_len == KT_PROMPT_QUEUE) {
+    kt->prompts_dropped++;
+    GST_WARNING_OBJECT(kt, "refused %s %d: %d prompts already wait for the next frame", op_name(op),
+                       id, KT_PROMPT_QUEUE);
+    return FALSE;
+  }
+  kt_prompt *p = &kt->pq[(kt->pq_head + kt->pq_len++) % KT_PROMPT_QUEUE];
+  p->op = op;
+  p->id = id;
+  for (int i = 0; i < 4; i++) p->box[i] = b ? b[i] : 0;
+  if (op == OP_ADD && at < 0) kt->ids[kt->n_ids++] = id;
+  if (op == OP_REMOVE) kt->ids[at] = kt->ids[--kt->n_ids];
+  return TRUE;
+}
+
 static gboolean queue_prompt(KatanaTrack *kt, prompt_op op, gint id, const gdouble b[4]) {
-  if (op != OP_REMOVE && !box_ok(b)) {
-    GST_WARNING_OBJECT(kt, "refused prompt: the box must be finite with w, h > 0");
-    return FALSE;
-  }
-  if (id < 0) {
-    GST_WARNING_OBJECT(kt, "refused prompt: object id %d < 0", id);
-    return FALSE;
-  }
   GST_OBJECT_LOCK(kt);
-  /* The id the element will track once the prompts queued so far have run. */
-  gint current = kt->op != OP_NONE ? (kt->op == OP_REMOVE ? -1 : kt->op_id) : kt->obj_id;
-  if (kt->op == OP_NONE && kt->has_box && kt->first_frame) current = 0;
-  gboolean ok = TRUE;
-  if (op == OP_ADD && current >= 0 && current != id) {
-    GST_WARNING_OBJECT(kt,
-                       "refused add-object %d: this libkatana tracks one object at a time "
-                       "(object %d is tracked; remove it first)",
-                       id, current);
-    ok = FALSE;
-  } else if (op != OP_ADD && current != id) {
-    GST_WARNING_OBJECT(kt, "refused %s: object %d is not tracked",
-                       op == OP_RESEED ? "reseed-object" : "remove-object", id);
-    ok = FALSE;
-  } else {
-    kt->op = op;
-    kt->op_id = id;
-    if (b) memcpy(kt->op_box, b, sizeof kt->op_box);
-  }
+  const gboolean ok = queue_locked(kt, op, id, b);
   GST_OBJECT_UNLOCK(kt);
   return ok;
+}
+
+/* Moves every queued prompt into out (in order); returns how many. */
+static gint take_prompts(KatanaTrack *kt, kt_prompt out[KT_PROMPT_QUEUE]) {
+  GST_OBJECT_LOCK(kt);
+  const gint n = kt->pq_len;
+  for (gint i = 0; i < n; i++) out[i] = kt->pq[(kt->pq_head + i) % KT_PROMPT_QUEUE];
+  kt->pq_head = (kt->pq_head + n) % KT_PROMPT_QUEUE;
+  kt->pq_len = 0;
+  GST_OBJECT_UNLOCK(kt);
+  return n;
+}
+
+/* Consumer side: applies the queued prompts to the next frame the tracker takes. */
+static void apply_prompts(KatanaTrack *kt, kat_stream *s) {
+  kt_prompt p[KT_PROMPT_QUEUE];
+  const gint n = take_prompts(kt, p);
+  for (gint i = 0; i < n; i++) {
+    int rc;
+    if (p[i].op == OP_REMOVE) {
+      rc = kat_stream_remove_object(s, p[i].id, kt->tracked);
+    } else {
+      kat_prompt kp;
+      kat_prompt_init(&kp);
+      kp.has_box = 1;
+      memcpy(kp.box, p[i].box, sizeof kp.box);
+      rc = kat_stream_add_prompt(s, p[i].id, kt->tracked, &kp);
+    }
+    if (rc)
+      GST_ELEMENT_WARNING(
+          kt, STREAM, FAILED,
+          ("katanatrack: %s %d refused: %s", op_name(p[i].op), p[i].id, kat_stream_prompt_error(s)),
+          ("%s", kat_status_name(rc)));
+  }
 }
 
 static gboolean on_add(KatanaTrack *kt, gint id, gdouble x, gdouble y, gdouble w, gdouble h) {
@@ -233,7 +332,7 @@ static gboolean prompt_event(KatanaTrack *kt, GstEvent *ev) {
   const GstStructure *st = gst_event_get_structure(ev);
   if (!st || !gst_structure_has_name(st, "katana-prompt")) return FALSE;
   const gchar *op = gst_structure_get_string(st, "op");
-  gint id = 0;
+  gint id = -1;
   gdouble b[4] = {NAN, NAN, NAN, NAN};
   gst_structure_get_int(st, "id", &id);
   gst_structure_get_double(st, "x", &b[0]);
@@ -253,9 +352,8 @@ static gboolean prompt_event(KatanaTrack *kt, GstEvent *ev) {
 
 /* ---- the stream ---- */
 
-/* Opens a push-mode stream for a track starting on the next pushed frame. */
-static int stream_open(KatanaTrack *kt, const gdouble box[4], gboolean drop_oldest,
-                       kat_stream **out) {
+/* Opens a push-mode stream without objects (prompts add them). */
+static int stream_open(KatanaTrack *kt, gboolean drop_oldest, kat_stream **out) {
   kat_stream_options o;
   kat_stream_options_init(&o);
   char err[KAT_ERROR_SIZE] = "";
@@ -267,6 +365,7 @@ static int stream_open(KatanaTrack *kt, const gdouble box[4], gboolean drop_olde
   o.pipeline = kt->pipeline ? 1 : 0;
   o.tracker.want_masks = kt->masks ? 1 : 0;
   GST_OBJECT_UNLOCK(kt);
+  o.tracker.max_objects = kt->cap;
   o.drop_oldest = drop_oldest ? 1 : 0;
   int rc = kat_ep_profile_preset(ep, &o.tracker.ep);
   if (rc) {
@@ -295,7 +394,7 @@ static int stream_open(KatanaTrack *kt, const gdouble box[4], gboolean drop_olde
     snprintf(err, sizeof err, "no model given and no default model installed");
     goto done;
   }
-  rc = kat_stream_open(bundle, NULL, box, &o, out, err, sizeof err);
+  rc = kat_stream_open(bundle, NULL, NULL, &o, out, err, sizeof err);
 done:
   if (rc)
     GST_ELEMENT_ERROR(kt, RESOURCE, OPEN_READ, ("katanatrack: %s", err),
@@ -306,50 +405,87 @@ done:
   return rc;
 }
 
-static void post_result(KatanaTrack *kt, const kat_track_result *r, gint id, gint64 frame,
-                        guint64 dropped) {
-  GstStructure *st = gst_structure_new(
-      "katana-track", "frame", G_TYPE_INT64, frame, "track-frame", G_TYPE_INT64,
-      (gint64)r->frame_index, "id", G_TYPE_INT, id, "x", G_TYPE_DOUBLE, r->box[0], "y",
-      G_TYPE_DOUBLE, r->box[1], "w", G_TYPE_DOUBLE, r->box[2], "h", G_TYPE_DOUBLE, r->box[3],
-      "box-valid", G_TYPE_BOOLEAN, r->box_valid ? TRUE : FALSE, "presence", G_TYPE_STRING,
-      kat_presence_name(r->presence), "object-score", G_TYPE_DOUBLE, (double)r->object_score, "iou",
-      G_TYPE_DOUBLE, (double)r->iou_pred, "candidate", G_TYPE_INT, r->candidate, "dropped-before",
-      G_TYPE_INT64, (gint64)r->dropped_before, "dropped", G_TYPE_UINT64, dropped, NULL);
+/* Posts the "katana-track" message of one frame's n records. */
+static void post_results(KatanaTrack *kt, const kat_track_result *r, gint n, gint64 frame,
+                         gint64 track_frame, guint64 dropped) {
+  GValue arr = G_VALUE_INIT;
+  g_value_init(&arr, GST_TYPE_ARRAY);
+  for (gint i = 0; i < n; i++) {
+    GValue v = G_VALUE_INIT;
+    g_value_init(&v, GST_TYPE_STRUCTURE);
+    g_value_take_boxed(
+        &v, gst_structure_new("katana-object", "id", G_TYPE_INT, r[i].obj_id, "x", G_TYPE_DOUBLE,
+                              r[i].box[0], "y", G_TYPE_DOUBLE, r[i].box[1], "w", G_TYPE_DOUBLE,
+                              r[i].box[2], "h", G_TYPE_DOUBLE, r[i].box[3], "box-valid",
+                              G_TYPE_BOOLEAN, r[i].box_valid ? 1 : 0, "presence", G_TYPE_STRING,
+                              kat_presence_name(r[i].presence), "object-score", G_TYPE_DOUBLE,
+                              (double)r[i].object_score, "iou", G_TYPE_DOUBLE,
+                              (double)r[i].iou_pred, "candidate", G_TYPE_INT, r[i].candidate,
+                              "dropped-before", G_TYPE_INT64, (gint64)r[i].dropped_before, NULL));
+    gst_value_array_append_and_take_value(&arr, &v);
+  }
+  GST_OBJECT_LOCK(kt);
+  const guint64 pdropped = kt->prompts_dropped;
+  GST_OBJECT_UNLOCK(kt);
+  g_mutex_lock(&kt->res_lock);
+  const guint64 mskipped = kt->masks_skipped;
+  g_mutex_unlock(&kt->res_lock);
+  GstStructure *st = gst_structure_new("katana-track", "frame", G_TYPE_INT64, frame, "track-frame",
+                                       G_TYPE_INT64, track_frame, "count", G_TYPE_INT, n, "dropped",
+                                       G_TYPE_UINT64, dropped, "prompts-dropped", G_TYPE_UINT64,
+                                       pdropped, "masks-skipped", G_TYPE_UINT64, mskipped, NULL);
+  gst_structure_take_value(st, "objects", &arr);
   gst_element_post_message(GST_ELEMENT(kt), gst_message_new_element(GST_OBJECT(kt), st));
 }
 
-/* The ROI meta (and the mask param) of result r on buf. */
-static void attach_meta(KatanaTrack *kt, GstBuffer *buf, const kat_track_result *r, gint id,
-                        gint64 frame, const guint8 *mask, gint mw, gint mh, size_t mstride) {
+/* A mask buffer from the pool with rows [h, w] u8 of `mask` (stride bytes); NULL, counted in
+ * masks_skipped, when downstream holds every pool buffer. */
+static GstBuffer *mask_buffer(KatanaTrack *kt, const guint8 *mask, gint w, gint h, size_t stride) {
+  GstBuffer *mb = NULL;
+  GstBufferPoolAcquireParams ap = {.flags = GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT};
+  GstMapInfo mi;
+  if (gst_buffer_pool_acquire_buffer(kt->mpool, &mb, &ap) != GST_FLOW_OK || !mb ||
+      gst_buffer_get_size(mb) < (gsize)w * (gsize)h) {
+    if (mb) gst_buffer_unref(mb);
+    g_mutex_lock(&kt->res_lock);
+    kt->masks_skipped++;
+    g_mutex_unlock(&kt->res_lock);
+    return NULL;
+  }
+  if (!gst_buffer_map(mb, &mi, GST_MAP_WRITE)) {
+    gst_buffer_unref(mb);
+    return NULL;
+  }
+  for (gint row = 0; row < h; row++)
+    memcpy(mi.data + (size_t)row * (size_t)w, mask + (size_t)row * stride, (size_t)w);
+  gst_buffer_unmap(mb, &mi);
+  return mb;
+}
+
+/* The ROI meta (and the mask param) of record r on buf. */
+static void attach_meta(KatanaTrack *kt, GstBuffer *buf, const kat_track_result *r, gint64 frame) {
   const double x = r->box[0] > 0 ? r->box[0] : 0, y = r->box[1] > 0 ? r->box[1] : 0;
   GstVideoRegionOfInterestMeta *m = gst_buffer_add_video_region_of_interest_meta(
       buf, "katana", (guint)x, (guint)y, (guint)r->box[2], (guint)r->box[3]);
   if (!m) return;
-  m->id = id;
+  m->id = r->obj_id;
   gst_video_region_of_interest_meta_add_param(
       m, gst_structure_new("katana/track", "frame", G_TYPE_INT64, frame, "presence", G_TYPE_STRING,
                            kat_presence_name(r->presence), "object-score", G_TYPE_DOUBLE,
                            (double)r->object_score, "iou", G_TYPE_DOUBLE, (double)r->iou_pred,
                            "candidate", G_TYPE_INT, r->candidate, "box-valid", G_TYPE_BOOLEAN,
                            r->box_valid ? TRUE : FALSE, NULL));
-  if (mask && mw > 0 && mh > 0) {
-    GstBuffer *mb = gst_buffer_new_allocate(NULL, (gsize)mw * (gsize)mh, NULL);
-    GstMapInfo mi;
-    if (mb && gst_buffer_map(mb, &mi, GST_MAP_WRITE)) {
-      for (gint row = 0; row < mh; row++)
-        memcpy(mi.data + (size_t)row * (size_t)mw, mask + (size_t)row * mstride, (size_t)mw);
-      gst_buffer_unmap(mb, &mi);
-      gst_video_region_of_interest_meta_add_param(
-          m, gst_structure_new("katana/mask", "width", G_TYPE_INT, mw, "height", G_TYPE_INT, mh,
-                               "data", GST_TYPE_BUFFER, mb, NULL));
-    }
-    if (mb) gst_buffer_unref(mb);
-  }
-  (void)kt;
+  const gint mw = r->mask_width, mh = r->mask_height;
+  GstBuffer *mb = r->mask && kt->mpool && mw > 0 && mh > 0
+                      ? mask_buffer(kt, r->mask, mw, mh, r->mask_stride)
+                      : NULL;
+  if (!mb) return;
+  gst_video_region_of_interest_meta_add_param(
+      m, gst_structure_new("katana/mask", "width", G_TYPE_INT, mw, "height", G_TYPE_INT, mh, "data",
+                           GST_TYPE_BUFFER, mb, NULL));
+  gst_buffer_unref(mb);
 }
 
-/* Draws the box outline (2 px) on the frame in its own format: color by presence. */
 static void draw_box(GstVideoFrame *f, const kat_track_result *r) {
   if (!r->box_valid) return;
   static const guint8 rgb[3][3] = {{255, 64, 32}, {255, 210, 0}, {160, 160, 160}};
@@ -459,84 +595,75 @@ static void to_kat_frame(KatanaTrack *kt, GstVideoFrame *f, kat_frame *k) {
 
 /* ---- live mode: the worker thread ---- */
 
+/* Live mode, worker: publishes the `count` records of kt->res for the streaming thread and
+ * posts their message. */
+static void publish(KatanaTrack *kt, kat_stream *s, gint count) {
+  g_mutex_lock(&kt->lock);
+  const gint64 frame = kt->stream_base + (count > 0 ? kt->res[0].source_index : 0);
+  g_mutex_unlock(&kt->lock);
+  kat_stream_stats st;
+  guint64 dropped = 0;
+  if (kat_stream_get_stats(s, &st) == 0) dropped = (guint64)st.dropped;
+  g_mutex_lock(&kt->mbox_lock);
+  dropped += kt->mbox_dropped;
+  g_mutex_unlock(&kt->mbox_lock);
+  const size_t plane = (size_t)kt->info_w * (size_t)kt->info_h;
+  g_mutex_lock(&kt->res_lock);
+  dropped += kt->refused;
+  kt->dropped = dropped;
+  kt->n_latest = count;
+  kt->latest_frame = frame;
+  for (gint i = 0; i < count; i++) {
+    const kat_track_result *r = &kt->res[i];
+    kt->latest[i] = *r;
+    kt->latest[i].mask = NULL;
+    if (kt->latest_masks && r->mask && (size_t)r->mask_width * (size_t)r->mask_height <= plane) {
+      guint8 *d = kt->latest_masks + (size_t)i * plane;
+      for (int y = 0; y < r->mask_height; y++)
+        memcpy(d + (size_t)y * (size_t)r->mask_width, r->mask + (size_t)y * r->mask_stride,
+               (size_t)r->mask_width);
+      kt->latest[i].mask = d;
+      kt->latest[i].mask_stride = (size_t)r->mask_width;
+    }
+  }
+  g_mutex_unlock(&kt->res_lock);
+  if (count > 0) post_results(kt, kt->res, count, frame, kt->tracked - 1, dropped);
+}
+
 static gpointer worker_main(gpointer data) {
   KatanaTrack *kt = data;
-  kat_track_result r;
+  kat_stream *s = NULL;
+  const int orc = stream_open(kt, TRUE, &s);
   g_mutex_lock(&kt->lock);
-  while (!kt->stop) {
-    if (kt->want_close && kt->stream) {
-      kat_stream *s = kt->stream;
-      kt->stream = NULL;
-      g_mutex_unlock(&kt->lock);
-      kat_stream_close(s);
-      g_mutex_lock(&kt->res_lock);
-      kt->has_latest = FALSE;
-      g_mutex_unlock(&kt->res_lock);
-      g_mutex_lock(&kt->lock);
-    }
-    kt->want_close = FALSE;
-    if (kt->want_open) {
-      gdouble box[4];
-      memcpy(box, kt->open_box, sizeof box);
-      const gint id = kt->open_id;
-      kt->want_open = FALSE;
-      kt->opening = TRUE;
-      g_mutex_unlock(&kt->lock);
-      kat_stream *s = NULL;
-      int rc = stream_open(kt, box, TRUE, &s);
-      g_mutex_lock(&kt->lock);
-      kt->opening = FALSE;
-      if (rc == 0) {
-        kt->stream = s;
-        kt->obj_id = id;
-        kt->stream_base = -1; /* set by the next frame pushed */
-      }
-      continue;
-    }
-    if (!kt->stream) {
-      g_cond_wait(&kt->cond, &kt->lock);
-      continue;
-    }
-    kat_stream *s = kt->stream;
-    g_mutex_unlock(&kt->lock);
-    /* Consumer side, on this thread only; the producer thread pushes under `lock`. */
-    int rc = kat_stream_next_timeout(s, &r, 50);
+  kt->opening = FALSE;
+  kt->stream = orc == 0 && !kt->stop ? s : NULL;
+  const gboolean run = kt->stream != NULL;
+  g_mutex_unlock(&kt->lock);
+  if (!run) {
+    kat_stream_close(s); /* stopped while opening (NULL when the open failed) */
+    return NULL;
+  }
+  for (;;) {
     g_mutex_lock(&kt->lock);
+    const gboolean stop = kt->stop;
+    g_mutex_unlock(&kt->lock);
+    if (stop) break;
+    /* Consumer side, on this thread only; the producer thread pushes under `lock`. */
+    apply_prompts(kt, s);
+    gint count = 0;
+    const int rc = kat_stream_next_objects(s, kt->res, kt->cap, &count, 50);
     if (rc == KAT_EAGAIN) continue;
     if (rc) {
       if (rc != KAT_ECANCELED)
         GST_ELEMENT_WARNING(kt, STREAM, FAILED,
                             ("katanatrack: tracking stopped: %s", kat_stream_last_error(s)),
                             ("%s", kat_status_name(rc)));
-      kt->want_close = TRUE;
-      continue;
+      break;
     }
-    kat_stream_stats st;
-    const gint id = kt->obj_id;
-    const gint64 frame = kt->stream_base + r.source_index;
-    g_mutex_unlock(&kt->lock);
-    guint64 dropped = 0;
-    if (kat_stream_get_stats(s, &st) == 0) dropped = (guint64)st.dropped;
-    g_mutex_lock(&kt->mbox_lock);
-    dropped += kt->mbox_dropped;
-    g_mutex_unlock(&kt->mbox_lock);
-    g_mutex_lock(&kt->res_lock);
-    dropped += kt->refused;
-    kt->dropped = dropped;
-    kt->latest = r;
-    kt->latest.mask = NULL;
-    kt->latest_frame = frame;
-    kt->latest_id = id;
-    if (kt->latest_mask && r.mask)
-      for (int y = 0; y < r.mask_height; y++)
-        memcpy(kt->latest_mask + (size_t)y * (size_t)r.mask_width,
-               r.mask + (size_t)y * r.mask_stride, (size_t)r.mask_width);
-    kt->has_latest = TRUE;
-    g_mutex_unlock(&kt->res_lock);
-    post_result(kt, &r, id, frame, dropped);
-    g_mutex_lock(&kt->lock);
+    kt->tracked++;
+    publish(kt, s, count < kt->cap ? count : kt->cap);
   }
-  kat_stream *s = kt->stream;
+  g_mutex_lock(&kt->lock);
   kt->stream = NULL;
   g_mutex_unlock(&kt->lock);
   kat_stream_close(s);
@@ -580,62 +707,38 @@ static void slot_fill(KatanaTrack *kt, GstVideoFrame *f, int i) {
 }
 
 /* Live mode, producer side: takes the newest frame of the mailbox and try-pushes it. */
+
+/* Live mode, producer side: takes the newest frame of the mailbox and try-pushes it. */
 static gpointer producer_main(gpointer data) {
   KatanaTrack *kt = data;
   for (;;) {
     g_mutex_lock(&kt->mbox_lock);
-    while (!kt->pstop && !kt->has_ready && kt->pend_op == OP_NONE)
-      g_cond_wait(&kt->mbox_cond, &kt->mbox_lock);
+    while (!kt->pstop && !kt->has_ready) g_cond_wait(&kt->mbox_cond, &kt->mbox_lock);
     if (kt->pstop) {
       g_mutex_unlock(&kt->mbox_lock);
       break;
     }
-    const prompt_op op = kt->pend_op;
-    const gint id = kt->pend_id;
-    gdouble box[4];
-    memcpy(box, kt->pend_box, sizeof box);
-    kt->pend_op = OP_NONE;
-    gboolean got = FALSE;
-    gint64 frame = 0;
-    if (kt->has_ready) {
-      const int t = kt->b;
-      kt->b = kt->r;
-      kt->r = t;
-      kt->has_ready = FALSE;
-      frame = kt->slot_frame[kt->b];
-      got = TRUE;
-    }
+    const int t = kt->b;
+    kt->b = kt->r;
+    kt->r = t;
+    kt->has_ready = FALSE;
+    const gint64 frame = kt->slot_frame[kt->b];
     g_mutex_unlock(&kt->mbox_lock);
     g_mutex_lock(&kt->lock);
-    if (op != OP_NONE) {
-      if (kt->stream) kat_stream_cancel(kt->stream);
-      kt->want_close = TRUE;
-      kt->obj_id = -1;
-      if (op != OP_REMOVE) {
-        kt->want_open = TRUE;
-        kt->open_id = id;
-        memcpy(kt->open_box, box, sizeof kt->open_box);
-      }
-      g_cond_broadcast(&kt->cond);
-    }
-    gboolean refused = FALSE;
-    if (got && kt->stream && !kt->want_close) {
+    gboolean refused = TRUE; /* no stream (opening, or stopped by an error) */
+    if (kt->stream) {
       if (kt->stream_base < 0) kt->stream_base = frame;
       kat_frame k;
       slot_frame(kt, kt->b, &k);
       k.index = frame - kt->stream_base;
       const int rc = kat_stream_try_push(kt->stream, &k);
-      if (rc == KAT_EAGAIN) {
-        refused = TRUE;
-      } else if (rc && rc != KAT_ECANCELED) {
+      refused = rc == KAT_EAGAIN;
+      if (rc && rc != KAT_EAGAIN && rc != KAT_ECANCELED) {
         GST_ELEMENT_WARNING(kt, STREAM, FAILED,
                             ("katanatrack: %s", kat_stream_push_error(kt->stream)),
                             ("%s", kat_status_name(rc)));
-        kt->want_close = TRUE;
-        g_cond_broadcast(&kt->cond);
+        kat_stream_cancel(kt->stream); /* the worker stops and closes it */
       }
-    } else if (got && (kt->want_open || kt->opening || kt->obj_id >= 0)) {
-      refused = TRUE; /* the stream is being opened: this frame is not tracked */
     }
     g_mutex_unlock(&kt->lock);
     if (refused) {
@@ -658,33 +761,52 @@ static void stop_all(KatanaTrack *kt) {
     g_thread_join(kt->producer);
     kt->producer = NULL;
   }
-  for (int i = 0; i < 3; i++) {
-    g_free(kt->slot[i]);
-    kt->slot[i] = NULL;
-  }
   if (kt->worker) {
     g_mutex_lock(&kt->lock);
     kt->stop = TRUE;
     if (kt->stream) kat_stream_cancel(kt->stream);
-    g_cond_broadcast(&kt->cond);
     g_mutex_unlock(&kt->lock);
     g_thread_join(kt->worker);
     kt->worker = NULL;
   }
   kat_stream_close(kt->stream);
   kt->stream = NULL;
+  for (int i = 0; i < 3; i++) {
+    g_free(kt->slot[i]);
+    kt->slot[i] = NULL;
+  }
+  g_free(kt->res);
+  g_free(kt->latest);
+  g_free(kt->latest_masks);
+  kt->res = kt->latest = NULL;
+  kt->latest_masks = NULL;
+  kt->n_latest = 0;
+  if (kt->mpool) {
+    gst_buffer_pool_set_active(kt->mpool, FALSE);
+    gst_object_unref(kt->mpool);
+    kt->mpool = NULL;
+  }
 }
 
 static gboolean kt_start(GstBaseTransform *bt) {
   KatanaTrack *kt = KATANA_TRACK(bt);
   kt->first_frame = TRUE;
-  kt->frame_no = 0;
-  kt->stream_base = 0;
-  kt->obj_id = -1;
-  kt->stop = FALSE;
-  kt->want_open = kt->want_close = FALSE;
-  kt->has_latest = FALSE;
-  kt->dropped = kt->refused = kt->mbox_dropped = 0;
+  kt->frame_no = kt->tracked = 0;
+  kt->stream_base = -1;
+  kt->stop = kt->opening = FALSE;
+  kt->dropped = kt->refused = kt->mbox_dropped = kt->masks_skipped = 0;
+  GST_OBJECT_LOCK(kt);
+  kt->pq_head = kt->pq_len = kt->n_ids = 0;
+  kt->prompts_dropped = 0;
+  if (kt->has_box) queue_locked(kt, OP_ADD, 0, kt->box);
+  for (gint i = 0; i < kt->n_boxes; i++) {
+    if (id_index(kt, kt->boxes[i].id) >= 0)
+      GST_WARNING_OBJECT(kt, "boxes: object %d is also the box property's; box wins",
+                         kt->boxes[i].id);
+    else
+      queue_locked(kt, OP_ADD, kt->boxes[i].id, kt->boxes[i].box);
+  }
+  GST_OBJECT_UNLOCK(kt);
   return TRUE;
 }
 
@@ -693,8 +815,6 @@ static gboolean kt_stop(GstBaseTransform *bt) {
   stop_all(kt);
   g_free(kt->conv);
   kt->conv = NULL;
-  g_free(kt->latest_mask);
-  kt->latest_mask = NULL;
   return TRUE;
 }
 
@@ -711,7 +831,8 @@ static gboolean kt_set_info(GstVideoFilter *vf, GstCaps *in, GstVideoInfo *ii, G
                       (NULL));
     return FALSE;
   }
-  if ((kt->stream || kt->worker) && (W != kt->info_w || H != kt->info_h || fmt != kt->info_fmt)) {
+  const gboolean started = kt->stream || kt->worker;
+  if (started && (W != kt->info_w || H != kt->info_h || fmt != kt->info_fmt)) {
     GST_ELEMENT_ERROR(kt, STREAM, FORMAT,
                       ("katanatrack: the frame size or format changed mid-track (%dx%d %s to "
                        "%dx%d %s)",
@@ -720,7 +841,7 @@ static gboolean kt_set_info(GstVideoFilter *vf, GstCaps *in, GstVideoInfo *ii, G
                       (NULL));
     return FALSE;
   }
-  if (kt->stream || kt->worker) return TRUE; /* the same caps again */
+  if (started) return TRUE; /* the same caps again */
   kt->info_w = W;
   kt->info_h = H;
   kt->info_fmt = fmt;
@@ -733,8 +854,6 @@ static gboolean kt_set_info(GstVideoFilter *vf, GstCaps *in, GstVideoInfo *ii, G
     kt->conv_stride = (size_t)W;
     kt->conv = g_malloc(kt->conv_stride * (size_t)(H / 2));
   }
-  g_free(kt->latest_mask);
-  kt->latest_mask = kt->masks ? g_malloc0((size_t)W * (size_t)H) : NULL;
   return TRUE;
 }
 
@@ -748,10 +867,52 @@ static gboolean upstream_live(KatanaTrack *kt) {
   return live;
 }
 
+/* First frame: live or not, the per-frame records, the mask pool, and the stream (opened here
+ * when not live, by the worker when live). FALSE after posting an error. */
+static gboolean start_tracking(KatanaTrack *kt, live_mode lm) {
+  GST_OBJECT_LOCK(kt);
+  kt->cap = kt->max_objects;
+  const gboolean masks = kt->masks;
+  GST_OBJECT_UNLOCK(kt);
+  kt->live = lm == LIVE_ON || (lm == LIVE_AUTO && upstream_live(kt));
+  GST_INFO_OBJECT(kt, "%s mode, up to %d objects", kt->live ? "live (drop oldest)" : "every frame",
+                  kt->cap);
+  const size_t W = (size_t)kt->info_w, H = (size_t)kt->info_h;
+  kt->res = g_new0(kat_track_result, kt->cap);
+  if (masks) {
+    /* Two frames' masks for every object, and two spare, held downstream at once. */
+    const guint n = 2 * (guint)kt->cap + 2;
+    kt->mpool = gst_buffer_pool_new();
+    GstStructure *cfg = gst_buffer_pool_get_config(kt->mpool);
+    gst_buffer_pool_config_set_params(cfg, NULL, (guint)(W * H), n, n);
+    if (!gst_buffer_pool_set_config(kt->mpool, cfg) ||
+        !gst_buffer_pool_set_active(kt->mpool, TRUE)) {
+      GST_ELEMENT_ERROR(kt, RESOURCE, NO_SPACE_LEFT,
+                        ("katanatrack: cannot allocate %u mask buffers of %zux%zu", n, W, H),
+                        (NULL));
+      return FALSE;
+    }
+  }
+  if (!kt->live) {
+    kt->stream_base = 0;
+    return stream_open(kt, FALSE, &kt->stream) == 0;
+  }
+  kt->latest = g_new0(kat_track_result, kt->cap);
+  kt->latest_masks = masks ? g_malloc0_n((gsize)kt->cap, W * H) : NULL;
+  const gboolean yuv =
+      kt->info_fmt == GST_VIDEO_FORMAT_NV12 || kt->info_fmt == GST_VIDEO_FORMAT_I420;
+  for (int i = 0; i < 3; i++) kt->slot[i] = g_malloc(yuv ? W * H + W * (H / 2) : W * H * 3);
+  kt->w = 0, kt->r = 1, kt->b = 2;
+  kt->has_ready = kt->pstop = FALSE;
+  kt->opening = TRUE;
+  kt->worker = g_thread_new("katanatrack-next", worker_main, kt);
+  kt->producer = g_thread_new("katanatrack-push", producer_main, kt);
+  return TRUE;
+}
+
 /* Live mode, streaming thread: copies the frame into the mailbox (never waits for the
- * tracker; the mailbox lock is held only for an index swap) and attaches the newest result. */
-static GstFlowReturn frame_live(KatanaTrack *kt, GstVideoFrame *f, prompt_op op, gint id,
-                                const gdouble box[4], gboolean draw) {
+ * tracker; the mailbox lock is held only for an index swap) and attaches the newest results. */
+static GstFlowReturn frame_live(KatanaTrack *kt, GstVideoFrame *f, gboolean draw) {
   slot_fill(kt, f, kt->w);
   g_mutex_lock(&kt->mbox_lock);
   kt->slot_frame[kt->w] = kt->frame_no;
@@ -760,36 +921,21 @@ static GstFlowReturn frame_live(KatanaTrack *kt, GstVideoFrame *f, prompt_op op,
   kt->r = t;
   if (kt->has_ready) kt->mbox_dropped++; /* the producer had not taken the previous frame */
   kt->has_ready = TRUE;
-  if (op != OP_NONE) {
-    kt->pend_op = op;
-    kt->pend_id = id;
-    memcpy(kt->pend_box, box, sizeof kt->pend_box);
-  }
   g_cond_signal(&kt->mbox_cond);
   g_mutex_unlock(&kt->mbox_lock);
   g_mutex_lock(&kt->res_lock);
-  if (kt->has_latest) {
-    attach_meta(kt, f->buffer, &kt->latest, kt->latest_id, kt->latest_frame, kt->latest_mask,
-                kt->latest.mask_width, kt->latest.mask_height, (size_t)kt->latest.mask_width);
-    if (draw) draw_box(f, &kt->latest);
+  for (gint i = 0; i < kt->n_latest; i++) {
+    attach_meta(kt, f->buffer, &kt->latest[i], kt->latest_frame);
+    if (draw) draw_box(f, &kt->latest[i]);
   }
   g_mutex_unlock(&kt->res_lock);
   return GST_FLOW_OK;
 }
 
-static GstFlowReturn frame_sync(KatanaTrack *kt, GstVideoFrame *f, prompt_op op, gint id,
-                                const gdouble box[4], gboolean draw) {
-  if (op != OP_NONE) {
-    kat_stream_close(kt->stream);
-    kt->stream = NULL;
-    kt->obj_id = -1;
-    if (op != OP_REMOVE) {
-      if (stream_open(kt, box, FALSE, &kt->stream)) return GST_FLOW_ERROR;
-      kt->obj_id = id;
-      kt->stream_base = kt->frame_no;
-    }
-  }
-  if (!kt->stream) return GST_FLOW_OK;
+/* Not live: pushes the frame and takes its own records before the buffer goes on. */
+static GstFlowReturn frame_sync(KatanaTrack *kt, GstVideoFrame *f, gboolean draw) {
+  if (!kt->stream) return GST_FLOW_ERROR; /* the open failed on the first frame */
+  apply_prompts(kt, kt->stream);
   kat_frame k;
   to_kat_frame(kt, f, &k);
   int rc = kat_stream_push(kt->stream, &k);
@@ -798,56 +944,33 @@ static GstFlowReturn frame_sync(KatanaTrack *kt, GstVideoFrame *f, prompt_op op,
                       ("%s", kat_status_name(rc)));
     return GST_FLOW_ERROR;
   }
-  kat_track_result r;
-  rc = kat_stream_next(kt->stream, &r);
+  gint count = 0;
+  rc = kat_stream_next_objects(kt->stream, kt->res, kt->cap, &count, -1);
   if (rc) {
     GST_ELEMENT_ERROR(kt, STREAM, FAILED, ("katanatrack: %s", kat_stream_last_error(kt->stream)),
                       ("%s", kat_status_name(rc)));
     return GST_FLOW_ERROR;
   }
-  post_result(kt, &r, kt->obj_id, kt->frame_no, 0);
-  attach_meta(kt, f->buffer, &r, kt->obj_id, kt->frame_no, r.mask, r.mask_width, r.mask_height,
-              r.mask_stride);
-  if (draw) draw_box(f, &r);
+  kt->tracked++;
+  if (count > kt->cap) count = kt->cap;
+  post_results(kt, kt->res, count, kt->frame_no, kt->tracked - 1, 0);
+  for (gint i = 0; i < count; i++) {
+    attach_meta(kt, f->buffer, &kt->res[i], kt->frame_no);
+    if (draw) draw_box(f, &kt->res[i]);
+  }
   return GST_FLOW_OK;
 }
 
 static GstFlowReturn kt_transform_frame_ip(GstVideoFilter *vf, GstVideoFrame *f) {
   KatanaTrack *kt = KATANA_TRACK(vf);
   GST_OBJECT_LOCK(kt);
-  prompt_op op = kt->op;
-  gint id = kt->op_id;
-  gdouble box[4];
-  memcpy(box, kt->op_box, sizeof box);
-  kt->op = OP_NONE;
   const gboolean draw = kt->draw;
   const live_mode lm = kt->live_prop;
-  if (kt->first_frame && op == OP_NONE && kt->has_box) {
-    op = OP_ADD;
-    id = 0;
-    memcpy(box, kt->box, sizeof box);
-  }
   const gboolean first = kt->first_frame;
   kt->first_frame = FALSE;
   GST_OBJECT_UNLOCK(kt);
-  if (first) {
-    kt->live = lm == LIVE_ON || (lm == LIVE_AUTO && upstream_live(kt));
-    GST_INFO_OBJECT(kt, "%s mode", kt->live ? "live (drop oldest)" : "every frame");
-    if (kt->live) {
-      const size_t W = (size_t)kt->info_w, H = (size_t)kt->info_h;
-      const gboolean yuv =
-          kt->info_fmt == GST_VIDEO_FORMAT_NV12 || kt->info_fmt == GST_VIDEO_FORMAT_I420;
-      for (int i = 0; i < 3; i++) kt->slot[i] = g_malloc(yuv ? W * H + W * (H / 2) : W * H * 3);
-      kt->w = 0, kt->r = 1, kt->b = 2;
-      kt->has_ready = kt->pstop = FALSE;
-      kt->pend_op = OP_NONE;
-      kt->mbox_dropped = 0;
-      kt->worker = g_thread_new("katanatrack-next", worker_main, kt);
-      kt->producer = g_thread_new("katanatrack-push", producer_main, kt);
-    }
-  }
-  GstFlowReturn ret =
-      kt->live ? frame_live(kt, f, op, id, box, draw) : frame_sync(kt, f, op, id, box, draw);
+  if (first && !start_tracking(kt, lm)) return GST_FLOW_ERROR;
+  GstFlowReturn ret = kt->live ? frame_live(kt, f, draw) : frame_sync(kt, f, draw);
   kt->frame_no++;
   return ret;
 }
@@ -899,6 +1022,23 @@ static void kt_set_property(GObject *o, guint id, const GValue *v, GParamSpec *p
       }
       break;
     }
+    case PROP_BOXES: {
+      const gchar *s = g_value_get_string(v);
+      kt_prompt b[KT_PROMPT_QUEUE];
+      gint n = 0;
+      if (s && *s && !parse_boxes(s, b, &n)) {
+        GST_OBJECT_UNLOCK(kt);
+        g_warning(
+            "katanatrack: boxes must be id:x,y,w,h;id:x,y,w,h (ids >= 0, distinct, at most "
+            "%d; w and h > 0), got '%s'",
+            KT_PROMPT_QUEUE, s);
+        return;
+      }
+      memcpy(kt->boxes, b, sizeof b);
+      kt->n_boxes = n;
+      break;
+    }
+    case PROP_MAX_OBJECTS: kt->max_objects = g_value_get_int(v); break;
     case PROP_SELECTION: {
       const gchar *s = g_value_get_string(v);
       if (kat_selection_parse(s ? s : "") < 0) {
@@ -946,6 +1086,17 @@ static void kt_get_property(GObject *o, guint id, GValue *v, GParamSpec *ps) {
       }
       break;
     }
+    case PROP_BOXES: {
+      GString *str = g_string_new(NULL);
+      for (gint i = 0; i < kt->n_boxes; i++)
+        g_string_append_printf(str, "%s%d:%g,%g,%g,%g", i ? ";" : "", kt->boxes[i].id,
+                               kt->boxes[i].box[0], kt->boxes[i].box[1], kt->boxes[i].box[2],
+                               kt->boxes[i].box[3]);
+      g_value_take_string(v, g_string_free(str, kt->n_boxes == 0));
+      break;
+    }
+    case PROP_MAX_OBJECTS: g_value_set_int(v, kt->max_objects); break;
+    case PROP_PROMPTS_DROPPED: g_value_set_uint64(v, kt->prompts_dropped); break;
     case PROP_SELECTION: g_value_set_string(v, kt->selection); break;
     case PROP_DRAW: g_value_set_boolean(v, kt->draw); break;
     case PROP_THREADS: g_value_set_int(v, kt->threads); break;
@@ -964,7 +1115,6 @@ static void kt_finalize(GObject *o) {
   g_free(kt->ep);
   g_free(kt->selection);
   g_free(kt->conv);
-  g_free(kt->latest_mask);
   g_mutex_clear(&kt->lock);
   g_cond_clear(&kt->cond);
   g_mutex_clear(&kt->mbox_lock);
@@ -977,7 +1127,7 @@ static void katana_track_init(KatanaTrack *kt) {
   kt->ep = g_strdup("cpu");
   kt->selection = g_strdup("samurai");
   kt->pipeline = TRUE;
-  kt->obj_id = -1;
+  kt->max_objects = 16;
   kt->first_frame = TRUE;
   g_mutex_init(&kt->lock);
   g_cond_init(&kt->cond);
@@ -1005,8 +1155,16 @@ static void katana_track_class_init(KatanaTrackClass *klass) {
       g_param_spec_string("ep", "Execution provider", "cpu, cuda, tensorrt or mac", "cpu", rw));
   g_object_class_install_property(
       oc, PROP_BOX,
-      g_param_spec_string("box", "Box", "x,y,w,h of the object on the first frame (pixels)", NULL,
+      g_param_spec_string("box", "Box", "x,y,w,h of object 0 on the first frame (pixels)", NULL,
                           rw));
+  g_object_class_install_property(
+      oc, PROP_BOXES,
+      g_param_spec_string("boxes", "Boxes",
+                          "Objects on the first frame: id:x,y,w,h;id:x,y,w,h (pixels)", NULL, rw));
+  g_object_class_install_property(
+      oc, PROP_MAX_OBJECTS,
+      g_param_spec_int("max-objects", "Max objects", "Objects tracked at once", 1, KT_MAX_OBJECTS,
+                       16, rw));
   g_object_class_install_property(
       oc, PROP_SELECTION,
       g_param_spec_string("selection", "Selection", "samurai or sam2", "samurai", rw));
@@ -1035,6 +1193,11 @@ static void katana_track_class_init(KatanaTrackClass *klass) {
       oc, PROP_DROPPED,
       g_param_spec_uint64("dropped", "Dropped", "Frames not tracked (live mode)", 0, G_MAXUINT64, 0,
                           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property(
+      oc, PROP_PROMPTS_DROPPED,
+      g_param_spec_uint64("prompts-dropped", "Prompts dropped",
+                          "Prompts refused because the queue was full", 0, G_MAXUINT64, 0,
+                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   signals[SIG_ADD] = g_signal_new_class_handler(
       "add-object", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
       G_CALLBACK(on_add), NULL, NULL, NULL, G_TYPE_BOOLEAN, 5, G_TYPE_INT, G_TYPE_DOUBLE,
@@ -1048,8 +1211,7 @@ static void katana_track_class_init(KatanaTrackClass *klass) {
       G_CALLBACK(on_remove), NULL, NULL, NULL, G_TYPE_BOOLEAN, 1, G_TYPE_INT);
   gst_element_class_set_static_metadata(
       ec, "katana object tracker", "Filter/Analyzer/Video",
-      "Tracks an object with SAMURAI (libkatana) and attaches ROI metas and bus messages",
-      "katana");
+      "Tracks objects with SAMURAI (libkatana) and attaches ROI metas and bus messages", "katana");
   GstCaps *caps = gst_caps_from_string(GST_VIDEO_CAPS_MAKE(KT_FORMATS));
   gst_element_class_add_pad_template(
       ec, gst_pad_template_new("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps));

@@ -5,13 +5,17 @@
  *   - RGB and BGRx input give messages equal to the CLI's results.jsonl, frame by frame (PNG
  *     frames decoded by GStreamer's pngdec, converted by videoconvert); NV12 and I420 run to EOS
  *     with one message per frame and ROI metas on the buffers;
- *   - prompts at run time: add-object (action signal) on frame 10, a "katana-prompt" reseed
- *     event sent upstream on frame 30, remove-object on frame 50: the messages equal the CLI
- *     started on those frames with those boxes, and stop after the removal;
- *   - live: videotestsrc is-live=true at 30 FPS (240 frames) through a tracker far slower
- *     than that: no buffer is held in the element longer than one frame interval (2% may be,
- *     for scheduler stalls), the pipeline keeps real time, there are results, and the
- *     messages and the "dropped" property report the frames not tracked.
+ *   - two objects from the boxes property: each object's records in the per-frame messages
+ *     equal the CLI's objects/<id>/results.jsonl for `--prompts` with the same two boxes;
+ *   - prompts at run time: add-object 0 (action signal) on frame 10, add 1 by a downstream
+ *     "katana-prompt" event on frame 20, a reseed of 0 by an upstream event on frame 30 and
+ *     remove-object 0 on frame 50: the messages equal the CLI with a prompts file naming those
+ *     frames and boxes (object 0 stops after frame 49); unknown ids and bad boxes are refused;
+ *   - the prompt queue: 71 prompts before one frame, 7 of them refused and counted;
+ *   - live: videotestsrc is-live=true at 30 FPS (240 frames), two objects, through a tracker
+ *     far slower than that: no buffer is held in the element longer than one frame interval (2%
+ *     may be, for scheduler stalls), the pipeline keeps real time, there are results for both
+ *     objects, and the messages and the "dropped" property report the frames not tracked.
  * Exit 77 (skip) when GStreamer cannot find the elements the pipelines need.
  */
 #define _GNU_SOURCE
@@ -35,12 +39,14 @@ static int g_failures;
     }                                                                          \
   } while (0)
 
-#define MAXF 256
+#define MAXF 1024
 #define BOX "96,92,42,29"
+#define BOX1 "200,40,60,50"
 
 /* One frame's result as the CLI wrote it or the element posted it. */
 typedef struct rec {
   long long frame;
+  int id;
   double box[4];
   char presence[16];
   char score[40]; /* object score as "%.9g" */
@@ -73,18 +79,8 @@ static int json_token(const char *line, const char *key, char *out, size_t size)
   return 0;
 }
 
-/* Runs `katana track` on `src` with `box` and reads its results.jsonl into out. */
-static int cli_track(const char *src, const char *box, const char *out_dir, recs *out) {
-  const char *cli = getenv("KAT_CLI");
-  if (!cli) cli = "build/bin/katana";
-  char cmd[4096];
-  snprintf(cmd, sizeof cmd, "'%s' track '%s' --box %s --out '%s' --quiet", cli, src, box, out_dir);
-  if (system(cmd) != 0) {
-    fprintf(stderr, "failed: %s\n", cmd);
-    return -1;
-  }
-  char path[4096];
-  snprintf(path, sizeof path, "%s/results.jsonl", out_dir);
+/* Reads a results.jsonl of `katana track` into out (id = `id`). */
+static int read_jsonl(const char *path, int id, recs *out) {
   FILE *f = fopen(path, "r");
   if (!f) return -1;
   char line[4096];
@@ -94,10 +90,13 @@ static int cli_track(const char *src, const char *box, const char *out_dir, recs
     char tok[64];
     json_token(line, "frame", tok, sizeof tok);
     r->frame = strtoll(tok, NULL, 10);
+    r->id = id;
     const char *b = strstr(line, "\"box\": [");
     if (!b ||
-        sscanf(b + 8, "%lf, %lf, %lf, %lf", &r->box[0], &r->box[1], &r->box[2], &r->box[3]) != 4)
+        sscanf(b + 8, "%lf, %lf, %lf, %lf", &r->box[0], &r->box[1], &r->box[2], &r->box[3]) != 4) {
+      fclose(f);
       return -1;
+    }
     json_token(line, "presence", r->presence, sizeof r->presence);
     json_token(line, "object_score", r->score, sizeof r->score);
     json_token(line, "iou_pred", r->iou, sizeof r->iou);
@@ -108,8 +107,48 @@ static int cli_track(const char *src, const char *box, const char *out_dir, recs
   return 0;
 }
 
+/* Runs `katana track SRC ARGS --out OUT_DIR --quiet`. */
+static int cli_run(const char *src, const char *args, const char *out_dir) {
+  const char *cli = getenv("KAT_CLI");
+  if (!cli) cli = "build/bin/katana";
+  char cmd[8192];
+  snprintf(cmd, sizeof cmd, "'%s' track '%s' %s --out '%s' --quiet", cli, src, args, out_dir);
+  if (system(cmd) != 0) {
+    fprintf(stderr, "failed: %s\n", cmd);
+    return -1;
+  }
+  return 0;
+}
+
+/* Runs `katana track` on `src` with `box` and reads its results.jsonl into out. */
+static int cli_track(const char *src, const char *box, const char *out_dir, recs *out) {
+  char args[256], path[4200];
+  snprintf(args, sizeof args, "--box %s", box);
+  if (cli_run(src, args, out_dir)) return -1;
+  snprintf(path, sizeof path, "%s/results.jsonl", out_dir);
+  return read_jsonl(path, 0, out);
+}
+
+/* Object `id`'s results of a several-object run in out_dir. */
+static int cli_object(const char *out_dir, int id, recs *out) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/objects/%d/results.jsonl", out_dir, id);
+  return read_jsonl(path, id, out);
+}
+
+/* The records of object `id` in `all`, in order. */
+static void only_id(const recs *all, int id, recs *out) {
+  out->n = 0;
+  for (int i = 0; i < all->n; i++)
+    if (all->r[i].id == id) out->r[out->n++] = all->r[i];
+}
+
 typedef struct run_out {
-  recs msgs;
+  recs msgs;    /* every object record of every message, in order */
+  int messages; /* katana-track messages */
+  int ids_seen; /* bit i: a record of object i (i < 31) */
+  long long last_msg_frame;
+  guint64 last_prompts_dropped;
   guint64 last_dropped;
   int eos, error;
   char error_text[1024];
@@ -119,21 +158,20 @@ typedef struct run_out {
   int over_interval; /* buffers held longer than one frame interval (33.3 ms) */
   int buffers_in, buffers_out, roi_buffers;
   guint64 dropped_prop; /* the element's "dropped" property at EOS */
+  guint64 prompts_dropped_prop;
   int mask_buffers;     /* buffers whose katana/mask param lies inside its ROI box */
-  int prompt_frames[3]; /* add, reseed, remove on these frames (-1: none) */
-  double prompt_box[3][4];
+  int prompt_frames[5]; /* add 0, add 1 (event), reseed 0 (event), remove 0, flood */
+  double prompt_box[5][4];
   GstElement *kt;
 } run_out;
 
-static void on_message(run_out *ro, GstMessage *m) {
-  const GstStructure *st = gst_message_get_structure(m);
-  if (!st || !gst_structure_has_name(st, "katana-track") || ro->msgs.n >= MAXF) return;
+static void on_object(run_out *ro, const GstStructure *st, long long frame) {
+  if (ro->msgs.n >= MAXF) return;
   rec *r = &ro->msgs.r[ro->msgs.n++];
-  gint64 frame = 0;
   double s = 0, iou = 0;
-  guint64 dropped = 0;
-  gst_structure_get_int64(st, "frame", &frame);
   r->frame = frame;
+  gst_structure_get_int(st, "id", &r->id);
+  if (r->id >= 0 && r->id < 31) ro->ids_seen |= 1 << r->id;
   gst_structure_get_double(st, "x", &r->box[0]);
   gst_structure_get_double(st, "y", &r->box[1]);
   gst_structure_get_double(st, "w", &r->box[2]);
@@ -141,12 +179,45 @@ static void on_message(run_out *ro, GstMessage *m) {
   gst_structure_get_double(st, "object-score", &s);
   gst_structure_get_double(st, "iou", &iou);
   gst_structure_get_int(st, "candidate", &r->candidate);
-  gst_structure_get_uint64(st, "dropped", &dropped);
-  ro->last_dropped = dropped;
   snprintf(r->presence, sizeof r->presence, "%s", gst_structure_get_string(st, "presence"));
   /* The CLI writes the float score widened to double with %.9g. */
   snprintf(r->score, sizeof r->score, "%.9g", (double)(float)s);
   snprintf(r->iou, sizeof r->iou, "%.9g", (double)(float)iou);
+}
+
+static void on_message(run_out *ro, GstMessage *m) {
+  const GstStructure *st = gst_message_get_structure(m);
+  if (!st || !gst_structure_has_name(st, "katana-track")) return;
+  ro->messages++;
+  gint64 frame = 0;
+  gint count = -1;
+  gst_structure_get_int64(st, "frame", &frame);
+  ro->last_msg_frame = frame;
+  gst_structure_get_int(st, "count", &count);
+  gst_structure_get_uint64(st, "dropped", &ro->last_dropped);
+  gst_structure_get_uint64(st, "prompts-dropped", &ro->last_prompts_dropped);
+  const GValue *objs = gst_structure_get_value(st, "objects");
+  CHECK(objs && GST_VALUE_HOLDS_ARRAY(objs), "katana-track message without an objects array");
+  if (!objs || !GST_VALUE_HOLDS_ARRAY(objs)) return;
+  const guint n = gst_value_array_get_size(objs);
+  CHECK((gint)n == count, "frame %lld: count %d but %u objects", (long long)frame, count, n);
+  for (guint i = 0; i < n; i++) {
+    const GValue *v = gst_value_array_get_value(objs, i);
+    if (GST_VALUE_HOLDS_STRUCTURE(v)) on_object(ro, gst_value_get_structure(v), frame);
+  }
+}
+
+/* Sends a "katana-prompt" event: downstream into the element's sink pad (serialized, before
+ * the buffer being probed) or upstream into its src pad. */
+static void prompt_event(GstElement *kt, int upstream, const char *op, int id, const double *b) {
+  GstStructure *st = gst_structure_new("katana-prompt", "op", G_TYPE_STRING, op, "id", G_TYPE_INT,
+                                       id, "x", G_TYPE_DOUBLE, b[0], "y", G_TYPE_DOUBLE, b[1], "w",
+                                       G_TYPE_DOUBLE, b[2], "h", G_TYPE_DOUBLE, b[3], NULL);
+  GstPad *pad = gst_element_get_static_pad(kt, upstream ? "src" : "sink");
+  gst_pad_send_event(
+      pad,
+      gst_event_new_custom(upstream ? GST_EVENT_CUSTOM_UPSTREAM : GST_EVENT_CUSTOM_DOWNSTREAM, st));
+  gst_object_unref(pad);
 }
 
 static GstPadProbeReturn probe_in(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
@@ -154,27 +225,44 @@ static GstPadProbeReturn probe_in(GstPad *pad, GstPadProbeInfo *info, gpointer d
   (void)pad, (void)info;
   const int i = ro->buffers_in++;
   if (i < 4096) ro->in_time[i] = (GstClockTime)g_get_monotonic_time() * 1000;
-  for (int k = 0; k < 3; k++) {
+  for (int k = 0; k < 5; k++) {
     if (ro->prompt_frames[k] != i) continue;
     const double *b = ro->prompt_box[k];
     gboolean ok = FALSE;
     if (k == 0) {
       g_signal_emit_by_name(ro->kt, "add-object", 0, b[0], b[1], b[2], b[3], &ok);
       CHECK(ok, "add-object refused");
-      /* A second object is refused by this libkatana. */
-      gboolean ok2 = TRUE;
-      g_signal_emit_by_name(ro->kt, "add-object", 3, b[0], b[1], b[2], b[3], &ok2);
-      CHECK(!ok2, "add-object of a second id accepted");
+      gboolean no = TRUE;
+      g_signal_emit_by_name(ro->kt, "reseed-object", 7, b[0], b[1], b[2], b[3], &no);
+      CHECK(!no, "reseed-object of an id never added accepted");
+      no = TRUE;
+      g_signal_emit_by_name(ro->kt, "remove-object", 7, &no);
+      CHECK(!no, "remove-object of an id never added accepted");
+      no = TRUE;
+      g_signal_emit_by_name(ro->kt, "add-object", 5, b[0], b[1], 0.0, b[3], &no);
+      CHECK(!no, "add-object with w = 0 accepted");
+      no = TRUE;
+      g_signal_emit_by_name(ro->kt, "add-object", -1, b[0], b[1], b[2], b[3], &no);
+      CHECK(!no, "add-object with id -1 accepted");
     } else if (k == 1) {
-      GstStructure *st = gst_structure_new(
-          "katana-prompt", "op", G_TYPE_STRING, "reseed", "id", G_TYPE_INT, 0, "x", G_TYPE_DOUBLE,
-          b[0], "y", G_TYPE_DOUBLE, b[1], "w", G_TYPE_DOUBLE, b[2], "h", G_TYPE_DOUBLE, b[3], NULL);
-      GstPad *src = gst_element_get_static_pad(ro->kt, "src");
-      gst_pad_send_event(src, gst_event_new_custom(GST_EVENT_CUSTOM_UPSTREAM, st));
-      gst_object_unref(src);
-    } else {
+      prompt_event(ro->kt, 0, "add", 1, b);
+    } else if (k == 2) {
+      prompt_event(ro->kt, 1, "reseed", 0, b);
+    } else if (k == 3) {
       g_signal_emit_by_name(ro->kt, "remove-object", 0, &ok);
       CHECK(ok, "remove-object refused");
+    } else {
+      /* 71 prompts before one frame: the queue holds 64. */
+      int accepted = 0;
+      for (int j = 0; j < 71; j++) {
+        ok = FALSE;
+        if (j == 0)
+          g_signal_emit_by_name(ro->kt, "add-object", 0, b[0], b[1], b[2], b[3], &ok);
+        else
+          g_signal_emit_by_name(ro->kt, "reseed-object", 0, b[0], b[1], b[2], b[3], &ok);
+        accepted += ok ? 1 : 0;
+      }
+      CHECK(accepted == 64, "%d of 71 prompts queued, want 64", accepted);
     }
   }
   return GST_PAD_PROBE_OK;
@@ -190,8 +278,16 @@ static GstPadProbeReturn probe_out(GstPad *pad, GstPadProbeInfo *info, gpointer 
     if (hold > ro->max_hold_ns) ro->max_hold_ns = hold;
     if (hold > 33333333) ro->over_interval++;
   }
-  GstVideoRegionOfInterestMeta *m = gst_buffer_get_video_region_of_interest_meta_id(buf, 0);
-  if (m && gst_video_region_of_interest_meta_get_param(m, "katana/track")) ro->roi_buffers++;
+  /* The first object's katana ROI meta (each object has one). */
+  GstVideoRegionOfInterestMeta *m = NULL;
+  gpointer state = NULL;
+  GstMeta *meta;
+  while (!m && (meta = gst_buffer_iterate_meta_filtered(
+                    buf, &state, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))) {
+    GstVideoRegionOfInterestMeta *rm = (GstVideoRegionOfInterestMeta *)meta;
+    if (gst_video_region_of_interest_meta_get_param(rm, "katana/track")) m = rm;
+  }
+  if (m) ro->roi_buffers++;
   GstStructure *mk = m ? gst_video_region_of_interest_meta_get_param(m, "katana/mask") : NULL;
   const GValue *mv = mk ? gst_structure_get_value(mk, "data") : NULL;
   gint mw = 0, mh = 0;
@@ -249,7 +345,8 @@ static int run_pipeline(const char *desc, run_out *ro, int timeout_s) {
     if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ELEMENT) on_message(ro, m);
     gst_message_unref(m);
   }
-  g_object_get(ro->kt, "dropped", &ro->dropped_prop, NULL);
+  g_object_get(ro->kt, "dropped", &ro->dropped_prop, "prompts-dropped", &ro->prompts_dropped_prop,
+               NULL);
   gst_element_set_state(p, GST_STATE_NULL);
   /* Messages posted before the state change. */
   GstMessage *m;
@@ -284,17 +381,6 @@ static void compare(const recs *cli, int cli_from, const recs *gst, int gst_from
   }
 }
 
-/* A folder of symlinks to frames [from, to) of the clip (00000.png ...). */
-static void make_subclip(const char *clip, const char *dir, int from, int to) {
-  mkdir(dir, 0755);
-  for (int i = from; i < to; i++) {
-    char src[4096], dst[4096];
-    snprintf(src, sizeof src, "%s/%05d.png", clip, i);
-    snprintf(dst, sizeof dst, "%s/%05d.png", dir, i - from);
-    if (symlink(src, dst) != 0) perror("symlink");
-  }
-}
-
 int main(void) {
   gst_init(NULL, NULL);
   static const char *needed[] = {"katanatrack",  "multifilesrc", "pngdec",
@@ -315,8 +401,9 @@ int main(void) {
   }
   {
     GstElement *e = gst_element_factory_make("katanatrack", NULL);
-    static const char *props[] = {"model",   "ep",       "box",   "selection", "draw",
-                                  "threads", "pipeline", "masks", "live",      "dropped"};
+    static const char *props[] = {
+        "model",   "ep",       "box",   "boxes", "max-objects", "selection",      "draw",
+        "threads", "pipeline", "masks", "live",  "dropped",     "prompts-dropped"};
     for (size_t i = 0; i < G_N_ELEMENTS(props); i++)
       CHECK(g_object_class_find_property(G_OBJECT_GET_CLASS(e), props[i]) != NULL, "no property %s",
             props[i]);
@@ -330,7 +417,7 @@ int main(void) {
   if (!mkdtemp(tmp)) return 1;
   char clip[4096], out[4096];
   snprintf(clip, sizeof clip, "%s/track/clip/img", data_dir());
-  static recs cli, cli10, cli30;
+  static recs cli;
   snprintf(out, sizeof out, "%s/cli", tmp);
   CHECK(cli_track(clip, BOX, out, &cli) == 0, "katana track failed");
   CHECK(cli.n == 64, "CLI gave %d frames", cli.n);
@@ -340,7 +427,7 @@ int main(void) {
   for (int k = 0; k < 4; k++) {
     static run_out ro;
     memset(&ro, 0, sizeof ro);
-    for (int j = 0; j < 3; j++) ro.prompt_frames[j] = -1;
+    for (int j = 0; j < 5; j++) ro.prompt_frames[j] = -1;
     snprintf(desc, sizeof desc,
              "multifilesrc location=%s/%%05d.png index=0 stop-index=63 "
              "caps=image/png,framerate=30/1 ! pngdec ! videoconvert ! video/x-raw,format=%s ! "
@@ -362,31 +449,76 @@ int main(void) {
            ro.msgs.r[63].box[3]);
   }
 
-  /* Prompts at run time. */
+  /* Two objects from the boxes property, against the CLI with both boxes. */
+  static recs cli2all, cli2[2];
   {
     static run_out ro;
     memset(&ro, 0, sizeof ro);
-    const double add_box[4] = {cli.r[10].box[0], cli.r[10].box[1], cli.r[10].box[2],
-                               cli.r[10].box[3]};
-    const double reseed_box[4] = {cli.r[30].box[0] + 2, cli.r[30].box[1] + 1, cli.r[30].box[2] + 4,
-                                  cli.r[30].box[3] + 2};
-    ro.prompt_frames[0] = 10;
-    ro.prompt_frames[1] = 30;
-    ro.prompt_frames[2] = 50;
-    memcpy(ro.prompt_box[0], add_box, sizeof add_box);
-    memcpy(ro.prompt_box[1], reseed_box, sizeof reseed_box);
-    char sub[4096], box[128];
-    snprintf(sub, sizeof sub, "%s/from10", tmp);
-    make_subclip(clip, sub, 10, 64);
-    snprintf(out, sizeof out, "%s/cli10", tmp);
-    snprintf(box, sizeof box, "%g,%g,%g,%g", add_box[0], add_box[1], add_box[2], add_box[3]);
-    CHECK(cli_track(sub, box, out, &cli10) == 0, "katana track from 10 failed");
-    snprintf(sub, sizeof sub, "%s/from30", tmp);
-    make_subclip(clip, sub, 30, 64);
-    snprintf(out, sizeof out, "%s/cli30", tmp);
-    snprintf(box, sizeof box, "%g,%g,%g,%g", reseed_box[0], reseed_box[1], reseed_box[2],
-             reseed_box[3]);
-    CHECK(cli_track(sub, box, out, &cli30) == 0, "katana track from 30 failed");
+    for (int j = 0; j < 5; j++) ro.prompt_frames[j] = -1;
+    snprintf(out, sizeof out, "%s/cli2", tmp);
+    CHECK(cli_run(clip, "--box " BOX " --box " BOX1, out) == 0, "katana track, two boxes");
+    for (int id = 0; id < 2; id++) {
+      CHECK(cli_object(out, id, &cli2[id]) == 0 && cli2[id].n == 64, "CLI object %d: %d frames", id,
+            cli2[id].n);
+    }
+    snprintf(desc, sizeof desc,
+             "multifilesrc location=%s/%%05d.png index=0 stop-index=63 "
+             "caps=image/png,framerate=30/1 ! pngdec ! videoconvert ! video/x-raw,format=RGB ! "
+             "katanatrack name=kt boxes=\"0:" BOX ";1:" BOX1 "\" max-objects=2 ! fakesink",
+             clip);
+    run_pipeline(desc, &ro, 600);
+    CHECK(ro.eos && !ro.error, "two objects: no EOS (%s)", ro.error_text);
+    CHECK(ro.messages == 64 && ro.msgs.n == 128, "two objects: %d messages, %d records",
+          ro.messages, ro.msgs.n);
+    for (int id = 0; id < 2; id++) {
+      static recs mine;
+      only_id(&ro.msgs, id, &mine);
+      char what[64];
+      snprintf(what, sizeof what, "boxes, object %d", id);
+      CHECK(mine.n == 64, "%s: %d records", what, mine.n);
+      if (mine.n == 64 && cli2[id].n == 64) compare(&cli2[id], 0, &mine, 0, 64, 0, what);
+    }
+    printf("two objects: %d messages, %d records, each object's equal to the CLI's\n", ro.messages,
+           ro.msgs.n);
+    (void)cli2all;
+  }
+
+  /* Prompts at run time, against the CLI with a prompts file for the same frames and boxes. */
+  {
+    static run_out ro;
+    memset(&ro, 0, sizeof ro);
+    const double add0[4] = {cli.r[10].box[0], cli.r[10].box[1], cli.r[10].box[2], cli.r[10].box[3]};
+    const double add1[4] = {cli2[1].r[20].box[0], cli2[1].r[20].box[1], cli2[1].r[20].box[2],
+                            cli2[1].r[20].box[3]};
+    const double reseed0[4] = {cli.r[30].box[0] + 2, cli.r[30].box[1] + 1, cli.r[30].box[2] + 4,
+                               cli.r[30].box[3] + 2};
+    const int frames[4] = {10, 20, 30, 50};
+    const double *boxes[4] = {add0, add1, reseed0, add0};
+    for (int j = 0; j < 4; j++) {
+      ro.prompt_frames[j] = frames[j];
+      memcpy(ro.prompt_box[j], boxes[j], sizeof add0);
+    }
+    ro.prompt_frames[4] = -1;
+    char pf[4096];
+    snprintf(pf, sizeof pf, "%s/prompts.json", tmp);
+    FILE *f = fopen(pf, "w");
+    CHECK(f != NULL, "cannot write %s", pf);
+    if (f) {
+      fprintf(f,
+              "[{\"frame\": 10, \"obj\": 0, \"box\": [%.17g, %.17g, %.17g, %.17g]},\n"
+              " {\"frame\": 20, \"obj\": 1, \"box\": [%.17g, %.17g, %.17g, %.17g]},\n"
+              " {\"frame\": 30, \"obj\": 0, \"box\": [%.17g, %.17g, %.17g, %.17g]}]\n",
+              add0[0], add0[1], add0[2], add0[3], add1[0], add1[1], add1[2], add1[3], reseed0[0],
+              reseed0[1], reseed0[2], reseed0[3]);
+      fclose(f);
+    }
+    static recs clip0, clip1;
+    char args[4200];
+    snprintf(args, sizeof args, "--prompts '%s'", pf);
+    snprintf(out, sizeof out, "%s/clip_prompts", tmp);
+    CHECK(cli_run(clip, args, out) == 0, "katana track --prompts failed");
+    CHECK(cli_object(out, 0, &clip0) == 0 && clip0.n == 54, "CLI object 0: %d frames", clip0.n);
+    CHECK(cli_object(out, 1, &clip1) == 0 && clip1.n == 44, "CLI object 1: %d frames", clip1.n);
     snprintf(desc, sizeof desc,
              "multifilesrc location=%s/%%05d.png index=0 stop-index=63 "
              "caps=image/png,framerate=30/1 ! pngdec ! videoconvert ! video/x-raw,format=RGB ! "
@@ -394,27 +526,66 @@ int main(void) {
              clip);
     run_pipeline(desc, &ro, 600);
     CHECK(ro.eos && !ro.error, "prompts: no EOS (%s)", ro.error_text);
-    CHECK(ro.msgs.n == 40, "prompts: %d messages (want 20 + 20)", ro.msgs.n);
-    if (ro.msgs.n == 40) {
-      CHECK(ro.msgs.r[0].frame == 10 && ro.msgs.r[39].frame == 49, "frames %lld..%lld",
-            ro.msgs.r[0].frame, ro.msgs.r[39].frame);
-      compare(&cli10, 0, &ro.msgs, 0, 20, 10, "add-object on frame 10");
-      compare(&cli30, 0, &ro.msgs, 20, 20, 30, "reseed event on frame 30");
+    CHECK(ro.messages == 64, "prompts: %d messages (one per frame)", ro.messages);
+    static recs mine0, mine1;
+    only_id(&ro.msgs, 0, &mine0);
+    only_id(&ro.msgs, 1, &mine1);
+    CHECK(mine0.n == 40 && mine1.n == 44,
+          "prompts: %d records of 0 (want 40: 10..49), %d of 1 "
+          "(want 44: 20..63)",
+          mine0.n, mine1.n);
+    if (mine0.n == 40 && clip0.n == 54) {
+      CHECK(mine0.r[0].frame == 10 && mine0.r[39].frame == 49, "object 0: frames %lld..%lld",
+            mine0.r[0].frame, mine0.r[39].frame);
+      compare(&clip0, 0, &mine0, 0, 40, 0, "object 0: add on 10, reseed event on 30");
     }
-    printf("prompts: %d messages (add on 10, reseed on 30, remove on 50), %d ROI metas\n",
-           ro.msgs.n, ro.roi_buffers);
+    if (mine1.n == 44 && clip1.n == 44)
+      compare(&clip1, 0, &mine1, 0, 44, 0, "object 1: event on 20");
+    printf(
+        "prompts: %d messages, %d records of object 0 (add on 10, reseed on 30, remove on "
+        "50), %d of object 1 (add event on 20), equal to the CLI's --prompts\n",
+        ro.messages, mine0.n, mine1.n);
+  }
+
+  /* The prompt queue: 71 prompts before frame 0, then a removal before frame 1. */
+  {
+    static run_out ro;
+    memset(&ro, 0, sizeof ro);
+    for (int j = 0; j < 5; j++) ro.prompt_frames[j] = -1;
+    ro.prompt_frames[4] = 0;
+    ro.prompt_frames[3] = 1;
+    const double b[4] = {60, 40, 40, 30};
+    memcpy(ro.prompt_box[4], b, sizeof b);
+    snprintf(desc, sizeof desc,
+             "videotestsrc num-buffers=3 pattern=ball ! "
+             "video/x-raw,format=RGB,width=160,height=120,framerate=30/1 ! "
+             "katanatrack name=kt max-objects=1 ! fakesink");
+    run_pipeline(desc, &ro, 300);
+    CHECK(ro.eos && !ro.error, "queue: no EOS (%s)", ro.error_text);
+    CHECK(ro.messages == 3 && ro.msgs.n == 1, "queue: %d messages, %d records (want 3, 1)",
+          ro.messages, ro.msgs.n);
+    CHECK(ro.last_prompts_dropped == 7 && ro.prompts_dropped_prop == 7,
+          "queue: prompts-dropped %llu in the message, %llu property (want 7)",
+          (unsigned long long)ro.last_prompts_dropped, (unsigned long long)ro.prompts_dropped_prop);
+    printf("queue: 71 prompts, %llu refused and reported\n",
+           (unsigned long long)ro.last_prompts_dropped);
   }
 
   /* Live: 30 FPS through a tracker that runs a few FPS here. */
   {
     static run_out ro;
     memset(&ro, 0, sizeof ro);
-    for (int j = 0; j < 3; j++) ro.prompt_frames[j] = -1;
+    for (int j = 0; j < 5; j++) ro.prompt_frames[j] = -1;
+    /* At run time: add object 1 (a downstream event) on frame 120, remove 0 on frame 150. */
+    ro.prompt_frames[1] = 120;
+    ro.prompt_frames[3] = 150;
+    const double add1[4] = {20, 20, 50, 50};
+    memcpy(ro.prompt_box[1], add1, sizeof add1);
     const int n = 240; /* 8 s: the stream opens (sessions) while the first frames pass */
     snprintf(desc, sizeof desc,
              "videotestsrc is-live=true num-buffers=%d pattern=ball ! "
              "video/x-raw,format=RGB,width=320,height=240,framerate=30/1 ! "
-             "katanatrack name=kt box=130,90,60,60 ! fakesink sync=true",
+             "katanatrack name=kt boxes=\"0:130,90,60,60;2:200,150,50,50\" ! fakesink sync=true",
              n);
     const gint64 t0 = g_get_monotonic_time();
     run_pipeline(desc, &ro, 120);
@@ -428,18 +599,33 @@ int main(void) {
     CHECK(ro.over_interval <= n / 50 && ro.max_hold_ns < 100000000,
           "live: %d buffers held longer than one frame interval, the longest %.1f ms",
           ro.over_interval, (double)ro.max_hold_ns / 1e6);
-    CHECK(ro.msgs.n > 0, "live: no result at all");
-    CHECK(ro.msgs.n < n, "live: %d results for %d frames: nothing was dropped?", ro.msgs.n, n);
+    CHECK(ro.messages > 0 && ro.ids_seen == 7, "live: %d results, objects seen 0x%x (want 0x7)",
+          ro.messages, ro.ids_seen);
+    /* A prompt applies to the next frame the tracker takes: in live mode that frame may be
+     * older than the one the prompt came with by the pipeline's latency. */
+    long long last0 = -1, first1 = -1;
+    for (int i = 0; i < ro.msgs.n; i++) {
+      const rec *r = &ro.msgs.r[i];
+      if (r->id == 0 && r->frame > last0) last0 = r->frame;
+      if (r->id == 1 && (first1 < 0 || r->frame < first1)) first1 = r->frame;
+    }
+    CHECK(first1 > 60 && last0 >= 0 && last0 < ro.last_msg_frame,
+          "live: object 1 (added on 120) first on frame %lld, object 0 (removed on 150) last on "
+          "%lld, the last message on %lld",
+          first1, last0, ro.last_msg_frame);
+    CHECK(ro.messages < n, "live: %d results for %d frames: nothing was dropped?", ro.messages, n);
     CHECK(ro.last_dropped > 0, "live: the messages report no drops");
     CHECK(ro.dropped_prop >= ro.last_dropped, "live: property dropped %llu < last message's %llu",
           (unsigned long long)ro.dropped_prop, (unsigned long long)ro.last_dropped);
     CHECK(wall < n / 30.0 + 10.0, "live: %d frames at 30 FPS took %.1f s", n, wall);
     printf(
-        "live: %d frames in %.2f s, %d results, last message reports %llu dropped, "
-        "property dropped %llu at EOS, longest hold in the element %.2f ms (%d over 33.3 "
-        "ms)\n",
-        n, wall, ro.msgs.n, (unsigned long long)ro.last_dropped,
-        (unsigned long long)ro.dropped_prop, (double)ro.max_hold_ns / 1e6, ro.over_interval);
+        "live: %d frames in, %d out in %.2f s, %d tracked (results), last message reports "
+        "%llu dropped, property dropped %llu at EOS, longest hold in the element %.2f ms, %d "
+        "buffers held over one frame interval (33.3 ms); object 1 added on 120 first on "
+        "%lld, object 0 removed on 150 last on %lld\n",
+        ro.buffers_in, ro.buffers_out, wall, ro.messages, (unsigned long long)ro.last_dropped,
+        (unsigned long long)ro.dropped_prop, (double)ro.max_hold_ns / 1e6, ro.over_interval, first1,
+        last0);
   }
 
   char rm[4200];

@@ -10,7 +10,8 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 gst-inspect-1.0 katanatrack >"$tmp/inspect.txt" 2>&1 || { cat "$tmp/inspect.txt"; fail "gst-inspect-1.0 katanatrack"; }
-for p in model ep box selection draw threads pipeline masks live dropped add-object reseed-object remove-object; do
+for p in model ep box boxes max-objects selection draw threads pipeline masks live dropped \
+  prompts-dropped add-object reseed-object remove-object; do
   grep -q "^  $p \| \"$p\"" "$tmp/inspect.txt" || { cat "$tmp/inspect.txt"; fail "gst-inspect-1.0 shows no $p"; }
 done
 for f in RGB RGBx BGRx NV12 I420; do

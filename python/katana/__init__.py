@@ -193,7 +193,7 @@ class Model:
 
     The Model owns one kat_model reference (kat_model_open), dropped by close() or when it is
     collected; every Tracker holds its own C reference, so a tracker keeps working after its
-    Model is closed. track() opens its stream from the bundle path.
+    Model is closed. track() opens its stream on the Model's kat_model (its own reference).
     """
 
     def __init__(self, bundle=None, ep="cpu", *, selection="samurai", threads=None,
@@ -485,12 +485,39 @@ class Tracker:
         self.close()
 
 
-class Track:
-    """Iterator of Result over a source (a video file or URL, a folder of frames, a device),
-    built on kat_stream. Returned by katana.track()."""
+def _boxes(boxes):
+    """{id: box} from boxes=[box, ...] (ids 0, 1, ...) or {id: box}."""
+    if isinstance(boxes, dict):
+        items = list(boxes.items())
+    elif isinstance(boxes, (list, tuple)):
+        items = list(enumerate(boxes))
+    else:
+        raise _err(_lib.EINVAL, "boxes must be a list of boxes or a dict {id: box}, got %s"
+                   % type(boxes).__name__)
+    if not items:
+        raise _err(_lib.EINVAL, "boxes is empty")
+    out = {}
+    for i, b in items:
+        if not isinstance(i, int) or isinstance(i, bool) or i < 0:
+            raise _err(_lib.EINVAL, "an object id must be an int >= 0, got %r" % (i,))
+        out[i] = _box4(b, "box of object %d" % i)
+    return out
 
-    def __init__(self, source, box, model=None, pipeline=True, *, masks=False, max_frames=0,
-                 input_format=None, drop_oldest=False, queue_capacity=None):
+
+class Track:
+    """Iterator over a source (a video file or URL, a folder of frames, a device), built on
+    kat_stream over the Model's kat_model (kat_stream_open_on_model). Returned by
+    katana.track(): with box=, one Result per frame; with boxes=, one list of Result per frame
+    (one per object, in the order the ids were given)."""
+
+    def __init__(self, source, box=None, model=None, pipeline=True, *, boxes=None, masks=False,
+                 max_frames=0, input_format=None, drop_oldest=False, queue_capacity=None):
+        if (box is None) == (boxes is None):
+            raise _err(_lib.EINVAL, "give box=(x, y, w, h) for one object or boxes=[...] / "
+                       "{id: box} for several, not %s" % ("both" if box is not None else
+                                                          "neither"))
+        objects = _boxes(boxes) if boxes is not None else None
+        b = _box4(box) if box is not None else None
         if model is None:
             model = Model()
         if isinstance(model, (str, os.PathLike)):
@@ -501,12 +528,13 @@ class Track:
             raise _err(_lib.EINVAL, "source must be a path, URL or device name, got %s"
                        % type(source).__name__)
         source = os.fspath(source)
-        b = _box4(box)
         if not isinstance(max_frames, int) or max_frames < 0:
             raise _err(_lib.EINVAL, "max_frames must be an int >= 0, got %r" % (max_frames,))
         o = _lib.StreamOptions()
         _lib.kat_stream_options_init(ctypes.byref(o))
         model._options(o.tracker, masks)
+        if objects is not None and len(objects) > o.tracker.max_objects:
+            o.tracker.max_objects = len(objects)
         o.pipeline = 1 if pipeline else 0
         o.drop_oldest = 1 if drop_oldest else 0
         o.max_frames = max_frames
@@ -516,8 +544,9 @@ class Track:
         o.source.input_format = self._fmt
         err = ctypes.create_string_buffer(_lib.KAT_ERROR_SIZE)
         ptr = ctypes.c_void_p()
-        rc = _lib.kat_stream_open(model.bundle.encode(), source.encode(), ctypes.byref(b),
-                                  ctypes.byref(o), ctypes.byref(ptr), err, len(err))
+        rc = _lib.kat_stream_open_on_model(model._ptr, source.encode(),
+                                           ctypes.byref(b) if b is not None else None,
+                                           ctypes.byref(o), ctypes.byref(ptr), err, len(err))
         if rc:
             raise _err(rc, _text(err.value))
         with _live_lock:
@@ -525,9 +554,22 @@ class Track:
         self._ptr = ptr.value
         self._fin = weakref.finalize(self, _free, "stream", ptr.value, _lib.kat_stream_close)
         self._guard = _Guard("track iterator")
-        self._res = _lib.TrackResult()
+        self._multi = objects is not None
+        self._cap = int(o.tracker.max_objects) if self._multi else 1
+        self._res = (_lib.TrackResult * self._cap)()
+        self._count = ctypes.c_int(0)
         self._done = False
         self.model = model
+        for i, ob in (objects or {}).items():  # frame 0 has not reached the tracker yet
+            p = _lib.Prompt()
+            _lib.kat_prompt_init(ctypes.byref(p))
+            p.has_box = 1
+            p.box[:] = list(ob)
+            rc = _lib.kat_stream_add_prompt(self._ptr, i, 0, ctypes.byref(p))
+            if rc:
+                msg = _text(_lib.kat_stream_prompt_error(self._ptr))
+                self.close()
+                raise _err(rc, "object %d: %s" % (i, msg))
 
     def __iter__(self):
         return self
@@ -536,14 +578,21 @@ class Track:
         if self._done or not self._fin.alive:
             raise StopIteration
         with self._guard:
-            rc = _lib.kat_stream_next(self._ptr, ctypes.byref(self._res))
+            if self._multi:
+                rc = _lib.kat_stream_next_objects(self._ptr, self._res, self._cap,
+                                                  ctypes.byref(self._count), -1)
+            else:
+                rc = _lib.kat_stream_next(self._ptr, ctypes.byref(self._res[0]))
             if rc == _lib.EOF:
                 self._done = True
                 raise StopIteration
             if rc:
                 self._done = True
                 raise _err(rc, _text(_lib.kat_stream_last_error(self._ptr)))
-            return _result(self._res, 0)
+            if self._multi:
+                n = min(self._count.value, self._cap)
+                return [_result(self._res[i], self._res[i].obj_id) for i in range(n)]
+            return _result(self._res[0], 0)
 
     def info(self):
         """The source's width, height, fps, frame_count and codec, as a dict."""
@@ -584,13 +633,16 @@ class Track:
         self.close()
 
 
-def track(source, box, model=None, pipeline=True, **kw) -> Track:
-    """Tracks the object in `box` (x, y, w, h on the first frame) through `source` (a video file
-    or URL, a folder of PNG/JPEG frames, a device such as /dev/video0 with input_format="v4l2");
-    an iterator of Result, one per frame. model: a Model, a bundle path, or None for the default
-    model. pipeline: three stages on threads (results are identical either way). Keywords:
-    masks, max_frames, input_format, drop_oldest, queue_capacity."""
-    return Track(source, box, model, pipeline, **kw)
+def track(source, box=None, model=None, pipeline=True, *, boxes=None, **kw) -> Track:
+    """Tracks objects through `source` (a video file or URL, a folder of PNG/JPEG frames, a
+    device such as /dev/video0 with input_format="v4l2") from their boxes (x, y, w, h) on the
+    first frame: box= for one object (an iterator of Result, one per frame) or boxes= for
+    several, a list (ids 0, 1, ...) or a dict {id: box} (an iterator of lists of Result, one per
+    object on the frame). model: a Model, a bundle path, or None for the default model; the
+    stream shares the Model's loaded sessions. pipeline: three stages on threads (results are
+    identical either way). Keywords: masks, max_frames, input_format, drop_oldest,
+    queue_capacity."""
+    return Track(source, box, model, pipeline, boxes=boxes, **kw)
 
 
 def doctor():

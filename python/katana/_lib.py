@@ -329,6 +329,16 @@ kat_stream_options_init = _fn("kat_stream_options_init", None, _P(StreamOptions)
 kat_stream_open = _fn("kat_stream_open", _c.c_int, _c.c_char_p, _c.c_char_p,
                       _P(_c.c_double * 4), _P(StreamOptions), _P(_c.c_void_p), _c.c_char_p,
                       _c.c_size_t)
+kat_stream_open_on_model = _fn("kat_stream_open_on_model", _c.c_int, _c.c_void_p, _c.c_char_p,
+                               _P(_c.c_double * 4), _P(StreamOptions), _P(_c.c_void_p),
+                               _c.c_char_p, _c.c_size_t)
+kat_stream_add_prompt = _fn("kat_stream_add_prompt", _c.c_int, _c.c_void_p, _c.c_int,
+                            _c.c_int64, _P(Prompt))
+kat_stream_remove_object = _fn("kat_stream_remove_object", _c.c_int, _c.c_void_p, _c.c_int,
+                               _c.c_int64)
+kat_stream_prompt_error = _fn("kat_stream_prompt_error", _c.c_char_p, _c.c_void_p)
+kat_stream_next_objects = _fn("kat_stream_next_objects", _c.c_int, _c.c_void_p, _P(TrackResult),
+                              _c.c_int, _P(_c.c_int), _c.c_int)
 kat_stream_push = _fn("kat_stream_push", _c.c_int, _c.c_void_p, _P(Frame))
 kat_stream_try_push = _fn("kat_stream_try_push", _c.c_int, _c.c_void_p, _P(Frame))
 kat_stream_push_error = _fn("kat_stream_push_error", _c.c_char_p, _c.c_void_p)

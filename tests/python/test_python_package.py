@@ -263,6 +263,23 @@ class MultiObjectTest(unittest.TestCase):
         # The two objects must differ for the comparison to mean something.
         self.assertNotEqual([r.box for r in got[0]], [r.box for r in got[1]])
 
+    def test_track_boxes_equal_cli(self):
+        """katana.track(boxes=...) over the Model's kat_model: a list gives ids 0, 1, a dict its
+        own ids; each frame is a list of Result, one per object, equal to the CLI's."""
+        cli = cli_objects(["--box", ",".join(map(str, BOX)), "--box",
+                           ",".join(map(str, self.BOX2))], os.path.join(self.tmp.name, "tb"))
+        with katana.Model() as model:
+            for boxes, ids, pipeline in (([BOX, self.BOX2], [0, 1], True),
+                                         ({9: self.BOX2, 4: BOX}, [9, 4], False)):
+                with katana.track(CLIP, boxes=boxes, model=model, pipeline=pipeline) as t:
+                    rows = list(t)
+                self.assertEqual(len(rows), 64)
+                self.assertTrue(all([r.id for r in row] == ids for row in rows), rows[0])
+                for k, want in zip(ids, ([0, 1] if ids == [0, 1] else [1, 0])):
+                    got = [r for row in rows for r in row if r.id == k]
+                    self.assertSameAsCli(got, cli[want], "boxes=%r, object %d" % (boxes, k))
+        self.assertEqual(katana.live_handles()["stream"], 0)
+
     def test_points_equal_cli(self):
         pts = [(117, 106), (100, 95), (60, 60)]
         labels = [1, 1, 0]
@@ -398,6 +415,17 @@ class BadArgumentsTest(unittest.TestCase):
                             model=self.model, max_frames=-1)
         self.assertKatError("KAT_ERANGE", "queue", katana.track, CLIP, box=BOX,
                             model=self.model, queue_capacity=1000)
+        self.assertKatError("KAT_EINVAL", "not both", katana.track, CLIP, box=BOX, boxes=[BOX],
+                            model=self.model)
+        self.assertKatError("KAT_EINVAL", "not neither", katana.track, CLIP, model=self.model)
+        self.assertKatError("KAT_EINVAL", "empty", katana.track, CLIP, boxes=[],
+                            model=self.model)
+        self.assertKatError("KAT_EINVAL", "id must be", katana.track, CLIP, boxes={-1: BOX},
+                            model=self.model)
+        self.assertKatError("KAT_EINVAL", "box of object 1", katana.track, CLIP,
+                            boxes=[BOX, (1, 2)], model=self.model)
+        self.assertKatError("KAT_EINVAL", "list of boxes", katana.track, CLIP, boxes="1,2,3,4",
+                            model=self.model)
         with tempfile.TemporaryDirectory() as tmp:
             with open(os.path.join(tmp, "00000.png"), "wb") as f:
                 f.write(b"\x89PNG\r\n\x1a\n not really a png")

@@ -2,7 +2,7 @@
 `katana synth` clip, the Python example, the gst-launch-1.0 pipeline) are taken from README.md
 and run in a scratch folder where `build` and `python` point at this build and checkout, with
 the default model. The outputs are checked: one line per frame from Python, one katana-track
-message and one PNG with the drawn box per frame from GStreamer."""
+message with two objects and one PNG with the drawn boxes per frame from GStreamer."""
 
 import os
 import re
@@ -58,8 +58,11 @@ class ReadmeTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         lines = p.stdout.strip().splitlines()
         self.assertEqual(len(lines), 61, p.stdout[-2000:])  # 60 frames, then the mask line
-        self.assertTrue(lines[0].startswith("0 ("), lines[0])
+        # Two objects per frame: "0 [(1, (x, y, w, h), 'tracked'), (2, ...)]".
+        self.assertTrue(lines[0].startswith("0 [(1, ("), lines[0])
+        self.assertIn("), (2, (", lines[0])
         self.assertIn("tracked", lines[0])
+        self.assertTrue(all(ln.startswith("%d [(1, " % i) for i, ln in enumerate(lines[:60])))
         self.assertRegex(lines[-1], r"^[1-9][0-9]* mask pixels$")
 
     def test_gst_launch_example(self):
@@ -78,8 +81,11 @@ class ReadmeTest(unittest.TestCase):
         self.assertEqual(len(pngs), 60)
         # The drawn box: the first frame's outline pixels are the overlay's red, not the video's.
         frame = np.asarray(Image.open(os.path.join(self.cwd, pngs[0])).convert("RGB")).astype(int)
-        m = re.search(r"katana-track, frame=\(gint64\)0, .*?x=\(double\)([0-9.]+), "
-                      r"y=\(double\)([0-9.]+)", p.stdout)
+        msgs = [ln.replace("\\", "") for ln in p.stdout.splitlines()
+                if "katana-track, frame=(gint64)" in ln]
+        self.assertTrue(all("count=(int)2," in ln for ln in msgs), msgs[0])
+        m = re.search(r"katana-track, frame=\(gint64\)0, .*?id=\(int\)1, x=\(double\)([0-9.]+), "
+                      r"y=\(double\)([0-9.]+)", msgs[0])
         x, y = int(float(m.group(1))), int(float(m.group(2)))
         r, g, b = frame[y, x + 3]
         self.assertGreater(r - g, 80, (x, y, frame[y, x + 3]))
