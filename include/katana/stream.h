@@ -178,7 +178,7 @@ typedef struct kat_stream_stats {
   double wall_s; /* since open */
 } kat_stream_stats;
 
-/* Fills `st` (allocates temporarily; call it outside the frame loop). */
+/* Fills `st` (consumer side; allocates nothing: it may be called after every frame). */
 KAT_API int kat_stream_get_stats(kat_stream *s, kat_stream_stats *st);
 
 /* Cancels, waits for a producer-side call still running (see the top of this file), joins every

@@ -101,6 +101,7 @@ struct kat_stream {
   char push_error[KAT_ERRBUF_SIZE]; /* producer side: the last failed push/end */
   /* profile: ring buffers of the last STAT_WINDOW samples per stage */
   float *samples;  /* [ST_COUNT, STAT_WINDOW] ms */
+  float *sorted;   /* [STAT_WINDOW] f32: kat_stream_get_stats' scratch (consumer side only) */
   int fault_stage; /* test hook: stage to fail, -1 for none */
   int64_t fault_frame;
   int fault_status;
@@ -373,7 +374,8 @@ static int stream_open(const char *bundle_dir, kat_model *model, const char *sou
   /* Slots: both queues full, one slot in each of the three stages, one spare. */
   s->n_slots = 2 * s->opt.queue_capacity + 4;
   s->samples = kat__calloc((size_t)ST_COUNT * STAT_WINDOW, sizeof *s->samples);
-  if (!s->samples) {
+  s->sorted = kat__calloc(STAT_WINDOW, sizeof *s->sorted);
+  if (!s->samples || !s->sorted) {
     rc = kat__fail(&eb, KAT_ENOMEM, "stream: out of memory");
     goto fail;
   }
@@ -831,8 +833,7 @@ int kat_stream_get_stats(kat_stream *s, kat_stream_stats *st) {
   pthread_mutex_lock(&s->mu);
   st->dropped = s->dropped;
   pthread_mutex_unlock(&s->mu);
-  float *tmp = kat__malloc(STAT_WINDOW * sizeof(float));
-  if (!tmp) return KAT_ENOMEM;
+  float *tmp = s->sorted; /* allocated at open: no allocation per call */
   for (int k = 0; k < ST_COUNT; k++) {
     int n = (int)(s->n_samples[k] < STAT_WINDOW ? s->n_samples[k] : STAT_WINDOW);
     if (n == 0) continue;
@@ -841,7 +842,6 @@ int kat_stream_get_stats(kat_stream *s, kat_stream_stats *st) {
     st->p50_ms[k] = kat__percentile_sorted_f(tmp, (size_t)n, 50.0);
     st->p95_ms[k] = kat__percentile_sorted_f(tmp, (size_t)n, 95.0);
   }
-  kat__free(tmp);
   kat_queue_stats fq, a, b;
   kat__queue_stats(&s->free_q, &fq);
   kat__queue_stats(&s->q12, &a);
@@ -883,6 +883,7 @@ void kat_stream_close(kat_stream *s) {
   kat__source_close(s->src);
   kat_tracker_destroy(s->t);
   kat__free(s->samples);
+  kat__free(s->sorted);
   pthread_cond_destroy(&s->cv);
   pthread_mutex_destroy(&s->mu);
   kat__free(s);
