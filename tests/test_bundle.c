@@ -315,4 +315,5 @@ static void setup(void) {
     KAT_SKIP("no bundles/micro_efficienttam under KAT_TEST_DATA (scripts/testdata/10-bundles)");
 }
 
-KAT_TEST_MAIN(setup, test_open_real, test_corrupt_copies, test_fixed_variant)
+KAT_TEST_MAIN(KAT_SETUP(setup), KAT_CASE(test_open_real), KAT_CASE(test_corrupt_copies),
+              KAT_CASE(test_fixed_variant))

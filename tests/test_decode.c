@@ -311,5 +311,6 @@ static void teardown(void) {
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_tmp);
 }
 
-KAT_TEST_MAIN(setup, test_mp4_roundtrip, test_folder_source, test_raw_source, test_ffmpeg_errors,
-              test_overlay_and_masks, teardown)
+KAT_TEST_MAIN(KAT_SETUP(setup), KAT_CASE(test_mp4_roundtrip), KAT_CASE(test_folder_source),
+              KAT_CASE(test_raw_source), KAT_CASE(test_ffmpeg_errors),
+              KAT_CASE(test_overlay_and_masks), KAT_TEARDOWN(teardown))

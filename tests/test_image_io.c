@@ -220,5 +220,6 @@ static void teardown(void) {
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_tmp);
 }
 
-KAT_TEST_MAIN(setup, test_decode_matches_pillow, test_variants_match_pillow, test_roundtrip,
-              test_errors, test_natural_sort_listing, teardown)
+KAT_TEST_MAIN(KAT_SETUP(setup), KAT_CASE(test_decode_matches_pillow),
+              KAT_CASE(test_variants_match_pillow), KAT_CASE(test_roundtrip), KAT_CASE(test_errors),
+              KAT_CASE(test_natural_sort_listing), KAT_TEARDOWN(teardown))

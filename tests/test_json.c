@@ -223,4 +223,4 @@ KAT_TEST(test_limits) {
   KAT_CHECK_INT_EQ(kat__json_parse("1", 1, NULL, NULL, NULL, &eb), KAT_EINVAL);
 }
 
-KAT_TEST_MAIN(test_values, test_errors, test_limits)
+KAT_TEST_MAIN(KAT_CASE(test_values), KAT_CASE(test_errors), KAT_CASE(test_limits))

@@ -636,4 +636,5 @@ KAT_TEST(test_bundle_synthetic) {
   kat_fx_cleanup(dir);
 }
 
-KAT_TEST_MAIN(test_valid, test_valid_variants, test_format2, test_errors, test_bundle_synthetic)
+KAT_TEST_MAIN(KAT_CASE(test_valid), KAT_CASE(test_valid_variants), KAT_CASE(test_format2),
+              KAT_CASE(test_errors), KAT_CASE(test_bundle_synthetic))

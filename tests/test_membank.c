@@ -268,4 +268,5 @@ KAT_TEST(test_order_errors) {
   kat__membank_destroy(b);
 }
 
-KAT_TEST_MAIN(test_equivalence, test_bf16, test_sine_pe, test_order_errors)
+KAT_TEST_MAIN(KAT_CASE(test_equivalence), KAT_CASE(test_bf16), KAT_CASE(test_sine_pe),
+              KAT_CASE(test_order_errors))

@@ -285,4 +285,5 @@ KAT_TEST(test_coverage_report) {
   kat_onnx_free(report);
 }
 
-KAT_TEST_MAIN(test_log_parser, test_partitions, test_report_with_reasons, test_coverage_report)
+KAT_TEST_MAIN(KAT_CASE(test_log_parser), KAT_CASE(test_partitions),
+              KAT_CASE(test_report_with_reasons), KAT_CASE(test_coverage_report))

@@ -407,6 +407,7 @@ static void teardown(void) {
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_tmp);
 }
 
-KAT_TEST_MAIN(setup, test_known_int8_matmul, test_known_int8_reduce_range, test_known_int8_gemm,
-              test_fp16_storage, test_reduce_range_auto, test_quantizer_edges, test_fixtures,
-              teardown)
+KAT_TEST_MAIN(KAT_SETUP(setup), KAT_CASE(test_known_int8_matmul),
+              KAT_CASE(test_known_int8_reduce_range), KAT_CASE(test_known_int8_gemm),
+              KAT_CASE(test_fp16_storage), KAT_CASE(test_reduce_range_auto),
+              KAT_CASE(test_quantizer_edges), KAT_CASE(test_fixtures), KAT_TEARDOWN(teardown))

@@ -221,5 +221,7 @@ static void teardown(void) {
   rmdir(g_tmp);
 }
 
-KAT_TEST_MAIN(setup, test_load_counts, test_truncated_and_garbage, test_deep_nesting,
-              test_external_data, test_inspect_report, test_rewrite_arguments, teardown)
+KAT_TEST_MAIN(KAT_SETUP(setup), KAT_CASE(test_load_counts), KAT_CASE(test_truncated_and_garbage),
+              KAT_CASE(test_deep_nesting), KAT_CASE(test_external_data),
+              KAT_CASE(test_inspect_report), KAT_CASE(test_rewrite_arguments),
+              KAT_TEARDOWN(teardown))

@@ -542,6 +542,8 @@ static void teardown(void) {
   rmdir(g_tmp);
 }
 
-KAT_TEST_MAIN(setup, test_gather_to_split, test_scatternd_to_concat, test_no_pattern_is_identical,
-              test_expose_multimask, test_fixed_memory, test_fp16, test_external_inline,
-              test_coverage_cpu, test_naive_export, test_naive_gather, test_cli, teardown)
+KAT_TEST_MAIN(KAT_SETUP(setup), KAT_CASE(test_gather_to_split), KAT_CASE(test_scatternd_to_concat),
+              KAT_CASE(test_no_pattern_is_identical), KAT_CASE(test_expose_multimask),
+              KAT_CASE(test_fixed_memory), KAT_CASE(test_fp16), KAT_CASE(test_external_inline),
+              KAT_CASE(test_coverage_cpu), KAT_CASE(test_naive_export), KAT_CASE(test_naive_gather),
+              KAT_CASE(test_cli), KAT_TEARDOWN(teardown))

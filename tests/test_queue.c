@@ -107,4 +107,5 @@ KAT_TEST(test_drop_oldest) {
   kat__queue_cleanup(&q);
 }
 
-KAT_TEST_MAIN(test_order_and_backpressure, test_cancel_wakes_waiters, test_drop_oldest)
+KAT_TEST_MAIN(KAT_CASE(test_order_and_backpressure), KAT_CASE(test_cancel_wakes_waiters),
+              KAT_CASE(test_drop_oldest))

@@ -318,5 +318,6 @@ KAT_TEST(bench_fast_vs_exact) {
   free(in);
 }
 
-KAT_TEST_MAIN(test_pillow_goldens, test_bgr_stride_gray, test_nv12_vs_swscale,
-              test_fast_and_no_alloc, test_errors, bench_fast_vs_exact)
+KAT_TEST_MAIN(KAT_CASE(test_pillow_goldens), KAT_CASE(test_bgr_stride_gray),
+              KAT_CASE(test_nv12_vs_swscale), KAT_CASE(test_fast_and_no_alloc),
+              KAT_CASE(test_errors), KAT_CASE(bench_fast_vs_exact))

@@ -333,6 +333,7 @@ KAT_TEST(test_bundle_cache_key_from_manifest) {
   KAT_CHECK_INT_EQ(system(cmd), 0);
 }
 
-KAT_TEST_MAIN(test_create_and_run, test_contract_mismatch, test_bad_files,
-              test_unavailable_providers, test_profiles, test_cache_key_only_with_cache,
-              test_bundle_cache_key_from_manifest)
+KAT_TEST_MAIN(KAT_CASE(test_create_and_run), KAT_CASE(test_contract_mismatch),
+              KAT_CASE(test_bad_files), KAT_CASE(test_unavailable_providers),
+              KAT_CASE(test_profiles), KAT_CASE(test_cache_key_only_with_cache),
+              KAT_CASE(test_bundle_cache_key_from_manifest))

@@ -308,5 +308,6 @@ KAT_TEST(test_lin_axis) {
   kat__lin_axis_cleanup(&a); /* no-op on a zeroed struct */
 }
 
-KAT_TEST_MAIN(test_samurai_phases, test_weighted_float32, test_argmax_and_stability,
-              test_gating_and_pointer, test_maskbox_exact_vs_brute, test_lin_axis)
+KAT_TEST_MAIN(KAT_CASE(test_samurai_phases), KAT_CASE(test_weighted_float32),
+              KAT_CASE(test_argmax_and_stability), KAT_CASE(test_gating_and_pointer),
+              KAT_CASE(test_maskbox_exact_vs_brute), KAT_CASE(test_lin_axis))

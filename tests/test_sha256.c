@@ -98,4 +98,5 @@ KAT_TEST(test_file) {
   KAT_CHECK_CONTAINS(eb.msg, path);
 }
 
-KAT_TEST_MAIN(test_vectors, test_million_a, test_incremental, test_file)
+KAT_TEST_MAIN(KAT_CASE(test_vectors), KAT_CASE(test_million_a), KAT_CASE(test_incremental),
+              KAT_CASE(test_file))

@@ -53,4 +53,5 @@ KAT_TEST(test_errbuf_and_sizes) {
   KAT_CHECK(!kat__size_add(SIZE_MAX, 1, &out));
 }
 
-KAT_TEST_MAIN(test_strerror, test_names, test_log_routing, test_errbuf_and_sizes)
+KAT_TEST_MAIN(KAT_CASE(test_strerror), KAT_CASE(test_names), KAT_CASE(test_log_routing),
+              KAT_CASE(test_errbuf_and_sizes))

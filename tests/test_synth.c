@@ -231,5 +231,5 @@ static void teardown(void) {
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_tmp);
 }
 
-KAT_TEST_MAIN(setup, test_determinism_and_boxes, test_speed_print, test_write_files, test_cli,
-              teardown)
+KAT_TEST_MAIN(KAT_SETUP(setup), KAT_CASE(test_determinism_and_boxes), KAT_CASE(test_speed_print),
+              KAT_CASE(test_write_files), KAT_CASE(test_cli), KAT_TEARDOWN(teardown))

@@ -715,6 +715,8 @@ KAT_TEST(test_errors_doc) {
   free(doc);
 }
 
-KAT_TEST_MAIN(test_frame, test_box, test_options, test_samurai_params, test_constant,
-              test_open_regular_file, test_errors_doc, test_tracker_entry_points,
-              test_stream_entry_points, test_bundle_files)
+KAT_TEST_MAIN(KAT_CASE(test_frame), KAT_CASE(test_box), KAT_CASE(test_options),
+              KAT_CASE(test_samurai_params), KAT_CASE(test_constant),
+              KAT_CASE(test_open_regular_file), KAT_CASE(test_errors_doc),
+              KAT_CASE(test_tracker_entry_points), KAT_CASE(test_stream_entry_points),
+              KAT_CASE(test_bundle_files))
