@@ -48,7 +48,7 @@ enum { W = 160, H = 96, N = 30 };
 
 KAT_TEST(test_mp4_roundtrip) {
   kat__synth_clip *clip = NULL;
-  kat_errbuf eb;
+  kat__errbuf eb;
   uint8_t *frames = malloc((size_t)N * W * H * 3), *mask = malloc((size_t)W * H);
   KAT_CHECK_INT_EQ(kat__synth_clip_create(KAT_SYNTH_TRAIN, 3, W, H, N, &clip, &eb), KAT_OK);
   kat__video_writer *vw = NULL;
@@ -130,7 +130,7 @@ KAT_TEST(test_folder_source) {
   uint8_t img[32 * 24 * 3];
   const char *names[] = {"10.png", "2.png", "1.jpg"};
   const uint8_t vals[] = {30, 20, 10};
-  kat_errbuf eb;
+  kat__errbuf eb;
   for (int i = 0; i < 3; i++) {
     char p[600];
     snprintf(p, sizeof p, "%s/%s", dir, names[i]);
@@ -211,7 +211,7 @@ KAT_TEST(test_raw_source) {
   o.raw_height = h;
   o.raw_fd = fd;
   kat__source *src = NULL;
-  kat_errbuf eb;
+  kat__errbuf eb;
   KAT_CHECK_INT_EQ(kat__source_open("-", &o, &src, &eb), KAT_OK);
   if (!src) return;
   kat_frame fr;
@@ -232,7 +232,7 @@ KAT_TEST(test_raw_source) {
 
 KAT_TEST(test_ffmpeg_errors) {
   kat__source *src = NULL;
-  kat_errbuf eb;
+  kat__errbuf eb;
   KAT_CHECK_INT_EQ(kat__source_open(tmp_path("missing.mp4"), NULL, &src, &eb), KAT_ENOENT);
   KAT_CHECK_CONTAINS(eb.msg, "missing.mp4: cannot open");
   FILE *f = fopen(tmp_path("junk.mp4"), "wb");
@@ -285,7 +285,7 @@ KAT_TEST(test_overlay_and_masks) {
   KAT_CHECK_INT_EQ(rgb[(8 * 20 + 15) * 3 + 0], (100 * 128 + 255 * 128) >> 8); /* tinted */
   KAT_CHECK_INT_EQ(rgb[(8 * 20 + 15) * 3 + 1], (100 * 128) >> 8);
   KAT_CHECK_INT_EQ(rgb[(0 * 20 + 0) * 3 + 0], 100);
-  kat_errbuf eb;
+  kat__errbuf eb;
   KAT_CHECK_INT_EQ(kat__mask_png_write(g_tmp, 7, mask, 20, 10, 20, &eb), KAT_OK);
   kat__image img = {0};
   KAT_CHECK_INT_EQ(kat__image_read(tmp_path("00007.png"), &img, &eb), KAT_OK);

@@ -126,7 +126,7 @@ static void run_equivalence(int samurai, int64_t num_frames) {
   cfg.maskmem_tpos_enc = tpos_enc;
   cfg.tpos_proj_w = proj_w;
   cfg.tpos_proj_b = proj_b;
-  kat_errbuf eb;
+  kat__errbuf eb;
   kat__membank *b = NULL;
   KAT_CHECK_INT_EQ(kat__membank_create(&cfg, &b, &eb), KAT_OK);
   if (!b) return;
@@ -243,7 +243,7 @@ KAT_TEST(test_order_errors) {
   cfg.hw = HW;
   cfg.mem_dim = CM;
   cfg.hidden_dim = C;
-  kat_errbuf eb;
+  kat__errbuf eb;
   kat__membank *b = NULL;
   KAT_CHECK_INT_EQ(kat__membank_create(&cfg, &b, &eb), KAT_OK);
   kat__frame_scores s = {0.9f, 1.0f, 0, 0.0f};

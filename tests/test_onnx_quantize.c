@@ -146,7 +146,7 @@ static void write_model_ex(const char *path, bool gemm, bool f16) {
   snprintf(m.path, sizeof m.path, "%s", path);
   uint8_t *buf = NULL;
   size_t size = 0;
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   KAT_CHECK_INT_EQ(kat__onnx_serialize(&m, &buf, &size, &eb), KAT_OK);
   KAT_CHECK_INT_EQ(kat__onnx_write_file(path, buf, size, &eb), KAT_OK);
   kat__free(buf);
@@ -212,7 +212,7 @@ static int quantize_file(const char *in, const char *out, bool reduce, int form)
 /* The int8 weight initializer of a quantized model (the one with dims [2,3], int8). */
 static bool int8_weights(const char *path, int8_t q[6], float scale[3]) {
   kat__onnx_model *m = NULL;
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   bool got_q = false, got_s = false;
   if (kat__onnx_load(path, true, &m, &eb)) return false;
   const Onnx__GraphProto *g = m->proto->graph;
@@ -234,7 +234,7 @@ static bool int8_weights(const char *path, int8_t q[6], float scale[3]) {
 
 static size_t count_op(const char *path, const char *op) {
   kat__onnx_model *m = NULL;
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   if (kat__onnx_load(path, true, &m, &eb)) return (size_t)-1;
   size_t c = kat__onnx_count_op(m->proto->graph, op);
   kat__onnx_destroy(m);

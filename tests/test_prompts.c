@@ -92,7 +92,7 @@ static int g_L;
 
 static int load_clip(void) {
   kat__image img = {0};
-  kat_errbuf eb;
+  kat__errbuf eb;
   char path[4300];
   FILE *g = fopen(kat_test_data("track/clip/groundtruth.txt"), "r");
   if (!g) return -1;

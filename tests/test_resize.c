@@ -50,7 +50,7 @@ KAT_TEST(test_pillow_goldens) {
     KAT_CHECK(in && nin == (size_t)w * h * 3);
     KAT_CHECK(gold && nout == (size_t)s * s * 3);
     kat__resizer *r = NULL;
-    kat_errbuf eb;
+    kat__errbuf eb;
     KAT_CHECK_INT_EQ(kat__resizer_create(w, h, s, KAT__RESIZE_EXACT, k_mean, k_std, &r, &eb),
                      KAT_OK);
     float *dst = malloc((size_t)s * s * 3 * sizeof(float));
@@ -252,7 +252,7 @@ KAT_TEST(test_fast_and_no_alloc) {
 
 KAT_TEST(test_errors) {
   kat__resizer *r = NULL;
-  kat_errbuf eb;
+  kat__errbuf eb;
   float bad_std[3] = {0.2f, 0.0f, 0.2f};
   KAT_CHECK_INT_EQ(kat__resizer_create(0, 10, 10, KAT__RESIZE_EXACT, k_mean, k_std, &r, &eb),
                    KAT_EINVAL);

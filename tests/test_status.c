@@ -41,7 +41,7 @@ KAT_TEST(test_log_routing) {
 }
 
 KAT_TEST(test_errbuf_and_sizes) {
-  kat_errbuf eb;
+  kat__errbuf eb;
   kat__errbuf_clear(&eb);
   KAT_CHECK_INT_EQ(kat__fail(&eb, KAT_EINVAL, "bad %s", "box"), KAT_EINVAL);
   KAT_CHECK_STR_EQ(eb.msg, "bad box");
