@@ -59,7 +59,7 @@ int main(int argc, char **argv) {
   kat_ep_profile_preset("cpu", &prof);
   prof.module[0].intra_op_threads = threads;
   prof.module[0].allow_spinning = 0; /* two sessions alternate */
-  kat_errbuf eb;
+  kat__errbuf eb;
   kat__session *s[2] = {NULL, NULL};
   void *in_buf[KAT_MAX_IO] = {0};
   double *t[2] = {calloc((size_t)iters, sizeof(double)), calloc((size_t)iters, sizeof(double))};
@@ -77,7 +77,7 @@ int main(int argc, char **argv) {
   int64_t shape[KAT_MAX_IO][KAT_MAX_RANK];
   unsigned seed = 12345;
   for (int i = 0; i < kat__session_input_count(s[0]); i++) {
-    const kat_tensor_spec *spec = kat__session_input(s[0], i);
+    const kat__tensor_spec *spec = kat__session_input(s[0], i);
     size_t n = 1;
     for (int d = 0; d < spec->rank; d++) {
       shape[i][d] = spec->dims[d] < 0 ? sym : spec->dims[d];

@@ -61,7 +61,7 @@ int main(int argc, char **argv) {
   prof.module[0].intra_op_threads = threads;
   /* Two sessions alternate: spinning workers of one would steal the cores of the other. */
   prof.module[0].allow_spinning = 0;
-  kat_errbuf eb;
+  kat__errbuf eb;
   kat__session *s = NULL, *s_alloc = NULL;
   if (kat__session_create(argv[1], NULL, 0, &prof.module[0], KAT_EP_FALLBACK_ERROR, "model", &s,
                           &eb)) {
@@ -74,7 +74,7 @@ int main(int argc, char **argv) {
   int64_t in_shape[KAT_MAX_IO][KAT_MAX_RANK], out_shape[KAT_MAX_IO][KAT_MAX_RANK];
   unsigned seed = 12345;
   for (int i = 0; i < kat__session_input_count(s); i++) {
-    const kat_tensor_spec *t = kat__session_input(s, i);
+    const kat__tensor_spec *t = kat__session_input(s, i);
     size_t n = 1;
     for (int d = 0; d < t->rank; d++) {
       in_shape[i][d] = t->dims[d] < 0 ? sym : t->dims[d];

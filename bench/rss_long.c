@@ -91,7 +91,7 @@ int main(int argc, char **argv) {
   kat__synth_clip *clip = NULL;
   kat_tracker *t = NULL;
   uint8_t *rgb = NULL, *mask = NULL;
-  kat_errbuf eb;
+  kat__errbuf eb;
   char err[1024];
   eb.msg[0] = '\0';
   long rss0, hwm0;

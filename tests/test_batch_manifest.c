@@ -203,4 +203,5 @@ static void setup(void) {
   KAT_CHECK(mkdtemp(g_dir) != NULL);
 }
 
-KAT_TEST_MAIN(setup, test_jsonl, test_csv, test_file_errors_and_prompts, cleanup_dir)
+KAT_TEST_MAIN(KAT_SETUP(setup), KAT_CASE(test_jsonl), KAT_CASE(test_csv),
+              KAT_CASE(test_file_errors_and_prompts), KAT_TEARDOWN(cleanup_dir))

@@ -62,7 +62,7 @@ static void remove_bundle(const kat__manifest *m, const char *dir) {
   rmdir(dir);
 }
 
-static int open_bundle(const char *dir, bool verify, kat__bundle **b, kat_errbuf *eb) {
+static int open_bundle(const char *dir, bool verify, kat__bundle **b, kat__errbuf *eb) {
   kat__bundle_options o;
   kat__bundle_options_init(&o);
   o.verify_hashes = verify;
@@ -78,7 +78,7 @@ static kat_ep_config cpu_config(void) {
 }
 
 KAT_TEST(test_open_real) {
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   kat__bundle *b = NULL;
   int rc = open_bundle(g_src, true, &b, &eb);
   if (rc) fprintf(stderr, "%s\n", eb.msg);
@@ -88,7 +88,7 @@ KAT_TEST(test_open_real) {
   KAT_CHECK_INT_EQ(m->family, KAT_FAMILY_EFFICIENTTAM);
   KAT_CHECK_INT_EQ(m->feat_h * 16, m->image_size);
   KAT_CHECK(!m->use_high_res_features);
-  const kat_tensor_spec *spec = NULL;
+  const kat__tensor_spec *spec = NULL;
   const float *v = kat__bundle_constant(b, "no_mem_embed", &spec);
   KAT_CHECK(v != NULL && spec != NULL);
   if (v && spec) {
@@ -150,7 +150,7 @@ static char *change_shape(const char *json, const char *tensor, long value) {
 }
 
 KAT_TEST(test_corrupt_copies) {
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   kat__bundle *src = NULL, *b = NULL;
   if (open_bundle(g_src, false, &src, &eb)) {
     KAT_CHECK(!"cannot open the source bundle");
@@ -213,7 +213,7 @@ KAT_TEST(test_corrupt_copies) {
   }
   KAT_CHECK_INT_EQ(open_bundle(dir, false, &b, &eb), KAT_EMODEL);
   KAT_CHECK_CONTAINS(eb.msg, "is truncated");
-  const kat_constant_entry *last = &m->constants[0];
+  const kat__constant_entry *last = &m->constants[0];
   for (int i = 1; i < m->n_constants; i++)
     if (m->constants[i].offset > last->offset) last = &m->constants[i];
   char needle[200];
@@ -275,7 +275,7 @@ KAT_TEST(test_corrupt_copies) {
  * checked against the dynamic slot it fails the reverse check (the manifest says M is symbolic,
  * the model fixes it). Bundles without the variant only print a note. */
 KAT_TEST(test_fixed_variant) {
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   kat__bundle *b = NULL;
   KAT_CHECK_INT_EQ(open_bundle(g_src, false, &b, &eb), KAT_OK);
   if (!b) return;
@@ -315,4 +315,5 @@ static void setup(void) {
     KAT_SKIP("no bundles/micro_efficienttam under KAT_TEST_DATA (scripts/testdata/10-bundles)");
 }
 
-KAT_TEST_MAIN(setup, test_open_real, test_corrupt_copies, test_fixed_variant)
+KAT_TEST_MAIN(KAT_SETUP(setup), KAT_CASE(test_open_real), KAT_CASE(test_corrupt_copies),
+              KAT_CASE(test_fixed_variant))

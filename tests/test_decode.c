@@ -51,7 +51,7 @@ enum { W = 160, H = 96, N = 30 };
 
 KAT_TEST(test_mp4_roundtrip) {
   kat__synth_clip *clip = NULL;
-  kat_errbuf eb;
+  kat__errbuf eb;
   uint8_t *frames = malloc((size_t)N * W * H * 3), *mask = malloc((size_t)W * H);
   KAT_CHECK_INT_EQ(kat__synth_clip_create(KAT_SYNTH_TRAIN, 3, W, H, N, &clip, &eb), KAT_OK);
   kat__video_writer *vw = NULL;
@@ -133,7 +133,7 @@ KAT_TEST(test_folder_source) {
   uint8_t img[32 * 24 * 3];
   const char *names[] = {"10.png", "2.png", "1.jpg"};
   const uint8_t vals[] = {30, 20, 10};
-  kat_errbuf eb;
+  kat__errbuf eb;
   for (int i = 0; i < 3; i++) {
     char p[600];
     snprintf(p, sizeof p, "%s/%s", dir, names[i]);
@@ -214,7 +214,7 @@ KAT_TEST(test_raw_source) {
   o.raw_height = h;
   o.raw_fd = fd;
   kat__source *src = NULL;
-  kat_errbuf eb;
+  kat__errbuf eb;
   KAT_CHECK_INT_EQ(kat__source_open("-", &o, &src, &eb), KAT_OK);
   if (!src) return;
   kat_frame fr;
@@ -235,7 +235,7 @@ KAT_TEST(test_raw_source) {
 
 KAT_TEST(test_ffmpeg_errors) {
   kat__source *src = NULL;
-  kat_errbuf eb;
+  kat__errbuf eb;
   KAT_CHECK_INT_EQ(kat__source_open(tmp_path("missing.mp4"), NULL, &src, &eb), KAT_ENOENT);
   KAT_CHECK_CONTAINS(eb.msg, "missing.mp4: cannot open");
   FILE *f = fopen(tmp_path("junk.mp4"), "wb");
@@ -303,7 +303,7 @@ static void *open_moovless_loop(void *arg) {
   int *bad = arg;
   for (int i = 0; i < 20; i++) {
     kat__source *src = NULL;
-    kat_errbuf eb;
+    kat__errbuf eb;
     int rc = kat__source_open(tmp_path("moovless.mp4"), NULL, &src, &eb);
     const char *first = strstr(eb.msg, "moov atom not found");
     if (rc != KAT_EMEDIA || !first || strstr(first + 1, "moov atom not found")) (*bad)++;
@@ -320,7 +320,7 @@ KAT_TEST(test_ffmpeg_log_in_message) {
   const kat_log_level before = kat_log_get_level();
   kat_log_set(count_log, NULL, KAT_LOG_VERBOSE);
   kat__source *src = NULL;
-  kat_errbuf eb;
+  kat__errbuf eb;
   int rc = kat__source_open(tmp_path("moovless.mp4"), NULL, &src, &eb);
   printf("moovless.mp4: %s: %s\n", kat_status_name(rc), eb.msg);
   KAT_CHECK_INT_EQ(rc, KAT_EMEDIA);
@@ -351,7 +351,7 @@ KAT_TEST(test_overlay_and_masks) {
   KAT_CHECK_INT_EQ(rgb[(8 * 20 + 15) * 3 + 0], (100 * 128 + 255 * 128) >> 8); /* tinted */
   KAT_CHECK_INT_EQ(rgb[(8 * 20 + 15) * 3 + 1], (100 * 128) >> 8);
   KAT_CHECK_INT_EQ(rgb[(0 * 20 + 0) * 3 + 0], 100);
-  kat_errbuf eb;
+  kat__errbuf eb;
   KAT_CHECK_INT_EQ(kat__mask_png_write(g_tmp, 7, mask, 20, 10, 20, &eb), KAT_OK);
   kat__image img = {0};
   KAT_CHECK_INT_EQ(kat__image_read(tmp_path("00007.png"), &img, &eb), KAT_OK);
@@ -377,5 +377,7 @@ static void teardown(void) {
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_tmp);
 }
 
-KAT_TEST_MAIN(setup, test_mp4_roundtrip, test_folder_source, test_raw_source, test_ffmpeg_errors,
-              test_ffmpeg_log_in_message, test_overlay_and_masks, teardown)
+KAT_TEST_MAIN(KAT_SETUP(setup), KAT_CASE(test_mp4_roundtrip), KAT_CASE(test_folder_source),
+              KAT_CASE(test_raw_source), KAT_CASE(test_ffmpeg_errors),
+              KAT_CASE(test_ffmpeg_log_in_message), KAT_CASE(test_overlay_and_masks),
+              KAT_TEARDOWN(teardown))

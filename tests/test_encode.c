@@ -84,4 +84,4 @@ KAT_TEST(test_all_frames_decodable) {
   rmdir(dir);
 }
 
-KAT_TEST_MAIN(test_all_frames_decodable)
+KAT_TEST_MAIN(KAT_CASE(test_all_frames_decodable))

@@ -40,7 +40,7 @@ KAT_TEST(test_decode_matches_pillow) {
                             {"media/photo.jpg", "media/photo_jpg.rgb"}};
   if (!kat_test_data("x")) KAT_SKIP("KAT_TEST_DATA is not set");
   kat__image img = {0};
-  kat_errbuf eb;
+  kat__errbuf eb;
   for (int i = 0; i < 2; i++) {
     char path[4200];
     snprintf(path, sizeof path, "%s", kat_test_data(names[i][0]));
@@ -87,7 +87,7 @@ KAT_TEST(test_variants_match_pillow) {
   char name[128];
   int count = 0;
   kat__image img = {0};
-  kat_errbuf eb;
+  kat__errbuf eb;
   while (fscanf(f, "%127s", name) == 1) {
     char rel[200], path[4200];
     snprintf(rel, sizeof rel, "media/%s", name);
@@ -121,7 +121,7 @@ KAT_TEST(test_roundtrip) {
     rgb[3 * i + 2] = (uint8_t)(255 - i);
     mask[i] = (i % 5 == 0) ? 255 : 0;
   }
-  kat_errbuf eb;
+  kat__errbuf eb;
   kat__image img = {0};
   KAT_CHECK_INT_EQ(kat__png_write(tmp_path("rgb.png"), rgb, w, h, 3, (size_t)w * 3, &eb), KAT_OK);
   KAT_CHECK_INT_EQ(kat__image_read(tmp_path("rgb.png"), &img, &eb), KAT_OK);
@@ -143,7 +143,7 @@ KAT_TEST(test_roundtrip) {
 }
 
 KAT_TEST(test_errors) {
-  kat_errbuf eb;
+  kat__errbuf eb;
   kat__image img = {0};
   KAT_CHECK_INT_EQ(kat__image_read(tmp_path("missing.png"), &img, &eb), KAT_ENOENT);
   KAT_CHECK_CONTAINS(eb.msg, "missing.png");
@@ -196,7 +196,7 @@ KAT_TEST(test_natural_sort_listing) {
     write_all(p, "x", 1);
   }
   kat__file_list list;
-  kat_errbuf eb;
+  kat__errbuf eb;
   KAT_CHECK_INT_EQ(kat__image_dir_list(dir, &list, &eb), KAT_OK);
   KAT_CHECK_INT_EQ(list.count, 5);
   const char *want[] = {"1.png", "2.jpg", "3.JPEG", "10.jpg", "100.jpg"};
@@ -220,5 +220,6 @@ static void teardown(void) {
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_tmp);
 }
 
-KAT_TEST_MAIN(setup, test_decode_matches_pillow, test_variants_match_pillow, test_roundtrip,
-              test_errors, test_natural_sort_listing, teardown)
+KAT_TEST_MAIN(KAT_SETUP(setup), KAT_CASE(test_decode_matches_pillow),
+              KAT_CASE(test_variants_match_pillow), KAT_CASE(test_roundtrip), KAT_CASE(test_errors),
+              KAT_CASE(test_natural_sort_listing), KAT_TEARDOWN(teardown))

@@ -11,7 +11,7 @@
 
 static kat__json_doc *parse_ok(const char *text) {
   kat__json_doc *d = NULL;
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   int rc = kat__json_parse(text, strlen(text), "t.json", NULL, &d, &eb);
   if (rc) fprintf(stderr, "unexpected error for %s: %s\n", text, eb.msg);
   KAT_CHECK_INT_EQ(rc, KAT_OK);
@@ -23,7 +23,7 @@ static kat__json_doc *parse_ok(const char *text) {
 static void parse_fail_n(const char *text, size_t len, const kat__json_limits *lim, int status,
                          const char *needle) {
   kat__json_doc *d = (kat__json_doc *)&d; /* must be reset to NULL */
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   int rc = kat__json_parse(text, len, "t.json", lim, &d, &eb);
   KAT_CHECK_INT_EQ(rc, status);
   KAT_CHECK(d == NULL);
@@ -189,7 +189,7 @@ KAT_TEST(test_limits) {
   parse_fail(deep, "1:65: nesting deeper than 64 levels");
   kat__json_limits lim = {0, 0, 3};
   kat__json_doc *d = NULL;
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   KAT_CHECK_INT_EQ(kat__json_parse("[[[1]]]", 7, NULL, &lim, &d, &eb), KAT_OK);
   kat__json_destroy(d);
   d = NULL;
@@ -223,4 +223,4 @@ KAT_TEST(test_limits) {
   KAT_CHECK_INT_EQ(kat__json_parse("1", 1, NULL, NULL, NULL, &eb), KAT_EINVAL);
 }
 
-KAT_TEST_MAIN(test_values, test_errors, test_limits)
+KAT_TEST_MAIN(KAT_CASE(test_values), KAT_CASE(test_errors), KAT_CASE(test_limits))

@@ -109,4 +109,5 @@ KAT_TEST(test_golden) {
   KAT_CHECK(worst < 1e-9);
 }
 
-KAT_TEST_MAIN(test_conversions, test_iou, test_hand_values, test_golden)
+KAT_TEST_MAIN(KAT_CASE(test_conversions), KAT_CASE(test_iou), KAT_CASE(test_hand_values),
+              KAT_CASE(test_golden))

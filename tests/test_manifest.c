@@ -18,7 +18,7 @@
 
 static kat__manifest g_man; /* large: keep it off the stack */
 
-static int parse_mutated(const char *from, const char *to, kat_errbuf *eb) {
+static int parse_mutated(const char *from, const char *to, kat__errbuf *eb) {
   char *text = kat_fx_manifest(from, to);
   KAT_CHECK(text != NULL);
   if (!text) return -999;
@@ -28,7 +28,7 @@ static int parse_mutated(const char *from, const char *to, kat_errbuf *eb) {
 }
 
 KAT_TEST(test_valid) {
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   int rc = parse_mutated(NULL, NULL, &eb);
   if (rc) fprintf(stderr, "%s\n", eb.msg);
   KAT_CHECK_INT_EQ(rc, KAT_OK);
@@ -81,7 +81,7 @@ KAT_TEST(test_valid) {
   }
   KAT_CHECK(!m->modules[KAT_MODULE_MEMORY_ATTENTION_FIXED].present);
   KAT_CHECK_STR_EQ(m->modules[KAT_MODULE_IMAGE_ENCODER].file, "image_encoder.onnx");
-  const kat_module_manifest *ma = &m->modules[KAT_MODULE_MEMORY_ATTENTION];
+  const kat__module_manifest *ma = &m->modules[KAT_MODULE_MEMORY_ATTENTION];
   KAT_CHECK(ma->dynamic);
   KAT_CHECK_INT_EQ(ma->fixed_tokens, 0);
   KAT_CHECK_INT_EQ(ma->n_inputs, 4);
@@ -95,14 +95,14 @@ KAT_TEST(test_valid) {
   int ni = kat__manifest_input_index(ma, "num_obj_ptr_tokens");
   KAT_CHECK_INT_EQ(ma->inputs[ni].rank, 0);
   KAT_CHECK_INT_EQ(ma->inputs[ni].dtype, KAT_DT_I64);
-  const kat_module_manifest *md = &m->modules[KAT_MODULE_MASK_DECODER];
+  const kat__module_manifest *md = &m->modules[KAT_MODULE_MASK_DECODER];
   KAT_CHECK_INT_EQ(md->inputs[kat__manifest_input_index(md, "point_labels")].dtype, KAT_DT_I32);
   KAT_CHECK_INT_EQ(kat__manifest_output_index(md, "obj_ptr"), 3);
   KAT_CHECK_INT_EQ(kat__manifest_output_index(md, "nope"), -1);
   /* constants */
   KAT_CHECK_INT_EQ(m->n_constants, 5);
   KAT_CHECK_INT_EQ(m->constants_end, KAT_FIXTURE_CONST_BYTES);
-  const kat_constant_entry *e = kat__manifest_constant(m, "maskmem_tpos_enc");
+  const kat__constant_entry *e = kat__manifest_constant(m, "maskmem_tpos_enc");
   KAT_CHECK(e != NULL);
   if (e) {
     KAT_CHECK_INT_EQ(e->offset, 1536);
@@ -119,14 +119,14 @@ KAT_TEST(test_valid) {
 /* Accepted variations: fixed-M variant, high-res SAM 2.1, unknown extra fields, uppercase hash,
  * optional tracker flags, fp16 precision. */
 KAT_TEST(test_valid_variants) {
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   int rc = parse_mutated("'fixed_tokens':null",
                          "'fixed_tokens':24,'fixed_file':'memory_attention_fixed.onnx',"
                          "'fixed_sha256':'@MF@'",
                          &eb);
   if (rc) fprintf(stderr, "%s\n", eb.msg);
   KAT_CHECK_INT_EQ(rc, KAT_OK);
-  const kat_module_manifest *fx = &g_man.modules[KAT_MODULE_MEMORY_ATTENTION_FIXED];
+  const kat__module_manifest *fx = &g_man.modules[KAT_MODULE_MEMORY_ATTENTION_FIXED];
   KAT_CHECK(fx->present);
   KAT_CHECK(!fx->dynamic);
   KAT_CHECK_STR_EQ(fx->file, "memory_attention_fixed.onnx");
@@ -417,7 +417,7 @@ static char *v2_text(const char *from, const char *to) {
   return d ? kat_fx_fill(d) : NULL;
 }
 
-static int parse_v2(const char *from, const char *to, kat_errbuf *eb) {
+static int parse_v2(const char *from, const char *to, kat__errbuf *eb) {
   char *text = v2_text(from, to);
   KAT_CHECK(text != NULL);
   if (!text) return -999;
@@ -428,7 +428,7 @@ static int parse_v2(const char *from, const char *to, kat_errbuf *eb) {
 
 /* Format 2 is read and records the mask input; format 1 records none. */
 KAT_TEST(test_format2) {
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   KAT_CHECK_INT_EQ(parse_mutated(NULL, NULL, &eb), KAT_OK);
   KAT_CHECK_INT_EQ(g_man.format_version, 1);
   KAT_CHECK(!g_man.mask_decoder_has_mask_input);
@@ -437,13 +437,13 @@ KAT_TEST(test_format2) {
   KAT_CHECK_INT_EQ(rc, KAT_OK);
   KAT_CHECK_INT_EQ(g_man.format_version, 2);
   KAT_CHECK(g_man.mask_decoder_has_mask_input);
-  const kat_module_manifest *md = &g_man.modules[KAT_MODULE_MASK_DECODER];
+  const kat__module_manifest *md = &g_man.modules[KAT_MODULE_MASK_DECODER];
   KAT_CHECK_INT_EQ(md->n_inputs, 5);
   int mi = kat__manifest_input_index(md, "mask_input");
   KAT_CHECK_INT_EQ(mi, 3);
   if (mi >= 0) KAT_CHECK_INT_EQ(md->inputs[mi].dims[3], 16);
   KAT_CHECK_INT_EQ(kat__manifest_input_index(md, "has_mask_input"), 4);
-  const kat_constant_entry *w = kat__manifest_constant(&g_man, "mask_downsample.weight");
+  const kat__constant_entry *w = kat__manifest_constant(&g_man, "mask_downsample.weight");
   KAT_CHECK(w != NULL);
   if (w) KAT_CHECK_INT_EQ(w->count, 16);
   KAT_CHECK_INT_EQ(g_man.constants_end, 1956);
@@ -474,7 +474,7 @@ KAT_TEST(test_format2) {
 KAT_TEST(test_errors) {
   for (size_t i = 0; i < sizeof k_mutations / sizeof k_mutations[0]; i++) {
     const mutation *mu = &k_mutations[i];
-    kat_errbuf eb = {{0}};
+    kat__errbuf eb = {{0}};
     memset(&g_man, 0x5a, sizeof g_man);
     int rc = parse_mutated(mu->from, mu->to, &eb);
     if (rc != mu->status || !strstr(eb.msg, mu->needle))
@@ -484,7 +484,7 @@ KAT_TEST(test_errors) {
     KAT_CHECK_INT_EQ(g_man.image_size, 0); /* zeroed on failure */
   }
   /* Not an object; not JSON at all; too large. */
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   KAT_CHECK_INT_EQ(kat__manifest_parse("[]", 2, "k.json", &g_man, &eb), KAT_EMODEL);
   KAT_CHECK_CONTAINS(eb.msg, "k.json:1:1: the manifest must be a JSON object, found array");
   KAT_CHECK_INT_EQ(kat__manifest_parse("\x7f"
@@ -508,7 +508,7 @@ static void make_tmpdir(char *dir, size_t n) {
   KAT_CHECK(mkdtemp(dir) != NULL);
 }
 
-static int open_bundle(const char *dir, bool verify, kat__bundle **b, kat_errbuf *eb) {
+static int open_bundle(const char *dir, bool verify, kat__bundle **b, kat__errbuf *eb) {
   kat__bundle_options o;
   kat__bundle_options_init(&o);
   o.verify_hashes = verify;
@@ -517,7 +517,7 @@ static int open_bundle(const char *dir, bool verify, kat__bundle **b, kat_errbuf
 
 KAT_TEST(test_bundle_synthetic) {
   char dir[512], path[1024];
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   kat__bundle *b = NULL;
   make_tmpdir(dir, sizeof dir);
   KAT_CHECK_INT_EQ(kat_fx_bundle(dir, NULL, NULL), 0);
@@ -533,7 +533,7 @@ KAT_TEST(test_bundle_synthetic) {
     KAT_CHECK_STR_EQ(kat__bundle_module_path(b, KAT_MODULE_MASK_DECODER), path);
     KAT_CHECK(kat__bundle_module_path(b, KAT_MODULE_MEMORY_ATTENTION_FIXED) == NULL);
     KAT_CHECK(!kat__bundle_has_module(b, 7));
-    const kat_tensor_spec *spec = NULL;
+    const kat__tensor_spec *spec = NULL;
     const float *v = kat__bundle_constant(b, "no_mem_embed", &spec);
     KAT_CHECK(v != NULL && spec != NULL);
     if (v && spec) {
@@ -636,4 +636,5 @@ KAT_TEST(test_bundle_synthetic) {
   kat_fx_cleanup(dir);
 }
 
-KAT_TEST_MAIN(test_valid, test_valid_variants, test_format2, test_errors, test_bundle_synthetic)
+KAT_TEST_MAIN(KAT_CASE(test_valid), KAT_CASE(test_valid_variants), KAT_CASE(test_format2),
+              KAT_CASE(test_errors), KAT_CASE(test_bundle_synthetic))

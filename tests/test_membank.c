@@ -126,7 +126,7 @@ static void run_equivalence(int samurai, int64_t num_frames) {
   cfg.maskmem_tpos_enc = tpos_enc;
   cfg.tpos_proj_w = proj_w;
   cfg.tpos_proj_b = proj_b;
-  kat_errbuf eb;
+  kat__errbuf eb;
   kat__membank *b = NULL;
   KAT_CHECK_INT_EQ(kat__membank_create(&cfg, &b, &eb), KAT_OK);
   if (!b) return;
@@ -243,7 +243,7 @@ KAT_TEST(test_order_errors) {
   cfg.hw = HW;
   cfg.mem_dim = CM;
   cfg.hidden_dim = C;
-  kat_errbuf eb;
+  kat__errbuf eb;
   kat__membank *b = NULL;
   KAT_CHECK_INT_EQ(kat__membank_create(&cfg, &b, &eb), KAT_OK);
   kat__frame_scores s = {0.9f, 1.0f, 0, 0.0f};
@@ -268,4 +268,5 @@ KAT_TEST(test_order_errors) {
   kat__membank_destroy(b);
 }
 
-KAT_TEST_MAIN(test_equivalence, test_bf16, test_sine_pe, test_order_errors)
+KAT_TEST_MAIN(KAT_CASE(test_equivalence), KAT_CASE(test_bf16), KAT_CASE(test_sine_pe),
+              KAT_CASE(test_order_errors))

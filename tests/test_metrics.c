@@ -620,10 +620,7 @@ static long slurp(const char *path, char *buf, size_t size) {
 
 KAT_TEST(test_cli_eval) {
   const char *cli = getenv("KAT_CLI");
-  if (!cli || access(cli, X_OK) != 0) {
-    printf("note: KAT_CLI not set; katana eval not exercised\n");
-    return;
-  }
+  if (!cli || access(cli, X_OK) != 0) KAT_SKIP("KAT_CLI is not set (run through CTest)");
   char cmd[4096], json[16384];
   snprintf(cmd, sizeof cmd,
            "'%s' eval --results '%s' --gt '%s' --object-id 1 --json '%s' >/dev/null", cli,
@@ -681,14 +678,9 @@ KAT_TEST(test_cli_eval) {
   KAT_CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
 }
 
-static void test_files(void) {
-  make_fixture();
-  test_png_masks();
-  test_score_folders();
-  test_cli_eval();
-  remove_fixture();
-}
-
-KAT_TEST_MAIN(test_box_iou_edges, test_worst_list, test_center_errors, test_success_curve_and_auc,
-              test_precision_20px, test_norm_precision, test_absent_and_held, test_mask_iou,
-              test_boxfile_parser, test_jsonl_parser, test_files)
+KAT_TEST_MAIN(KAT_SETUP(make_fixture), KAT_CASE(test_box_iou_edges), KAT_CASE(test_worst_list),
+              KAT_CASE(test_center_errors), KAT_CASE(test_success_curve_and_auc),
+              KAT_CASE(test_precision_20px), KAT_CASE(test_norm_precision),
+              KAT_CASE(test_absent_and_held), KAT_CASE(test_mask_iou),
+              KAT_CASE(test_boxfile_parser), KAT_CASE(test_jsonl_parser), KAT_CASE(test_png_masks),
+              KAT_CASE(test_score_folders), KAT_CASE(test_cli_eval), KAT_TEARDOWN(remove_fixture))

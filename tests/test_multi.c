@@ -50,7 +50,7 @@ static kat__image g_img;
 static double g_box[4];
 
 static int load_frame(size_t i, kat_frame *f) {
-  kat_errbuf eb;
+  kat__errbuf eb;
   if (kat__image_read(g_files.paths[i], &g_img, &eb)) return -1;
   memset(f, 0, sizeof *f);
   f->format = KAT_PIXEL_RGB24;
@@ -295,7 +295,7 @@ KAT_TEST(test_multi) {
   FILE *probe = fopen(b, "r");
   if (!probe) KAT_SKIP("bundles/micro_efficienttam not generated");
   fclose(probe);
-  kat_errbuf eb;
+  kat__errbuf eb;
   if (kat__image_dir_list(kat_test_data("track/clip/img"), &g_files, &eb) || g_files.count < NF) {
     fprintf(stderr, "track/clip/img not generated\n");
     KAT_CHECK(0);
@@ -355,10 +355,10 @@ KAT_TEST(test_multi) {
   kat__file_list_cleanup(&g_files);
 }
 
-int main(void) {
-  kat_allocator a = {count_malloc, count_realloc, count_free, NULL};
+/* Counts allocations, so the steady frames can be checked to allocate nothing. */
+static void setup(void) {
+  static const kat_allocator a = {count_malloc, count_realloc, count_free, NULL};
   kat_set_allocator(&a);
-  test_multi();
-  printf("%d checks, %d failed\n", kat_test_checks, kat_test_failures);
-  return kat_test_failures ? 1 : (kat_test_checks ? 0 : 1);
 }
+
+KAT_TEST_MAIN(KAT_SETUP(setup), KAT_CASE(test_multi))

@@ -136,7 +136,7 @@ KAT_TEST(test_log_parser) {
 }
 
 KAT_TEST(test_partitions) {
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   int parts[3];
   /* A chain x -> n0 -> ... -> n5 on providers 0 0 1 0 1 0: three runs of 0, two of 1. */
   Onnx__GraphProto *g = graph_new();
@@ -285,4 +285,5 @@ KAT_TEST(test_coverage_report) {
   kat_onnx_free(report);
 }
 
-KAT_TEST_MAIN(test_log_parser, test_partitions, test_report_with_reasons, test_coverage_report)
+KAT_TEST_MAIN(KAT_CASE(test_log_parser), KAT_CASE(test_partitions),
+              KAT_CASE(test_report_with_reasons), KAT_CASE(test_coverage_report))

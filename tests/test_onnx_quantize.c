@@ -146,7 +146,7 @@ static void write_model_ex(const char *path, bool gemm, bool f16) {
   snprintf(m.path, sizeof m.path, "%s", path);
   uint8_t *buf = NULL;
   size_t size = 0;
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   KAT_CHECK_INT_EQ(kat__onnx_serialize(&m, &buf, &size, &eb), KAT_OK);
   KAT_CHECK_INT_EQ(kat__onnx_write_file(path, buf, size, &eb), KAT_OK);
   kat__free(buf);
@@ -213,7 +213,7 @@ static int quantize_file(const char *in, const char *out, int reduce, int form) 
 /* The int8 weight initializer of a quantized model (the one with dims [2,3], int8). */
 static bool int8_weights(const char *path, int8_t q[6], float scale[3]) {
   kat__onnx_model *m = NULL;
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   bool got_q = false, got_s = false;
   if (kat__onnx_load(path, true, &m, &eb)) return false;
   const Onnx__GraphProto *g = m->proto->graph;
@@ -235,7 +235,7 @@ static bool int8_weights(const char *path, int8_t q[6], float scale[3]) {
 
 static size_t count_op(const char *path, const char *op) {
   kat__onnx_model *m = NULL;
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   if (kat__onnx_load(path, true, &m, &eb)) return (size_t)-1;
   size_t c = kat__onnx_count_op(m->proto->graph, op);
   kat__onnx_destroy(m);
@@ -410,6 +410,7 @@ static void teardown(void) {
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_tmp);
 }
 
-KAT_TEST_MAIN(setup, test_known_int8_matmul, test_known_int8_reduce_range, test_known_int8_gemm,
-              test_fp16_storage, test_reduce_range_auto, test_quantizer_edges, test_fixtures,
-              teardown)
+KAT_TEST_MAIN(KAT_SETUP(setup), KAT_CASE(test_known_int8_matmul),
+              KAT_CASE(test_known_int8_reduce_range), KAT_CASE(test_known_int8_gemm),
+              KAT_CASE(test_fp16_storage), KAT_CASE(test_reduce_range_auto),
+              KAT_CASE(test_quantizer_edges), KAT_CASE(test_fixtures), KAT_TEARDOWN(teardown))

@@ -41,7 +41,7 @@ static void spit(const char *path, const void *d, size_t n) {
 
 KAT_TEST(test_load_counts) {
   kat__onnx_model *m = NULL;
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   KAT_CHECK_INT_EQ(kat__onnx_load(data("onnx/gather_last.onnx"), true, &m, &eb), KAT_OK);
   if (!m) return;
   KAT_CHECK_INT_EQ(m->proto->graph->n_node, 8);
@@ -70,7 +70,7 @@ KAT_TEST(test_truncated_and_garbage) {
   int eformat = 0, ok = 0, other = 0;
   for (size_t len = 0; len < n; len += 7) {
     kat__onnx_model *m = NULL;
-    kat_errbuf eb = {{0}};
+    kat__errbuf eb = {{0}};
     int rc = kat__onnx_load_buffer(b, len, "trunc.onnx", &m, &eb);
     if (rc == KAT_EFORMAT) {
       eformat++;
@@ -146,7 +146,7 @@ KAT_TEST(test_deep_nesting) {
   }
   start = wrap(b, cap, start, cap - start, 7); /* Model.graph */
   kat__onnx_model *m = NULL;
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   KAT_CHECK_INT_EQ(kat__onnx_load_buffer(b + start, cap - start, "deep.onnx", &m, &eb),
                    KAT_EFORMAT);
   KAT_CHECK_CONTAINS(eb.msg, "deep.onnx");
@@ -156,7 +156,7 @@ KAT_TEST(test_deep_nesting) {
 
 KAT_TEST(test_external_data) {
   kat__onnx_model *m = NULL;
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   KAT_CHECK_INT_EQ(kat__onnx_load(data("onnx/external.onnx"), true, &m, &eb), KAT_OK);
   if (!m) return;
   KAT_CHECK(m->n_external > 0);
@@ -221,5 +221,7 @@ static void teardown(void) {
   rmdir(g_tmp);
 }
 
-KAT_TEST_MAIN(setup, test_load_counts, test_truncated_and_garbage, test_deep_nesting,
-              test_external_data, test_inspect_report, test_rewrite_arguments, teardown)
+KAT_TEST_MAIN(KAT_SETUP(setup), KAT_CASE(test_load_counts), KAT_CASE(test_truncated_and_garbage),
+              KAT_CASE(test_deep_nesting), KAT_CASE(test_external_data),
+              KAT_CASE(test_inspect_report), KAT_CASE(test_rewrite_arguments),
+              KAT_TEARDOWN(teardown))

@@ -50,7 +50,7 @@ static bool same_bytes(const char *a, const char *b) {
 static void run_compare(const char *a, const char *b, const kat_onnx_rewrite_options *o,
                         double *max_abs, double *max_rel) {
   kat__onnx_model *ma = NULL, *mb = NULL;
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   kat__onnx_run_result ra, rb;
   memset(&ra, 0, sizeof ra);
   memset(&rb, 0, sizeof rb);
@@ -74,7 +74,7 @@ static void run_compare(const char *a, const char *b, const kat_onnx_rewrite_opt
 
 static size_t count_op(const char *path, const char *op) {
   kat__onnx_model *m = NULL;
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   if (kat__onnx_load(path, true, &m, &eb)) return (size_t)-1;
   size_t c = kat__onnx_count_op(m->proto->graph, op);
   kat__onnx_destroy(m);
@@ -170,7 +170,7 @@ KAT_TEST(test_expose_multimask) {
   opts_with(&o, "expose-multimask");
   KAT_CHECK_INT_EQ(rewrite(in, tmp("mm.onnx"), &o), KAT_OK);
   kat__onnx_model *m = NULL;
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   KAT_CHECK_INT_EQ(kat__onnx_load(tmp("mm.onnx"), true, &m, &eb), KAT_OK);
   if (!m) return;
   KAT_CHECK_INT_EQ(m->proto->graph->n_output, 5);
@@ -234,7 +234,7 @@ KAT_TEST(test_fixed_memory) {
   o.fixed_memory = 12;
   KAT_CHECK_INT_EQ(rewrite(in, tmp("fm.onnx"), &o), KAT_OK);
   kat__onnx_model *m = NULL;
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   KAT_CHECK_INT_EQ(kat__onnx_load(tmp("fm.onnx"), true, &m, &eb), KAT_OK);
   if (!m) return;
   kat__onnx_shape s;
@@ -262,7 +262,7 @@ KAT_TEST(test_fp16) {
   opts_with(&o, "fp16");
   KAT_CHECK_INT_EQ(rewrite(in, tmp("fp.onnx"), &o), KAT_OK);
   kat__onnx_model *m = NULL;
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   KAT_CHECK_INT_EQ(kat__onnx_load(tmp("fp.onnx"), true, &m, &eb), KAT_OK);
   if (!m) return;
   const Onnx__GraphProto *g = m->proto->graph;
@@ -307,7 +307,7 @@ KAT_TEST(test_external_inline) {
   const char *in = data("onnx/external.onnx");
   KAT_CHECK_INT_EQ(rewrite(in, tmp("ext.onnx"), NULL), KAT_OK);
   kat__onnx_model *m = NULL;
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   /* Without resolving: the output has no external references left. */
   KAT_CHECK_INT_EQ(kat__onnx_load(tmp("ext.onnx"), false, &m, &eb), KAT_OK);
   if (!m) return;
@@ -342,7 +342,7 @@ KAT_TEST(test_coverage_cpu) {
  * pick on the last axis (axis 3, 4 or -1, data from a Reshape or a graph input). */
 static size_t count_scalar_picks(const char *path, size_t *off_axis) {
   kat__onnx_model *m = NULL;
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   if (kat__onnx_load(path, true, &m, &eb)) return (size_t)-1;
   const Onnx__GraphProto *g = m->proto->graph;
   size_t c = 0;
@@ -363,7 +363,7 @@ static size_t count_scalar_picks(const char *path, size_t *off_axis) {
 
 static size_t count_value_info(const char *path) {
   kat__onnx_model *m = NULL;
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   if (kat__onnx_load(path, true, &m, &eb)) return (size_t)-1;
   size_t c = m->proto->graph->n_value_info;
   kat__onnx_destroy(m);
@@ -542,6 +542,8 @@ static void teardown(void) {
   rmdir(g_tmp);
 }
 
-KAT_TEST_MAIN(setup, test_gather_to_split, test_scatternd_to_concat, test_no_pattern_is_identical,
-              test_expose_multimask, test_fixed_memory, test_fp16, test_external_inline,
-              test_coverage_cpu, test_naive_export, test_naive_gather, test_cli, teardown)
+KAT_TEST_MAIN(KAT_SETUP(setup), KAT_CASE(test_gather_to_split), KAT_CASE(test_scatternd_to_concat),
+              KAT_CASE(test_no_pattern_is_identical), KAT_CASE(test_expose_multimask),
+              KAT_CASE(test_fixed_memory), KAT_CASE(test_fp16), KAT_CASE(test_external_inline),
+              KAT_CASE(test_coverage_cpu), KAT_CASE(test_naive_export), KAT_CASE(test_naive_gather),
+              KAT_CASE(test_cli), KAT_TEARDOWN(teardown))

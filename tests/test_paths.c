@@ -149,12 +149,5 @@ static void setup(void) {
   atexit(remove_tree);
 }
 
-static void run_all(void) {
-  setup();
-  test_installed_layout();
-  test_no_model();
-  test_env_override();
-  test_build_tree();
-}
-
-KAT_TEST_MAIN(run_all)
+KAT_TEST_MAIN(KAT_SETUP(setup), KAT_CASE(test_installed_layout), KAT_CASE(test_no_model),
+              KAT_CASE(test_env_override), KAT_CASE(test_build_tree))

@@ -92,7 +92,7 @@ static int g_L;
 
 static int load_clip(void) {
   kat__image img = {0};
-  kat_errbuf eb;
+  kat__errbuf eb;
   char path[4300];
   FILE *g = fopen(kat_test_data("track/clip/groundtruth.txt"), "r");
   if (!g) return -1;
@@ -509,33 +509,33 @@ KAT_TEST(test_bad_prompts) {
   kat_stream_close(s);
 }
 
-int main(void) {
-  kat_allocator a = {count_malloc, count_realloc, count_free, NULL};
+/* Counts allocations; loads the clip and the default model's image size every case needs. */
+static void setup(void) {
+  static const kat_allocator a = {count_malloc, count_realloc, count_free, NULL};
   kat_set_allocator(&a);
   const char *b = kat_test_data("bundles/micro_efficienttam/katana.json");
   if (!b) KAT_SKIP("KAT_TEST_DATA not set");
   const char *src = getenv("KAT_SOURCE_DIR");
   if (!src) KAT_SKIP("KAT_SOURCE_DIR not set (models/default)");
   snprintf(g_bundle, sizeof g_bundle, "%s/models/default", src);
-  if (load_clip()) {
-    fprintf(stderr, "track/clip not generated (scripts/testdata/30-track)\n");
-    return 1;
-  }
+  int rc = load_clip();
+  if (rc) fprintf(stderr, "track/clip not generated (scripts/testdata/30-track)\n");
+  KAT_CHECK_INT_EQ(rc, 0);
   kat_model *m = NULL;
   char err[KAT_ERROR_SIZE];
-  if (kat_model_open(g_bundle, NULL, &m, err, sizeof err)) {
-    fprintf(stderr, "models/default: %s\n", err);
-    return 1;
-  }
-  g_L = kat_model_image_size(m) / 4;
+  rc = kat_model_open(g_bundle, NULL, &m, err, sizeof err);
+  if (rc) fprintf(stderr, "models/default: %s\n", err);
+  KAT_CHECK_INT_EQ(rc, KAT_OK);
+  if (m) g_L = kat_model_image_size(m) / 4;
   kat_model_release(m);
-  test_scenarios();
-  test_stream_steady_allocations();
-  test_bad_prompts();
+}
+
+static void teardown(void) {
   for (int i = 0; i < NF; i++) {
     free(g_pix[i]);
     free(g_masks[i]);
   }
-  printf("%d checks, %d failed\n", kat_test_checks, kat_test_failures);
-  return kat_test_failures ? 1 : (kat_test_checks ? 0 : 1);
 }
+
+KAT_TEST_MAIN(KAT_SETUP(setup), KAT_CASE(test_scenarios), KAT_CASE(test_stream_steady_allocations),
+              KAT_CASE(test_bad_prompts), KAT_TEARDOWN(teardown))

@@ -156,4 +156,5 @@ static void teardown(void) {
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
 }
 
-KAT_TEST_MAIN(setup, test_valid_file, test_refusals, teardown)
+KAT_TEST_MAIN(KAT_SETUP(setup), KAT_CASE(test_valid_file), KAT_CASE(test_refusals),
+              KAT_TEARDOWN(teardown))

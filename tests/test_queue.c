@@ -13,7 +13,7 @@
 static intptr_t g_items[N_ITEMS];
 
 static void *producer(void *arg) {
-  kat_queue *q = arg;
+  kat__queue *q = arg;
   for (int i = 0; i < N_ITEMS; i++)
     if (kat__queue_push(q, &g_items[i]) != KAT_OK) return NULL;
   kat__queue_close(q);
@@ -21,7 +21,7 @@ static void *producer(void *arg) {
 }
 
 KAT_TEST(test_order_and_backpressure) {
-  kat_queue q;
+  kat__queue q;
   KAT_CHECK_INT_EQ(kat__queue_init(&q, 2), KAT_OK);
   for (int i = 0; i < N_ITEMS; i++) g_items[i] = i;
   pthread_t th;
@@ -36,7 +36,7 @@ KAT_TEST(test_order_and_backpressure) {
   KAT_CHECK_INT_EQ(rc, KAT_EOF);
   KAT_CHECK_INT_EQ(expected, N_ITEMS);
   KAT_CHECK_INT_EQ(bad, 0);
-  kat_queue_stats st;
+  kat__queue_counters st;
   kat__queue_stats(&q, &st);
   KAT_CHECK(st.max_depth <= 2);
   KAT_CHECK_INT_EQ(st.pushed, N_ITEMS);
@@ -47,18 +47,18 @@ KAT_TEST(test_order_and_backpressure) {
 }
 
 static void *blocked_pop(void *arg) {
-  kat_queue *q = arg;
+  kat__queue *q = arg;
   void *item;
   return (void *)(intptr_t)kat__queue_pop(q, &item);
 }
 
 static void *blocked_push(void *arg) {
-  kat_queue *q = arg;
+  kat__queue *q = arg;
   return (void *)(intptr_t)kat__queue_push(q, &g_items[1]);
 }
 
 KAT_TEST(test_cancel_wakes_waiters) {
-  kat_queue empty, full;
+  kat__queue empty, full;
   KAT_CHECK_INT_EQ(kat__queue_init(&empty, 1), KAT_OK);
   KAT_CHECK_INT_EQ(kat__queue_init(&full, 1), KAT_OK);
   KAT_CHECK_INT_EQ(kat__queue_push(&full, &g_items[0]), KAT_OK);
@@ -81,7 +81,7 @@ KAT_TEST(test_cancel_wakes_waiters) {
 }
 
 KAT_TEST(test_drop_oldest) {
-  kat_queue q;
+  kat__queue q;
   KAT_CHECK_INT_EQ(kat__queue_init(&q, 2), KAT_OK);
   void *ev;
   for (int i = 0; i < 5; i++) {
@@ -98,7 +98,7 @@ KAT_TEST(test_drop_oldest) {
   KAT_CHECK_INT_EQ(kat__queue_try_pop(&q, &item), KAT_OK);
   KAT_CHECK(item == &g_items[4]);
   KAT_CHECK_INT_EQ(kat__queue_try_pop(&q, &item), KAT_ESTATE);
-  kat_queue_stats st;
+  kat__queue_counters st;
   kat__queue_stats(&q, &st);
   KAT_CHECK_INT_EQ(st.dropped, 3);
   kat__queue_close(&q);
@@ -107,4 +107,5 @@ KAT_TEST(test_drop_oldest) {
   kat__queue_cleanup(&q);
 }
 
-KAT_TEST_MAIN(test_order_and_backpressure, test_cancel_wakes_waiters, test_drop_oldest)
+KAT_TEST_MAIN(KAT_CASE(test_order_and_backpressure), KAT_CASE(test_cancel_wakes_waiters),
+              KAT_CASE(test_drop_oldest))

@@ -50,7 +50,7 @@ KAT_TEST(test_pillow_goldens) {
     KAT_CHECK(in && nin == (size_t)w * h * 3);
     KAT_CHECK(gold && nout == (size_t)s * s * 3);
     kat__resizer *r = NULL;
-    kat_errbuf eb;
+    kat__errbuf eb;
     KAT_CHECK_INT_EQ(kat__resizer_create(w, h, s, KAT__RESIZE_EXACT, k_mean, k_std, &r, &eb),
                      KAT_OK);
     float *dst = malloc((size_t)s * s * 3 * sizeof(float));
@@ -252,7 +252,7 @@ KAT_TEST(test_fast_and_no_alloc) {
 
 KAT_TEST(test_errors) {
   kat__resizer *r = NULL;
-  kat_errbuf eb;
+  kat__errbuf eb;
   float bad_std[3] = {0.2f, 0.0f, 0.2f};
   KAT_CHECK_INT_EQ(kat__resizer_create(0, 10, 10, KAT__RESIZE_EXACT, k_mean, k_std, &r, &eb),
                    KAT_EINVAL);
@@ -318,5 +318,6 @@ KAT_TEST(bench_fast_vs_exact) {
   free(in);
 }
 
-KAT_TEST_MAIN(test_pillow_goldens, test_bgr_stride_gray, test_nv12_vs_swscale,
-              test_fast_and_no_alloc, test_errors, bench_fast_vs_exact)
+KAT_TEST_MAIN(KAT_CASE(test_pillow_goldens), KAT_CASE(test_bgr_stride_gray),
+              KAT_CASE(test_nv12_vs_swscale), KAT_CASE(test_fast_and_no_alloc),
+              KAT_CASE(test_errors), KAT_CASE(bench_fast_vs_exact))

@@ -43,8 +43,8 @@ static kat_ep_config cpu_config(void) {
   return p.module[0];
 }
 
-static kat_tensor_spec spec(const char *name, kat_dtype dt, int rank, int64_t d0, int64_t d1) {
-  kat_tensor_spec s;
+static kat__tensor_spec spec(const char *name, kat__dtype dt, int rank, int64_t d0, int64_t d1) {
+  kat__tensor_spec s;
   memset(&s, 0, sizeof s);
   kat__strlcpy(s.name, name, sizeof s.name);
   s.dtype = dt;
@@ -57,7 +57,7 @@ static kat_tensor_spec spec(const char *name, kat_dtype dt, int rank, int64_t d0
 KAT_TEST(test_create_and_run) {
   char path[4096];
   kat__strlcpy(path, tiny_path(), sizeof path);
-  kat_errbuf eb;
+  kat__errbuf eb;
   kat__session *s = NULL;
   kat_ep_config cfg = cpu_config();
   int rc = kat__session_create(path, NULL, 0, &cfg, KAT_EP_FALLBACK_ERROR, "tiny", &s, &eb);
@@ -70,7 +70,7 @@ KAT_TEST(test_create_and_run) {
   KAT_CHECK_STR_EQ(kat__session_input(s, 0)->name, "x");
   KAT_CHECK_INT_EQ(kat__session_input(s, 0)->dims[0], -1);
   KAT_CHECK_INT_EQ(kat__session_input(s, 0)->dims[1], 4);
-  const kat_placement *pl = kat__session_placement(s);
+  const kat__placement *pl = kat__session_placement(s);
   KAT_CHECK_INT_EQ(pl->count, 1);
   KAT_CHECK_STR_EQ(pl->ep[0], "CPUExecutionProvider");
   KAT_CHECK(pl->total_nodes >= 1);
@@ -120,35 +120,35 @@ KAT_TEST(test_create_and_run) {
 KAT_TEST(test_contract_mismatch) {
   char path[4096];
   kat__strlcpy(path, tiny_path(), sizeof path);
-  kat_errbuf eb;
+  kat__errbuf eb;
   kat__session *s = NULL;
   kat_ep_config cfg = cpu_config();
   KAT_CHECK_INT_EQ(kat__session_create(path, NULL, 0, &cfg, 0, "tiny", &s, &eb), KAT_OK);
   if (!s) return;
-  kat_tensor_spec in_ok = spec("x", KAT_DT_F32, 2, -1, 4);
-  kat_tensor_spec out_ok = spec("y", KAT_DT_F32, 2, -1, 4);
+  kat__tensor_spec in_ok = spec("x", KAT_DT_F32, 2, -1, 4);
+  kat__tensor_spec out_ok = spec("y", KAT_DT_F32, 2, -1, 4);
   KAT_CHECK_INT_EQ(kat__session_check(s, &in_ok, 1, &out_ok, 1, &eb), KAT_OK);
 
-  kat_tensor_spec wrong_name = spec("image", KAT_DT_F32, 2, -1, 4);
+  kat__tensor_spec wrong_name = spec("image", KAT_DT_F32, 2, -1, 4);
   KAT_CHECK_INT_EQ(kat__session_check(s, &wrong_name, 1, &out_ok, 1, &eb), KAT_ECONTRACT);
   KAT_CHECK_CONTAINS(eb.msg, "no input tensor 'image'");
 
-  kat_tensor_spec wrong_dtype = spec("x", KAT_DT_I64, 2, -1, 4);
+  kat__tensor_spec wrong_dtype = spec("x", KAT_DT_I64, 2, -1, 4);
   KAT_CHECK_INT_EQ(kat__session_check(s, &wrong_dtype, 1, &out_ok, 1, &eb), KAT_ECONTRACT);
   KAT_CHECK_CONTAINS(eb.msg, "'x' is float32, expected int64");
 
-  kat_tensor_spec wrong_rank = spec("y", KAT_DT_F32, 3, -1, 4);
+  kat__tensor_spec wrong_rank = spec("y", KAT_DT_F32, 3, -1, 4);
   KAT_CHECK_INT_EQ(kat__session_check(s, &in_ok, 1, &wrong_rank, 1, &eb), KAT_ECONTRACT);
   KAT_CHECK_CONTAINS(eb.msg, "output tensor 'y' has rank 2");
 
-  kat_tensor_spec wrong_dim = spec("x", KAT_DT_F32, 2, -1, 8);
+  kat__tensor_spec wrong_dim = spec("x", KAT_DT_F32, 2, -1, 8);
   KAT_CHECK_INT_EQ(kat__session_check(s, &wrong_dim, 1, &out_ok, 1, &eb), KAT_ECONTRACT);
   KAT_CHECK_CONTAINS(eb.msg, "'x' has shape [?,4], expected [?,8]");
   kat__session_destroy(s);
 }
 
 KAT_TEST(test_bad_files) {
-  kat_errbuf eb;
+  kat__errbuf eb;
   kat__session *s = NULL;
   kat_ep_config cfg = cpu_config();
   KAT_CHECK_INT_EQ(
@@ -177,7 +177,7 @@ KAT_TEST(test_unavailable_providers) {
       printf("note: %s is available here; unavailability not tested for it\n", presets[i]);
       continue;
     }
-    kat_errbuf eb;
+    kat__errbuf eb;
     kat__session *s = NULL;
     kat__strlcpy(p.module[0].cache_dir, "/tmp/katana-test-cache", sizeof p.module[0].cache_dir);
     int rc = kat__session_create(path, NULL, 0, &p.module[0], KAT_EP_FALLBACK_ERROR,
@@ -255,7 +255,7 @@ static int dir_has_prefix(const char *dir, const char *prefix) {
 KAT_TEST(test_cache_key_only_with_cache) {
   char path[4096];
   kat__strlcpy(path, tiny_path(), sizeof path);
-  kat_errbuf eb;
+  kat__errbuf eb;
   kat__session *s = NULL;
   kat_ep_config cfg = cpu_config();
   /* The CPU preset uses no cache: creating a session reads the model for ORT only. */
@@ -321,7 +321,7 @@ KAT_TEST(test_bundle_cache_key_from_manifest) {
   if (!srcdir) KAT_SKIP("KAT_SOURCE_DIR is not set (run through CTest)");
   char dir[4096];
   snprintf(dir, sizeof dir, "%s/models/default", srcdir);
-  kat_errbuf eb;
+  kat__errbuf eb;
   kat__bundle *b = NULL;
   KAT_CHECK_INT_EQ(kat__bundle_open(dir, NULL, &b, &eb), KAT_OK);
   if (!b) return;
@@ -350,6 +350,7 @@ KAT_TEST(test_bundle_cache_key_from_manifest) {
   KAT_CHECK_INT_EQ(system(cmd), 0);
 }
 
-KAT_TEST_MAIN(test_create_and_run, test_contract_mismatch, test_bad_files,
-              test_unavailable_providers, test_profiles, test_cache_key_only_with_cache,
-              test_bundle_cache_key_from_manifest)
+KAT_TEST_MAIN(KAT_CASE(test_create_and_run), KAT_CASE(test_contract_mismatch),
+              KAT_CASE(test_bad_files), KAT_CASE(test_unavailable_providers),
+              KAT_CASE(test_profiles), KAT_CASE(test_cache_key_only_with_cache),
+              KAT_CASE(test_bundle_cache_key_from_manifest))

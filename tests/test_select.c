@@ -24,7 +24,7 @@ static void box_of(void *user, int cand, double xyxy[4]) {
   memcpy(xyxy, t->b[cand], sizeof t->b[cand]);
 }
 
-static const kat__samurai_params k_params = {15, 0.3, 0.25};
+static const kat__samurai_choice_params k_params = {15, 0.3, 0.25};
 
 KAT_TEST(test_samurai_phases) {
   kat__samurai_state st = {0};
@@ -73,7 +73,7 @@ KAT_TEST(test_samurai_phases) {
   KAT_CHECK(ch.kf_score > 0.9f);
   KAT_CHECK_INT_EQ(st.stable_frames, 15); /* phase 3 does not count */
   /* weight 0: plain IoU decides even in phase 3 */
-  kat__samurai_params p0 = k_params;
+  kat__samurai_choice_params p0 = k_params;
   p0.kf_score_weight = 0.0;
   kat__samurai_state s2 = st;
   kat__select_samurai(&s2, &p0, close, box_of, &bx, &ch);
@@ -308,5 +308,6 @@ KAT_TEST(test_lin_axis) {
   kat__lin_axis_cleanup(&a); /* no-op on a zeroed struct */
 }
 
-KAT_TEST_MAIN(test_samurai_phases, test_weighted_float32, test_argmax_and_stability,
-              test_gating_and_pointer, test_maskbox_exact_vs_brute, test_lin_axis)
+KAT_TEST_MAIN(KAT_CASE(test_samurai_phases), KAT_CASE(test_weighted_float32),
+              KAT_CASE(test_argmax_and_stability), KAT_CASE(test_gating_and_pointer),
+              KAT_CASE(test_maskbox_exact_vs_brute), KAT_CASE(test_lin_axis))

@@ -86,7 +86,7 @@ KAT_TEST(test_file) {
   fclose(f);
   uint8_t d[KAT_SHA256_SIZE], want[KAT_SHA256_SIZE];
   uint64_t size = 0;
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   KAT_CHECK_INT_EQ(kat__sha256_file(path, d, &size, &eb), KAT_OK);
   KAT_CHECK_INT_EQ(size, 200000);
   static char buf[200000];
@@ -98,4 +98,5 @@ KAT_TEST(test_file) {
   KAT_CHECK_CONTAINS(eb.msg, path);
 }
 
-KAT_TEST_MAIN(test_vectors, test_million_a, test_incremental, test_file)
+KAT_TEST_MAIN(KAT_CASE(test_vectors), KAT_CASE(test_million_a), KAT_CASE(test_incremental),
+              KAT_CASE(test_file))

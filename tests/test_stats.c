@@ -43,4 +43,4 @@ KAT_TEST(test_percentile_float_matches_double) {
   KAT_CHECK_NEAR(kat__percentile_sorted_f(f, N, 95), 292.45, 1e-6);
 }
 
-KAT_TEST_MAIN(test_percentile_double, test_percentile_float_matches_double)
+KAT_TEST_MAIN(KAT_CASE(test_percentile_double), KAT_CASE(test_percentile_float_matches_double))

@@ -41,7 +41,7 @@ KAT_TEST(test_log_routing) {
 }
 
 KAT_TEST(test_errbuf_and_sizes) {
-  kat_errbuf eb;
+  kat__errbuf eb;
   kat__errbuf_clear(&eb);
   KAT_CHECK_INT_EQ(kat__fail(&eb, KAT_EINVAL, "bad %s", "box"), KAT_EINVAL);
   KAT_CHECK_STR_EQ(eb.msg, "bad box");
@@ -53,4 +53,5 @@ KAT_TEST(test_errbuf_and_sizes) {
   KAT_CHECK(!kat__size_add(SIZE_MAX, 1, &out));
 }
 
-KAT_TEST_MAIN(test_strerror, test_names, test_log_routing, test_errbuf_and_sizes)
+KAT_TEST_MAIN(KAT_CASE(test_strerror), KAT_CASE(test_names), KAT_CASE(test_log_routing),
+              KAT_CASE(test_errbuf_and_sizes))

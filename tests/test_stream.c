@@ -146,12 +146,18 @@ static int run_stream(int pipeline, rec *out, kat_stream_stats *st) {
   return n;
 }
 
+/* The plain tracker's records, the reference the stream cases compare with: made once, by the first
+ * case that needs them (so any case can run alone). */
 static rec g_seq[N_FRAMES];
-static int g_n_seq;
+static int g_n_seq = -1;
+
+static int sequential_reference(void) {
+  if (g_n_seq < 0) g_n_seq = run_sequential(g_seq);
+  return g_n_seq;
+}
 
 KAT_TEST(test_identical_to_sequential) {
-  g_n_seq = run_sequential(g_seq);
-  KAT_CHECK_INT_EQ(g_n_seq, N_FRAMES);
+  KAT_CHECK_INT_EQ(sequential_reference(), N_FRAMES);
   static rec pipe[N_FRAMES], seq_stream[N_FRAMES];
   kat_stream_stats st;
   int n_pipe = run_stream(1, pipe, &st);
@@ -191,7 +197,7 @@ static void *on_model_main(void *arg) {
 }
 
 KAT_TEST(test_two_streams_on_one_model) {
-  KAT_CHECK_INT_EQ(g_n_seq, N_FRAMES); /* the sequential run of test_identical_to_sequential */
+  KAT_CHECK_INT_EQ(sequential_reference(), N_FRAMES);
   if (g_n_seq != N_FRAMES) return;
   kat_model_options mo;
   kat_model_options_init(&mo);
@@ -329,6 +335,7 @@ static void *push_all(void *arg) {
 
 /* Live input faster than the tracker: frames are dropped, never the first, and accounted for. */
 KAT_TEST(test_push_with_drops) {
+  KAT_CHECK_INT_EQ(sequential_reference(), N_FRAMES); /* compared with below */
   kat_stream_options so = stream_opts(1);
   so.drop_oldest = 1;
   so.queue_capacity = 1;
@@ -377,7 +384,12 @@ KAT_TEST(test_push_with_drops) {
   /* Sequential push mode never blocks: a full queue is KAT_EAGAIN. */
   so = stream_opts(0);
   so.queue_capacity = 1;
-  if (kat_stream_open(g_bundle, NULL, g_box, &so, &s, err, sizeof err)) return;
+  rc = kat_stream_open(g_bundle, NULL, g_box, &so, &s, err, sizeof err);
+  KAT_CHECK_INT_EQ(rc, KAT_OK);
+  if (rc) {
+    fprintf(stderr, "%s\n", err);
+    return;
+  }
   kat_source *src = NULL;
   if (kat_source_open(g_clip, NULL, &src, err, sizeof err) == KAT_OK) {
     kat_frame f;
@@ -562,6 +574,7 @@ KAT_TEST(test_real_encoder_failure) {
 
 /* kat_tracker_step after a failed step returns KAT_ESTATE, as tracker.h says. */
 KAT_TEST(test_step_after_failed_step) {
+  KAT_CHECK_INT_EQ(sequential_reference(), N_FRAMES); /* compared with below */
   watchdog("kat_tracker_step after a failed step", 120);
   kat_tracker_options o = tracker_opts();
   kat_tracker *t = NULL;
@@ -593,6 +606,7 @@ KAT_TEST(test_step_after_failed_step) {
 
 /* Sequential push with drop_oldest never blocks: pushes beyond the queue drop waiting frames. */
 KAT_TEST(test_sequential_drop_oldest_push) {
+  KAT_CHECK_INT_EQ(sequential_reference(), N_FRAMES); /* compared with below */
   watchdog("sequential push with drop_oldest", 120);
   kat_stream_options so = stream_opts(0);
   so.drop_oldest = 1;
@@ -628,6 +642,7 @@ KAT_TEST(test_sequential_drop_oldest_push) {
 
 /* One thread pushes and consumes a pipelined stream: it gets KAT_EAGAIN, never a deadlock. */
 KAT_TEST(test_push_and_next_on_one_thread) {
+  KAT_CHECK_INT_EQ(sequential_reference(), N_FRAMES); /* compared with below */
   watchdog("pipelined push and next on one thread", 120);
   kat_stream_options so = stream_opts(1);
   so.queue_capacity = 2;
@@ -692,6 +707,7 @@ static void *push_later(void *arg) {
 
 /* kat_stream_next before any push returns KAT_EAGAIN at once; next_timeout waits for a push. */
 KAT_TEST(test_next_before_push) {
+  KAT_CHECK_INT_EQ(sequential_reference(), N_FRAMES); /* compared with below */
   for (int pipeline = 0; pipeline < 2; pipeline++) {
     watchdog(pipeline ? "next before any push (pipelined)" : "next before any push (sequential)",
              60);
@@ -810,22 +826,16 @@ KAT_TEST(test_close_during_push) {
   watchdog_off();
 }
 
-static void all(void) {
+/* The clip, the bundle and the frames in memory, shared by every case. */
+static void setup_all(void) {
   setup();
-  test_identical_to_sequential();
-  test_two_streams_on_one_model();
-  test_error_injection();
-  test_cancel_from_another_thread();
-  test_push_with_drops();
   load_frames();
-  test_step_after_failed_step();
-  test_sequential_drop_oldest_push();
-  test_push_and_next_on_one_thread();
-  test_next_before_push();
-  test_queue_capacity_bound();
-  test_close_during_push();
-  test_real_encoder_failure();
-  free_frames();
 }
 
-KAT_TEST_MAIN(all)
+KAT_TEST_MAIN(KAT_SETUP(setup_all), KAT_CASE(test_identical_to_sequential),
+              KAT_CASE(test_two_streams_on_one_model), KAT_CASE(test_error_injection),
+              KAT_CASE(test_cancel_from_another_thread), KAT_CASE(test_push_with_drops),
+              KAT_CASE(test_step_after_failed_step), KAT_CASE(test_sequential_drop_oldest_push),
+              KAT_CASE(test_push_and_next_on_one_thread), KAT_CASE(test_next_before_push),
+              KAT_CASE(test_queue_capacity_bound), KAT_CASE(test_close_during_push),
+              KAT_CASE(test_real_encoder_failure), KAT_TEARDOWN(free_frames))

@@ -24,7 +24,7 @@ static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n) {
 static uint64_t render_clip(kat_synth_suite suite, uint64_t seed, int w, int h, int frames,
                             int *occluded, int *out_of_view, int *bad_boxes) {
   kat__synth_clip *c = NULL;
-  kat_errbuf eb;
+  kat__errbuf eb;
   uint8_t *rgb = malloc((size_t)w * h * 3), *mask = malloc((size_t)w * h);
   uint64_t hash = 0xCBF29CE484222325ull;
   *occluded = *out_of_view = *bad_boxes = 0;
@@ -112,7 +112,7 @@ KAT_TEST(test_speed_print) {
   kat__synth_info info;
   KAT_CHECK_INT_EQ(kat__synth_clip_render(c, 60, rgb, mask, &info), KAT_EINVAL);
   kat__synth_clip_destroy(c);
-  kat_errbuf eb;
+  kat__errbuf eb;
   KAT_CHECK_INT_EQ(kat__synth_clip_create(KAT_SYNTH_EVAL, 7, 16, 360, 60, &c, &eb), KAT_EINVAL);
   KAT_CHECK_CONTAINS(eb.msg, "16x360");
   free(rgb);
@@ -128,7 +128,7 @@ static void check_written(const char *root, int frames) {
   if (!gt) return;
   const char *p = gt;
   kat__image img = {0};
-  kat_errbuf eb;
+  kat__errbuf eb;
   for (int t = 0; t < frames; t++) {
     int box[4], used = 0;
     KAT_CHECK_INT_EQ(sscanf(p, "%d,%d,%d,%d\n%n", &box[0], &box[1], &box[2], &box[3], &used), 4);
@@ -231,5 +231,5 @@ static void teardown(void) {
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_tmp);
 }
 
-KAT_TEST_MAIN(setup, test_determinism_and_boxes, test_speed_print, test_write_files, test_cli,
-              teardown)
+KAT_TEST_MAIN(KAT_SETUP(setup), KAT_CASE(test_determinism_and_boxes), KAT_CASE(test_speed_print),
+              KAT_CASE(test_write_files), KAT_CASE(test_cli), KAT_TEARDOWN(teardown))

@@ -73,7 +73,7 @@ typedef struct clip {
 } clip;
 
 static int load_frame(clip *c, size_t i, kat_frame *f) {
-  kat_errbuf eb;
+  kat__errbuf eb;
   if (kat__image_read(c->files.paths[i], &c->img, &eb)) {
     fprintf(stderr, "%s\n", eb.msg);
     return -1;
@@ -186,7 +186,7 @@ static int compare_with_reference(const char *cfg, const char *sel, frame_out *g
       if (fabs(got[i].box[k] - gold[i].box[k]) > 1.0) box_diff++;
     snprintf(rel, sizeof rel, "track/ref_%s_%s/masks/%05d.png", cfg, sel, i);
     kat__image ref = {0};
-    kat_errbuf eb;
+    kat__errbuf eb;
     if (got[i].mask && kat__image_read(kat_test_data(rel), &ref, &eb) == KAT_OK) {
       size_t inter = 0, uni = 0;
       for (int y = 0; y < ref.height; y++)
@@ -240,7 +240,7 @@ static void test_cli(const clip *c, const frame_out *lib, int n) {
   snprintf(cmd, sizeof cmd, "mkdir -p '%s/frames'", dir);
   KAT_CHECK_INT_EQ(system(cmd), 0);
   kat__image img = {0};
-  kat_errbuf eb;
+  kat__errbuf eb;
   for (int i = 0; i < n; i++) {
     if (kat__image_read(c->files.paths[i], &img, &eb)) break;
     snprintf(path, sizeof path, "%s/frames/%05d.png", dir, i);
@@ -333,7 +333,7 @@ KAT_TEST(test_end_to_end) {
   char bundle[4096], gt[4096], rel[256];
   clip c;
   memset(&c, 0, sizeof c);
-  kat_errbuf eb;
+  kat__errbuf eb;
   if (kat__image_dir_list(kat_test_data("track/clip/img"), &c.files, &eb) || c.files.count < 3) {
     /* The bundle is there, so scripts/testdata/30-track should have made the clip. */
     fprintf(stderr, "track/clip/img not generated (scripts/testdata/30-track needs KAT_CLI)\n");
@@ -439,11 +439,10 @@ KAT_TEST(test_end_to_end) {
   kat__file_list_cleanup(&c.files);
 }
 
-int main(void) {
-  kat_allocator a = {count_malloc, count_realloc, count_free, NULL};
+/* Counts allocations, so the steady frames can be checked to allocate nothing. */
+static void setup(void) {
+  static const kat_allocator a = {count_malloc, count_realloc, count_free, NULL};
   kat_set_allocator(&a);
-  test_options_and_errors();
-  test_end_to_end();
-  printf("%d checks, %d failed\n", kat_test_checks, kat_test_failures);
-  return kat_test_failures ? 1 : (kat_test_checks ? 0 : 1);
 }
+
+KAT_TEST_MAIN(KAT_SETUP(setup), KAT_CASE(test_options_and_errors), KAT_CASE(test_end_to_end))

@@ -150,7 +150,7 @@ static kat_tracker_options cpu_options(void) {
 /* ---- the module alone --------------------------------------------------------------------- */
 
 KAT_TEST(test_frame) {
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   kat_frame f = make_frame();
   KAT_CHECK_INT_EQ(kat__validate_frame(&f, "t", &eb), KAT_OK);
   KAT_CHECK_INT_EQ(kat__validate_frame(NULL, "t", &eb), KAT_EINVAL);
@@ -209,7 +209,7 @@ KAT_TEST(test_frame) {
 }
 
 KAT_TEST(test_box) {
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   double out[4];
   int clipped = -1;
   const double ok[4] = {10, 20, 30, 40};
@@ -266,7 +266,7 @@ KAT_TEST(test_box) {
 }
 
 KAT_TEST(test_options) {
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   kat_tracker_options o;
   kat_tracker_options_init(&o);
   KAT_CHECK_INT_EQ(kat__validate_tracker_options(&o, &eb), KAT_OK);
@@ -324,25 +324,25 @@ KAT_TEST(test_options) {
 }
 
 KAT_TEST(test_samurai_params) {
-  kat_errbuf eb = {{0}};
-  const kat_samurai_params good = {15, 0.3, -1.0, 0.25, 0.5, 0.0, 0.0};
-  KAT_CHECK_INT_EQ(kat__validate_samurai_params(&good, &eb), KAT_OK);
-  kat_samurai_params p = good;
+  kat__errbuf eb = {{0}};
+  const kat__samurai_defaults good = {15, 0.3, -1.0, 0.25, 0.5, 0.0, 0.0};
+  KAT_CHECK_INT_EQ(kat__validate_samurai_defaults(&good, &eb), KAT_OK);
+  kat__samurai_defaults p = good;
   p.kf_score_weight = 1e308;
-  KAT_CHECK_INT_EQ(kat__validate_samurai_params(&p, &eb), KAT_EMODEL);
+  KAT_CHECK_INT_EQ(kat__validate_samurai_defaults(&p, &eb), KAT_EMODEL);
   KAT_CHECK_CONTAINS(eb.msg, "samurai.kf_score_weight 1e+308 out of range [0,1]");
   p = good;
   p.stable_ious_threshold = NAN;
-  KAT_CHECK_INT_EQ(kat__validate_samurai_params(&p, &eb), KAT_EMODEL);
+  KAT_CHECK_INT_EQ(kat__validate_samurai_defaults(&p, &eb), KAT_EMODEL);
   KAT_CHECK_CONTAINS(eb.msg, "samurai.stable_ious_threshold is not finite");
   p = good;
   p.stable_frames_threshold = -1;
-  KAT_CHECK_INT_EQ(kat__validate_samurai_params(&p, &eb), KAT_EMODEL);
+  KAT_CHECK_INT_EQ(kat__validate_samurai_defaults(&p, &eb), KAT_EMODEL);
   KAT_CHECK_CONTAINS(eb.msg, "samurai.stable_frames_threshold -1 out of range");
 }
 
 KAT_TEST(test_constant) {
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   float v[8] = {0, 1, 2, 3, 4, 5, 6, 7};
   KAT_CHECK_INT_EQ(kat__validate_constant("no_mem_embed", v, 8, &eb), KAT_OK);
   v[5] = NAN;
@@ -356,7 +356,7 @@ KAT_TEST(test_constant) {
 
 KAT_TEST(test_open_regular_file) {
   watchdog();
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   char dir[512], path[1024], link[1024];
   const char *tmp = getenv("TMPDIR");
   snprintf(dir, sizeof dir, "%s/kat_validate_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
@@ -583,7 +583,7 @@ KAT_TEST(test_bundle_files) {
   const char *tmp = getenv("TMPDIR");
   snprintf(dir, sizeof dir, "%s/kat_validate_bundle_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
   KAT_CHECK(mkdtemp(dir) != NULL);
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   kat__bundle *b = NULL;
   kat__bundle_options bo;
   kat__bundle_options_init(&bo);
@@ -715,6 +715,8 @@ KAT_TEST(test_errors_doc) {
   free(doc);
 }
 
-KAT_TEST_MAIN(test_frame, test_box, test_options, test_samurai_params, test_constant,
-              test_open_regular_file, test_errors_doc, test_tracker_entry_points,
-              test_stream_entry_points, test_bundle_files)
+KAT_TEST_MAIN(KAT_CASE(test_frame), KAT_CASE(test_box), KAT_CASE(test_options),
+              KAT_CASE(test_samurai_params), KAT_CASE(test_constant),
+              KAT_CASE(test_open_regular_file), KAT_CASE(test_errors_doc),
+              KAT_CASE(test_tracker_entry_points), KAT_CASE(test_stream_entry_points),
+              KAT_CASE(test_bundle_files))

@@ -1,6 +1,9 @@
 /*
  * katana common definitions: the export macro, status codes, logging and allocator hooks.
  *
+ * Stability (every public header includes this one): the API and ABI are unstable before 1.0;
+ * each 0.x minor release has its own SONAME (libkatana.so.0.MINOR). See docs/abi.md.
+ *
  * Thread-safety: every function here is safe to call from any thread, except
  * kat_set_allocator(), which must be called before any other katana function.
  */

@@ -237,6 +237,10 @@ C_TYPES = {
 }
 
 
+# The SONAME of the ABI that the mirrors above describe (docs/abi.md: one per 0.x minor release).
+_SONAME = "libkatana.so.0.1"
+
+
 def _candidates():
     """Where libkatana may be, in order: $KATANA_LIBRARY; for an installed package only the
     prefix's libdir, named by the _installed.py that cmake --install writes (relative, so a
@@ -245,7 +249,7 @@ def _candidates():
     if env:
         return [env]
     here = os.path.dirname(os.path.abspath(__file__))
-    names = ["libkatana.so.0", "libkatana.so", "libkatana.dylib"]
+    names = [_SONAME, "libkatana.so", "libkatana.dylib"]
     dirs = [here]
     try:  # written by cmake --install (cmake/install.cmake): libkatana relative to the package
         from ._installed import LIB_RELATIVE

@@ -215,7 +215,7 @@ static int one_prompt(line_fields *f, const kat_prompt *p, why_buf *w) {
 /* Parses one JSONL line into f (strings borrowed from *doc, which the caller destroys). */
 static int jsonl_line(const char *s, size_t len, const char *origin, const char *base,
                       line_fields *f, kat__json_doc **doc, why_buf *w) {
-  kat_errbuf eb;
+  kat__errbuf eb;
   if (kat__json_parse(s, len, origin, NULL, doc, &eb)) return why_set(w, "%s", eb.msg);
   const kat__json *o = kat__json_root(*doc);
   if (kat__json_type(o) != KAT_JSON_OBJECT) return why_set(w, "the line is not a JSON object");
@@ -249,7 +249,7 @@ static int jsonl_line(const char *s, size_t len, const char *origin, const char 
       if (kat__json_type(v) == KAT_JSON_STRING) {
         f->prompts_file = kat__json_string(v, NULL);
       } else if (!f->prompts) {
-        kat_errbuf pb = {{0}};
+        kat__errbuf pb = {{0}};
         if (kat__prompts_from_json(v, "\"prompts\"", base ? base : ".", &f->prompts, &pb))
           return why_set(w, "%s", pb.msg);
       }

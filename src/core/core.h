@@ -33,16 +33,16 @@ bool kat__size_add(size_t a, size_t b, size_t *out);
 
 /* Per-handle last-error message. Embedded by value in each handle. */
 #define KAT_ERRBUF_SIZE KAT_ERROR_SIZE
-typedef struct kat_errbuf {
+typedef struct kat__errbuf {
   char msg[KAT_ERRBUF_SIZE];
-} kat_errbuf;
+} kat__errbuf;
 
 /* Formats the message into `eb` (if not NULL), logs it at debug level, and
  * returns `status` so callers can write `return kat__fail(eb, KAT_EINVAL, "...")`. */
-int kat__fail(kat_errbuf *eb, int status, const char *fmt, ...)
+int kat__fail(kat__errbuf *eb, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Clears the message. */
-void kat__errbuf_clear(kat_errbuf *eb);
+void kat__errbuf_clear(kat__errbuf *eb);
 
 /* Logging through the callback of kat_log_set(). */
 void kat__log(kat_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -77,7 +77,7 @@ void kat__log(kat_log_level level, const char *fmt, ...) {
   va_end(ap);
 }
 
-int kat__fail(kat_errbuf *eb, int status, const char *fmt, ...) {
+int kat__fail(kat__errbuf *eb, int status, const char *fmt, ...) {
   char buf[KAT_ERRBUF_SIZE];
   va_list ap;
   va_start(ap, fmt);
@@ -88,7 +88,7 @@ int kat__fail(kat_errbuf *eb, int status, const char *fmt, ...) {
   return status;
 }
 
-void kat__errbuf_clear(kat_errbuf *eb) {
+void kat__errbuf_clear(kat__errbuf *eb) {
   if (eb) eb->msg[0] = '\0';
 }
 

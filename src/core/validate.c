@@ -22,7 +22,7 @@ static const char *format_name(kat_pixel_format f) {
   return NULL;
 }
 
-int kat__validate_frame(const kat_frame *f, const char *what, kat_errbuf *eb) {
+int kat__validate_frame(const kat_frame *f, const char *what, kat__errbuf *eb) {
   if (!f) return kat__fail(eb, KAT_EINVAL, "%s: frame is NULL", what);
   const char *name = format_name(f->format);
   if (!name) return kat__fail(eb, KAT_EINVAL, "%s: unknown pixel format %d", what, (int)f->format);
@@ -59,7 +59,7 @@ int kat__validate_frame(const kat_frame *f, const char *what, kat_errbuf *eb) {
 }
 
 int kat__validate_box(const double box[4], int width, int height, const char *what, double out[4],
-                      int *clipped, kat_errbuf *eb) {
+                      int *clipped, kat__errbuf *eb) {
   static const char *const names[4] = {"x", "y", "w", "h"};
   if (clipped) *clipped = 0;
   if (!box) return kat__fail(eb, KAT_EINVAL, "%s: box is NULL", what);
@@ -121,7 +121,7 @@ static const param_range k_ranges[P_COUNT] = {
 };
 
 /* `v` must be finite and in its range; `prefix` ("samurai." or "") starts the field name. */
-static int check_range(int which, double v, const char *prefix, int status, kat_errbuf *eb) {
+static int check_range(int which, double v, const char *prefix, int status, kat__errbuf *eb) {
   const param_range *r = &k_ranges[which];
   if (!isfinite(v)) return kat__fail(eb, status, "%s%s is not finite (%g)", prefix, r->name, v);
   if (v < r->lo || v > r->hi)
@@ -129,14 +129,14 @@ static int check_range(int which, double v, const char *prefix, int status, kat_
   return KAT_OK;
 }
 
-static int check_stable_frames(long long v, const char *prefix, int status, kat_errbuf *eb) {
+static int check_stable_frames(long long v, const char *prefix, int status, kat__errbuf *eb) {
   if (v < 0 || v > KAT__STABLE_FRAMES_MAX)
     return kat__fail(eb, status, "%sstable_frames_threshold %lld out of range [0,%d]", prefix, v,
                      KAT__STABLE_FRAMES_MAX);
   return KAT_OK;
 }
 
-int kat__validate_samurai_params(const kat_samurai_params *p, kat_errbuf *eb) {
+int kat__validate_samurai_defaults(const kat__samurai_defaults *p, kat__errbuf *eb) {
   if (!p) return kat__fail(eb, KAT_EINVAL, "samurai parameters are NULL");
   const double v[P_COUNT] = {
       [P_STABLE_IOUS] = p->stable_ious_threshold,
@@ -151,7 +151,7 @@ int kat__validate_samurai_params(const kat_samurai_params *p, kat_errbuf *eb) {
   return rc;
 }
 
-int kat__validate_tracker_options(const kat_tracker_options *o, kat_errbuf *eb) {
+int kat__validate_tracker_options(const kat_tracker_options *o, kat__errbuf *eb) {
   if (!o) return kat__fail(eb, KAT_EINVAL, "tracker options are NULL");
   if (o->selection != KAT_SELECTION_SAMURAI && o->selection != KAT_SELECTION_SAM2)
     return kat__fail(eb, KAT_EINVAL,
@@ -197,7 +197,7 @@ int kat__validate_tracker_options(const kat_tracker_options *o, kat_errbuf *eb) 
   return KAT_OK;
 }
 
-int kat__validate_constant(const char *name, const float *values, size_t n, kat_errbuf *eb) {
+int kat__validate_constant(const char *name, const float *values, size_t n, kat__errbuf *eb) {
   if (n && !values) return kat__fail(eb, KAT_EMODEL, "constant '%s' has no data", name);
   for (size_t i = 0; i < n; i++)
     if (!isfinite(values[i]))
@@ -216,7 +216,7 @@ static const char *file_kind(mode_t m) {
 }
 
 int kat__open_regular_file(const char *path, const char *what, uint64_t max_bytes, FILE **out,
-                           uint64_t *size, kat_errbuf *eb) {
+                           uint64_t *size, kat__errbuf *eb) {
   if (!out) return kat__fail(eb, KAT_EINVAL, "%s: out is NULL", what);
   *out = NULL;
   if (!path) return kat__fail(eb, KAT_EINVAL, "%s: no path", what);

@@ -33,7 +33,7 @@
  * width for NV12's interleaved U,V plane), and stride * height representable in size_t.
  * `what` names the caller in the message (e.g. "kat_tracker_start"). KAT_EINVAL otherwise.
  */
-int kat__validate_frame(const kat_frame *f, const char *what, kat_errbuf *eb);
+int kat__validate_frame(const kat_frame *f, const char *what, kat__errbuf *eb);
 
 /*
  * A box x, y, w, h (borrowed). Every value must be finite and w, h > 0. With a frame size
@@ -44,15 +44,15 @@ int kat__validate_frame(const kat_frame *f, const char *what, kat_errbuf *eb);
  * may be NULL) receives the box to use; *clipped (may be NULL) 0 or 1.
  */
 int kat__validate_box(const double box[4], int width, int height, const char *what, double out[4],
-                      int *clipped, kat_errbuf *eb);
+                      int *clipped, kat__errbuf *eb);
 
 /*
  * Tracker options (borrowed): selection and box_mode are known enum values;
  * stable_frames_threshold is -1 (bundle) or in [0, KAT__STABLE_FRAMES_MAX]; each double is NAN
- * (bundle) or finite in its range (see kat__validate_samurai_params); lost_after_frames >= 1;
+ * (bundle) or finite in its range (see kat__validate_samurai_defaults); lost_after_frames >= 1;
  * num_frames >= 0. KAT_EINVAL naming the field and value otherwise.
  */
-int kat__validate_tracker_options(const kat_tracker_options *o, kat_errbuf *eb);
+int kat__validate_tracker_options(const kat_tracker_options *o, kat__errbuf *eb);
 
 /*
  * SAMURAI parameters from a manifest (borrowed): stable_frames_threshold in
@@ -61,13 +61,13 @@ int kat__validate_tracker_options(const kat_tracker_options *o, kat_errbuf *eb);
  * memory_bank_obj_score_threshold in [-KAT__LOGIT_MAX, KAT__LOGIT_MAX]; all finite.
  * KAT_EMODEL naming the field and value ("samurai.kf_score_weight 1e+308 out of range [0,1]").
  */
-int kat__validate_samurai_params(const kat_samurai_params *p, kat_errbuf *eb);
+int kat__validate_samurai_defaults(const kat__samurai_defaults *p, kat__errbuf *eb);
 
 /*
  * The `n` floats of the constant `name` (borrowed): every value finite. KAT_EMODEL naming the
  * constant, the first bad index and its value otherwise.
  */
-int kat__validate_constant(const char *name, const float *values, size_t n, kat_errbuf *eb);
+int kat__validate_constant(const char *name, const float *values, size_t n, kat__errbuf *eb);
 
 /*
  * Opens `path` for reading as a regular file of at most `max_bytes` bytes, without blocking: a
@@ -77,6 +77,6 @@ int kat__validate_constant(const char *name, const float *values, size_t n, kat_
  * owns the stream (the caller fcloses it) and *size (may be NULL) holds the file's size.
  */
 int kat__open_regular_file(const char *path, const char *what, uint64_t max_bytes, FILE **out,
-                           uint64_t *size, kat_errbuf *eb);
+                           uint64_t *size, kat__errbuf *eb);
 
 #endif /* KAT_CORE_VALIDATE_H */

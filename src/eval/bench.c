@@ -193,7 +193,7 @@ static double peak_rss_mb(void) {
 /* ---- isolated modules ---- */
 
 /* Sizes every dim of `spec` (symbolic ones from the steady-state tracking shapes). */
-static size_t resolve_shape(const kat_tensor_spec *spec, const kat__manifest *m, int64_t *shape) {
+static size_t resolve_shape(const kat__tensor_spec *spec, const kat__manifest *m, int64_t *shape) {
   size_t count = 1;
   int64_t hw = (int64_t)m->feat_h * m->feat_w;
   int64_t ptr_tokens = (int64_t)m->max_obj_ptrs_in_encoder * (m->hidden_dim / m->mem_dim);
@@ -215,7 +215,7 @@ static size_t resolve_shape(const kat_tensor_spec *spec, const kat__manifest *m,
 
 static int time_module(const kat__bundle *b, int module, const kat_ep_config *ep,
                        kat_ep_fallback fallback, const kat_bench_options *opt, kat_bench_stats *out,
-                       kat_errbuf *eb) {
+                       kat__errbuf *eb) {
   const kat__manifest *m = kat__bundle_manifest(b);
   kat__session *s = NULL;
   void *bufs[2 * KAT_MAX_IO] = {0};
@@ -226,7 +226,7 @@ static int time_module(const kat__bundle *b, int module, const kat_ep_config *ep
   int nin = kat__session_input_count(s), nout = kat__session_output_count(s);
   for (int i = 0; i < nin + nout && status == KAT_OK; i++) {
     bool is_in = i < nin;
-    const kat_tensor_spec *spec =
+    const kat__tensor_spec *spec =
         is_in ? kat__session_input(s, i) : kat__session_output(s, i - nin);
     bool dynamic_out = false;
     for (int d = 0; d < spec->rank; d++) dynamic_out |= !is_in && spec->dims[d] < 0;
@@ -316,7 +316,7 @@ static void clip_cleanup(bench_clip *c) {
 static int clip_load(const char *dir, size_t max_frames, bench_clip *c, char *err,
                      size_t err_size) {
   memset(c, 0, sizeof *c);
-  kat_errbuf eb;
+  kat__errbuf eb;
   kat__errbuf_clear(&eb);
   kat__file_list files = {0};
   char img[4200];
@@ -584,7 +584,7 @@ static int add_objects(kat_stream *s, int n, int width, int height, char *err, s
 }
 
 int kat_bench_run(const kat_bench_options *opt, kat_bench_report *out, char *err, size_t err_size) {
-  kat_errbuf eb;
+  kat__errbuf eb;
   kat__errbuf_clear(&eb);
   if (out) memset(out, 0, sizeof *out);
   if (!opt || !out || !opt->bundle_dir || opt->frames < 2 || opt->iterations < 1 ||

@@ -41,7 +41,7 @@
 
 struct kat__source {
   kat__source_kind kind;
-  kat_errbuf eb;
+  kat__errbuf eb;
   int width, height;
   double fps;
   int64_t frame_count;
@@ -125,7 +125,7 @@ void kat__source_options_init(kat__source_options *opts) {
   opts->folder_fps = 30.0;
 }
 
-static int av_fail(kat_errbuf *eb, int averr, const char *uri, const char *what) {
+static int av_fail(kat__errbuf *eb, int averr, const char *uri, const char *what) {
   char buf[AV_ERROR_MAX_STRING_SIZE] = {0};
   av_strerror(averr, buf, sizeof buf);
   return kat__fail(eb, averr == AVERROR(ENOENT) ? KAT_ENOENT : KAT_EMEDIA, "%s: %s: %s", uri, what,
@@ -329,7 +329,7 @@ void kat__source_close(kat__source *s) {
 }
 
 int kat__source_open(const char *uri, const kat__source_options *opts, kat__source **out,
-                     kat_errbuf *eb) {
+                     kat__errbuf *eb) {
   kat__source_options defaults;
   int rc;
   if (!out) return kat__fail(eb, KAT_EINVAL, "source: out is NULL");

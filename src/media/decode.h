@@ -60,7 +60,7 @@ typedef struct kat__source_info {
  * caller owns it and frees it with kat__source_close.
  */
 int kat__source_open(const char *uri, const kat__source_options *opts, kat__source **out,
-                     kat_errbuf *eb);
+                     kat__errbuf *eb);
 
 /*
  * Delivers the next frame into `frame` (RGB24; data points into the source's buffer, valid

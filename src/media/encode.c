@@ -31,10 +31,10 @@ struct kat__video_writer {
   int64_t next_pts;
   int header_written;
   char codec[32];
-  kat_errbuf eb;
+  kat__errbuf eb;
 };
 
-static int av_fail(kat_errbuf *eb, int averr, const char *what, const char *path) {
+static int av_fail(kat__errbuf *eb, int averr, const char *what, const char *path) {
   char buf[AV_ERROR_MAX_STRING_SIZE] = {0};
   av_strerror(averr, buf, sizeof buf);
   return kat__fail(eb, KAT_EMEDIA, "%s: %s: %s", path ? path : "video", what, buf);
@@ -52,7 +52,7 @@ static void writer_free(kat__video_writer *vw) {
 }
 
 int kat__video_writer_open(const char *path, int width, int height, double fps,
-                           kat__video_writer **out, kat_errbuf *eb) {
+                           kat__video_writer **out, kat__errbuf *eb) {
   int rc = KAT_OK, err;
   if (!out) return kat__fail(eb, KAT_EINVAL, "video writer: out is NULL");
   *out = NULL;
@@ -171,7 +171,7 @@ int kat__video_writer_write(kat__video_writer *vw, const uint8_t *rgb, size_t st
   return encode_send(vw, vw->frame);
 }
 
-int kat__video_writer_close(kat__video_writer *vw, kat_errbuf *eb) {
+int kat__video_writer_close(kat__video_writer *vw, kat__errbuf *eb) {
   if (!vw) return KAT_OK;
   int rc = encode_send(vw, NULL);
   if (rc != KAT_OK) kat__fail(eb, rc, "%s", vw->eb.msg);
@@ -226,7 +226,7 @@ void kat__overlay_draw(uint8_t *rgb, size_t stride, int w, int h, const uint8_t 
 }
 
 int kat__mask_png_write(const char *dir, int64_t index, const uint8_t *mask, int w, int h,
-                        size_t stride, kat_errbuf *eb) {
+                        size_t stride, kat__errbuf *eb) {
   char path[4096];
   if (!dir || index < 0) return kat__fail(eb, KAT_EINVAL, "mask write: bad arguments");
   int n = snprintf(path, sizeof path, "%s/%05lld.png", dir, (long long)index);

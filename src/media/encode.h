@@ -24,12 +24,12 @@ typedef struct kat__video_writer kat__video_writer;
  * the caller, who must call kat__video_writer_close.
  */
 int kat__video_writer_open(const char *path, int width, int height, double fps,
-                           kat__video_writer **out, kat_errbuf *eb);
+                           kat__video_writer **out, kat__errbuf *eb);
 /* Encodes one RGB24 frame ([height, stride] u8, borrowed for the call). KAT_OK or KAT_EMEDIA. */
 int kat__video_writer_write(kat__video_writer *vw, const uint8_t *rgb, size_t stride);
 /* Flushes the encoder, finishes the file and frees the writer (a no-op on NULL). Returns KAT_OK or
  * KAT_EMEDIA (message in eb, may be NULL). */
-int kat__video_writer_close(kat__video_writer *vw, kat_errbuf *eb);
+int kat__video_writer_close(kat__video_writer *vw, kat__errbuf *eb);
 /* The encoder's name ("libx264" or "mpeg4"); owned by the writer. */
 const char *kat__video_writer_codec(const kat__video_writer *vw);
 /* The message of the last failed write; owned by the writer. */
@@ -48,6 +48,6 @@ void kat__overlay_draw(uint8_t *rgb, size_t stride, int w, int h, const uint8_t 
  * 0/255. Width at most 32768. Returns KAT_OK, KAT_EINVAL or KAT_EIO.
  */
 int kat__mask_png_write(const char *dir, int64_t index, const uint8_t *mask, int w, int h,
-                        size_t stride, kat_errbuf *eb);
+                        size_t stride, kat__errbuf *eb);
 
 #endif /* KAT_MEDIA_ENCODE_H */

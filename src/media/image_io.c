@@ -29,7 +29,7 @@ void kat__image_cleanup(kat__image *img) {
   memset(img, 0, sizeof *img);
 }
 
-static int image_reserve(kat__image *img, int w, int h, int channels, kat_errbuf *eb,
+static int image_reserve(kat__image *img, int w, int h, int channels, kat__errbuf *eb,
                          const char *path) {
   size_t stride, bytes;
   if (!kat__size_mul((size_t)w, (size_t)channels, &stride) ||
@@ -48,7 +48,7 @@ static int image_reserve(kat__image *img, int w, int h, int channels, kat_errbuf
   return KAT_OK;
 }
 
-static FILE *open_file(const char *path, const char *mode, kat_errbuf *eb, int *rc) {
+static FILE *open_file(const char *path, const char *mode, kat__errbuf *eb, int *rc) {
   FILE *f = fopen(path, mode);
   if (!f) {
     int e = errno;
@@ -75,7 +75,7 @@ static void png_on_warning(png_structp png, png_const_charp msg) {
   kat__log(KAT_LOG_DEBUG, "libpng: %s", msg);
 }
 
-static int png_read_file(const char *path, FILE *f, kat__image *img, kat_errbuf *eb) {
+static int png_read_file(const char *path, FILE *f, kat__image *img, kat__errbuf *eb) {
   png_ctx ctx;
   ctx.msg[0] = '\0';
   png_structp png =
@@ -119,7 +119,7 @@ done:
 
 /* Writes rows as they are, or (binarize) gray rows as 0/255 through a stack row. */
 static int png_write_impl(const char *path, const uint8_t *data, int width, int height,
-                          int channels, size_t stride, int binarize, kat_errbuf *eb) {
+                          int channels, size_t stride, int binarize, kat__errbuf *eb) {
   int orc = KAT_OK;
   uint8_t row[MAX_DIM];
   if (!path || !data || width < 1 || height < 1 || (channels != 1 && channels != 3) ||
@@ -164,12 +164,12 @@ done:
 }
 
 int kat__png_write(const char *path, const uint8_t *data, int width, int height, int channels,
-                   size_t stride, kat_errbuf *eb) {
+                   size_t stride, kat__errbuf *eb) {
   return png_write_impl(path, data, width, height, channels, stride, 0, eb);
 }
 
 int kat__png_write_mask(const char *path, const uint8_t *mask, int width, int height, size_t stride,
-                        kat_errbuf *eb) {
+                        kat__errbuf *eb) {
   return png_write_impl(path, mask, width, height, 1, stride, 1, eb);
 }
 
@@ -192,7 +192,7 @@ static void jpeg_on_message(j_common_ptr cinfo, int level) {
   if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) jpeg_on_error(cinfo);
 }
 
-static int jpeg_read_file(const char *path, FILE *f, kat__image *img, kat_errbuf *eb) {
+static int jpeg_read_file(const char *path, FILE *f, kat__image *img, kat__errbuf *eb) {
   struct jpeg_decompress_struct cinfo;
   jpeg_ctx ctx;
   volatile int rc = KAT_OK;
@@ -231,7 +231,7 @@ done:
 }
 
 int kat__jpeg_write(const char *path, const uint8_t *data, int width, int height, size_t stride,
-                    int quality, kat_errbuf *eb) {
+                    int quality, kat__errbuf *eb) {
   int orc = KAT_OK;
   if (!path || !data || width < 1 || height < 1 || quality < 1 || quality > 100)
     return kat__fail(eb, KAT_EINVAL, "jpeg write: bad arguments");
@@ -267,7 +267,7 @@ done:
   return rc;
 }
 
-int kat__image_read(const char *path, kat__image *img, kat_errbuf *eb) {
+int kat__image_read(const char *path, kat__image *img, kat__errbuf *eb) {
   int rc = KAT_OK;
   unsigned char magic[8] = {0};
   if (!path || !img) return kat__fail(eb, KAT_EINVAL, "image read: bad arguments");
@@ -335,7 +335,7 @@ void kat__file_list_cleanup(kat__file_list *list) {
   list->count = 0;
 }
 
-int kat__image_dir_list(const char *dir, kat__file_list *out, kat_errbuf *eb) {
+int kat__image_dir_list(const char *dir, kat__file_list *out, kat__errbuf *eb) {
   int rc = KAT_OK;
   size_t cap = 0;
   if (!dir || !out) return kat__fail(eb, KAT_EINVAL, "image folder: bad arguments");

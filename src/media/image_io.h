@@ -38,18 +38,18 @@ void kat__image_cleanup(kat__image *img);
  * Images wider or taller than 32768 are refused (KAT_EFORMAT). On failure `img` keeps its buffer
  * but its contents are undefined.
  */
-int kat__image_read(const char *path, kat__image *img, kat_errbuf *eb);
+int kat__image_read(const char *path, kat__image *img, kat__errbuf *eb);
 
 /* Writes an 8-bit PNG: channels 1 (gray, e.g. a 0/255 mask) or 3 (RGB). `stride` is bytes per
  * row. Uses fast zlib settings (level 1). */
 int kat__png_write(const char *path, const uint8_t *data, int width, int height, int channels,
-                   size_t stride, kat_errbuf *eb);
+                   size_t stride, kat__errbuf *eb);
 /* Writes an 8-bit gray PNG of a mask: 255 where mask != 0, else 0 (width <= 32768). */
 int kat__png_write_mask(const char *path, const uint8_t *mask, int width, int height, size_t stride,
-                        kat_errbuf *eb);
+                        kat__errbuf *eb);
 /* Writes a baseline JPEG (RGB24, quality 1..100). */
 int kat__jpeg_write(const char *path, const uint8_t *data, int width, int height, size_t stride,
-                    int quality, kat_errbuf *eb);
+                    int quality, kat__errbuf *eb);
 
 /* A list of file paths, owned by the list. */
 typedef struct kat__file_list {
@@ -62,7 +62,7 @@ typedef struct kat__file_list {
  * natural order (kat__natural_cmp). An empty folder is not an error (count 0). Returns KAT_ENOENT
  * if the folder cannot be opened. The caller frees the list with kat__file_list_cleanup.
  */
-int kat__image_dir_list(const char *dir, kat__file_list *out, kat_errbuf *eb);
+int kat__image_dir_list(const char *dir, kat__file_list *out, kat__errbuf *eb);
 /* Frees the list; a no-op on NULL. */
 void kat__file_list_cleanup(kat__file_list *list);
 

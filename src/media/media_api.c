@@ -26,7 +26,7 @@ void kat_source_options_init(kat_source_options *o) {
 
 int kat_source_open(const char *uri, const kat_source_options *o, kat_source **out, char *err,
                     size_t err_size) {
-  kat_errbuf eb;
+  kat__errbuf eb;
   kat__errbuf_clear(&eb);
   if (!out || !uri) {
     copy_err(err, err_size, "kat_source_open: no source given");
@@ -87,7 +87,7 @@ void kat_source_close(kat_source *s) {
 
 int kat_video_writer_open(const char *path, int width, int height, double fps,
                           kat_video_writer **out, char *err, size_t err_size) {
-  kat_errbuf eb;
+  kat__errbuf eb;
   kat__errbuf_clear(&eb);
   if (!out) return KAT_EINVAL;
   *out = NULL;
@@ -113,7 +113,7 @@ int kat_video_writer_write(kat_video_writer *w, const uint8_t *rgb, size_t strid
 
 int kat_video_writer_close(kat_video_writer *w, char *err, size_t err_size) {
   if (!w) return KAT_OK;
-  kat_errbuf eb;
+  kat__errbuf eb;
   kat__errbuf_clear(&eb);
   int rc = kat__video_writer_close(w->vw, &eb);
   if (rc) copy_err(err, err_size, eb.msg);
@@ -129,7 +129,7 @@ void kat_overlay_draw(uint8_t *rgb, size_t stride, int w, int h, const uint8_t *
 
 int kat_mask_png_write(const char *dir, int64_t index, const uint8_t *mask, int w, int h,
                        size_t stride, char *err, size_t err_size) {
-  kat_errbuf eb;
+  kat__errbuf eb;
   kat__errbuf_clear(&eb);
   int rc = kat__mask_png_write(dir, index, mask, w, h, stride, &eb);
   if (rc) copy_err(err, err_size, eb.msg);

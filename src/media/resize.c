@@ -27,7 +27,7 @@
 struct kat__resizer {
   int src_w, src_h, size;
   kat__resize_mode mode;
-  kat_errbuf eb;
+  kat__errbuf eb;
   float lut[3][256]; /* f32((v / 255.0 - mean[c]) / std[c]) computed in float64 */
   /* Exact path. */
   int hk_n, vk_n;       /* taps per output sample (Pillow's ksize) */
@@ -152,7 +152,7 @@ static void fast_taps(int in_size, int out_size, int *i0, float *w1) {
 }
 
 int kat__resizer_create(int src_w, int src_h, int size, kat__resize_mode mode, const float mean[3],
-                        const float std[3], kat__resizer **out, kat_errbuf *eb) {
+                        const float std[3], kat__resizer **out, kat__errbuf *eb) {
   int rc = KAT_ENOMEM;
   double *dw = NULL;
   kat__resizer *r = NULL;

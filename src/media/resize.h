@@ -40,7 +40,7 @@ typedef struct kat__resizer kat__resizer;
  * leaves *out NULL. The caller owns *out and frees it with kat__resizer_destroy.
  */
 int kat__resizer_create(int src_w, int src_h, int size, kat__resize_mode mode, const float mean[3],
-                        const float std[3], kat__resizer **out, kat_errbuf *eb);
+                        const float std[3], kat__resizer **out, kat__errbuf *eb);
 /* Frees the resizer; a no-op on NULL. */
 void kat__resizer_destroy(kat__resizer *r);
 

@@ -317,7 +317,7 @@ static int target_inside(const kat__synth_clip *c, int t) {
 }
 
 int kat__synth_clip_create(kat_synth_suite suite, uint64_t seed, int width, int height, int frames,
-                           kat__synth_clip **out, kat_errbuf *eb) {
+                           kat__synth_clip **out, kat__errbuf *eb) {
   if (!out) return kat__fail(eb, KAT_EINVAL, "synth: out is NULL");
   *out = NULL;
   if (width < 32 || height < 32 || width > 4096 || height > 4096)

@@ -34,7 +34,7 @@ uint64_t kat__splitmix64(uint64_t *state);
  * the caller otherwise (kat__synth_clip_destroy).
  */
 int kat__synth_clip_create(kat_synth_suite suite, uint64_t seed, int width, int height, int frames,
-                           kat__synth_clip **out, kat_errbuf *eb);
+                           kat__synth_clip **out, kat__errbuf *eb);
 /* Frees the clip; a no-op on NULL. */
 void kat__synth_clip_destroy(kat__synth_clip *clip);
 

@@ -32,7 +32,7 @@ int kat_synth_suite_parse(const char *name) {
 }
 
 /* mkdir -p for one path (modifies a copy). */
-static int make_dirs(const char *path, kat_errbuf *eb) {
+static int make_dirs(const char *path, kat__errbuf *eb) {
   char buf[4096];
   if (kat__strlcpy(buf, path, sizeof buf) >= sizeof buf)
     return kat__fail(eb, KAT_EINVAL, "%s: path too long", path);
@@ -49,7 +49,7 @@ static int make_dirs(const char *path, kat_errbuf *eb) {
   return KAT_OK;
 }
 
-static int join(char *out, size_t size, const char *a, const char *b, kat_errbuf *eb) {
+static int join(char *out, size_t size, const char *a, const char *b, kat__errbuf *eb) {
   int n = snprintf(out, size, "%s/%s", a, b);
   if (n < 0 || (size_t)n >= size) return kat__fail(eb, KAT_EINVAL, "%s/%s: path too long", a, b);
   return KAT_OK;
@@ -62,7 +62,7 @@ static uint64_t clip_seed(uint64_t seed, int i) {
 }
 
 static int write_clip(const kat_synth_options *o, int index, uint8_t *rgb, uint8_t *mask,
-                      kat_errbuf *eb) {
+                      kat__errbuf *eb) {
   static const char *const suite_names[] = {"train", "eval"};
   char dir[4096], sub[4096], path[4096], name[64];
   int rc;
@@ -128,7 +128,7 @@ done:
 }
 
 int kat_synth_write(const kat_synth_options *o, char *err, size_t err_size) {
-  kat_errbuf eb;
+  kat__errbuf eb;
   int rc = KAT_OK;
   uint8_t *rgb = NULL, *mask = NULL;
   kat__errbuf_clear(&eb);

@@ -35,7 +35,7 @@ void kat__bundle_options_init(kat__bundle_options *o) {
 
 /* The module file must be a regular file of at most KAT__BUNDLE_FILE_MAX bytes (a FIFO or a
  * symlink to /dev/zero would otherwise be hashed or read forever). */
-static int file_exists(const char *path, const char *what, kat_errbuf *eb) {
+static int file_exists(const char *path, const char *what, kat__errbuf *eb) {
   char label[96];
   snprintf(label, sizeof label, "bundle: %s file", what);
   FILE *f = NULL;
@@ -44,7 +44,7 @@ static int file_exists(const char *path, const char *what, kat_errbuf *eb) {
   return rc;
 }
 
-static int verify_hash(const char *path, const char *what, const char *expect, kat_errbuf *eb) {
+static int verify_hash(const char *path, const char *what, const char *expect, kat__errbuf *eb) {
   uint8_t digest[KAT_SHA256_SIZE];
   char hex[KAT_SHA256_HEX_SIZE];
   int rc = kat__sha256_file(path, digest, NULL, eb);
@@ -66,7 +66,7 @@ static bool host_is_little_endian(void) {
   return b == 1;
 }
 
-static int load_constants(kat__bundle *b, bool verify, kat_errbuf *eb) {
+static int load_constants(kat__bundle *b, bool verify, kat__errbuf *eb) {
   const kat__manifest *m = &b->manifest;
   FILE *f = NULL;
   int rc = KAT_OK;
@@ -88,9 +88,9 @@ static int load_constants(kat__bundle *b, bool verify, kat_errbuf *eb) {
   }
   if (got < bytes) {
     /* Name the first entry (by offset) that does not fit. */
-    const kat_constant_entry *worst = NULL;
+    const kat__constant_entry *worst = NULL;
     for (int i = 0; i < m->n_constants; i++) {
-      const kat_constant_entry *e = &m->constants[i];
+      const kat__constant_entry *e = &m->constants[i];
       if (e->offset + e->bytes > got && (!worst || e->offset < worst->offset)) worst = e;
     }
     rc = kat__fail(eb, KAT_EMODEL,
@@ -132,7 +132,7 @@ static int load_constants(kat__bundle *b, bool verify, kat_errbuf *eb) {
   }
   /* Every value finite: a NaN constant would track silently with NaN scores. */
   for (int i = 0; i < m->n_constants && !rc; i++) {
-    const kat_constant_entry *e = &m->constants[i];
+    const kat__constant_entry *e = &m->constants[i];
     rc = kat__validate_constant(e->spec.name, b->constants + e->offset / sizeof(float), e->count,
                                 eb);
   }
@@ -141,14 +141,14 @@ done:
   return rc;
 }
 
-static int join_path(char *out, size_t n, const char *dir, const char *file, kat_errbuf *eb) {
+static int join_path(char *out, size_t n, const char *dir, const char *file, kat__errbuf *eb) {
   int w = snprintf(out, n, "%s/%s", dir, file);
   if (w < 0 || (size_t)w >= n) return kat__fail(eb, KAT_EINVAL, "bundle: path too long: %s", dir);
   return KAT_OK;
 }
 
 int kat__bundle_open(const char *dir, const kat__bundle_options *options, kat__bundle **out,
-                     kat_errbuf *eb) {
+                     kat__errbuf *eb) {
   kat__bundle *b = NULL;
   kat__bundle_options opt;
   char path[PATH_BUF];
@@ -175,7 +175,7 @@ int kat__bundle_open(const char *dir, const kat__bundle_options *options, kat__b
   }
   const kat__manifest *m = &b->manifest;
   for (int i = 0; i < KAT_MANIFEST_MODULES; i++) {
-    const kat_module_manifest *mod = &m->modules[i];
+    const kat__module_manifest *mod = &m->modules[i];
     if (!mod->present) continue;
     const char *what = kat__manifest_module_name(i);
     if ((rc = join_path(b->module_path[i], PATH_BUF, dir, mod->file, eb))) goto fail;
@@ -216,8 +216,8 @@ const char *kat__bundle_module_path(const kat__bundle *b, int module) {
 }
 
 const float *kat__bundle_constant(const kat__bundle *b, const char *name,
-                                  const kat_tensor_spec **spec) {
-  const kat_constant_entry *e = b ? kat__manifest_constant(&b->manifest, name) : NULL;
+                                  const kat__tensor_spec **spec) {
+  const kat__constant_entry *e = b ? kat__manifest_constant(&b->manifest, name) : NULL;
   if (spec) *spec = e ? &e->spec : NULL;
   if (!e) return NULL;
   return b->constants + e->offset / sizeof(float);
@@ -226,13 +226,13 @@ const float *kat__bundle_constant(const kat__bundle *b, const char *name,
 /* The manifest's symbolic dims must be symbolic in the model; every model tensor of `kind` that
  * the host must feed (inputs) must be in the manifest. */
 static int check_reverse(const kat__session *s, const char *label, bool inputs,
-                         const kat_tensor_spec *specs,
-                         const char (*syms)[KAT_MAX_RANK][KAT_SYM_MAX], int n, kat_errbuf *eb) {
+                         const kat__tensor_spec *specs,
+                         const char (*syms)[KAT_MAX_RANK][KAT_SYM_MAX], int n, kat__errbuf *eb) {
   const char *kind = inputs ? "input" : "output";
   int count = inputs ? kat__session_input_count(s) : kat__session_output_count(s);
   if (inputs) {
     for (int i = 0; i < count; i++) {
-      const kat_tensor_spec *ms = kat__session_input(s, i);
+      const kat__tensor_spec *ms = kat__session_input(s, i);
       bool listed = false;
       for (int k = 0; k < n && !listed; k++) listed = strcmp(specs[k].name, ms->name) == 0;
       if (!listed) {
@@ -246,7 +246,7 @@ static int check_reverse(const kat__session *s, const char *label, bool inputs,
     int i = inputs ? kat__session_input_index(s, specs[k].name)
                    : kat__session_output_index(s, specs[k].name);
     if (i < 0) continue; /* reported by kat__session_check */
-    const kat_tensor_spec *ms = inputs ? kat__session_input(s, i) : kat__session_output(s, i);
+    const kat__tensor_spec *ms = inputs ? kat__session_input(s, i) : kat__session_output(s, i);
     for (int d = 0; d < specs[k].rank && d < ms->rank; d++) {
       if (specs[k].dims[d] == -1 && ms->dims[d] != -1) {
         return kat__fail(eb, KAT_ECONTRACT,
@@ -260,10 +260,10 @@ static int check_reverse(const kat__session *s, const char *label, bool inputs,
 }
 
 int kat__bundle_check_session(const kat__bundle *b, int module, const kat__session *s,
-                              kat_errbuf *eb) {
+                              kat__errbuf *eb) {
   if (!b || !s || !kat__bundle_has_module(b, module))
     return kat__fail(eb, KAT_EINVAL, "bundle: no such module %d", module);
-  const kat_module_manifest *mod = &b->manifest.modules[module];
+  const kat__module_manifest *mod = &b->manifest.modules[module];
   char label[KAT_FILE_NAME_MAX + 64];
   snprintf(label, sizeof label, "%s (%s)", kat__manifest_module_name(module), mod->file);
   int rc = kat__session_check(s, mod->inputs, mod->n_inputs, mod->outputs, mod->n_outputs, eb);
@@ -278,7 +278,7 @@ int kat__bundle_check_session(const kat__bundle *b, int module, const kat__sessi
 }
 
 int kat__bundle_create_session(const kat__bundle *b, int module, const kat_ep_config *ep,
-                               kat_ep_fallback fallback, kat__session **out, kat_errbuf *eb) {
+                               kat_ep_fallback fallback, kat__session **out, kat__errbuf *eb) {
   kat__session *s = NULL;
   if (!out) return kat__fail(eb, KAT_EINVAL, "bundle: out is NULL");
   *out = NULL;

@@ -40,7 +40,7 @@ typedef struct kat__bundle kat__bundle;
  * message in `eb`, nothing is left allocated and *out is NULL.
  */
 int kat__bundle_open(const char *dir, const kat__bundle_options *options, kat__bundle **out,
-                     kat_errbuf *eb);
+                     kat__errbuf *eb);
 /* Frees the bundle; NULL is a no-op. Sessions created from it are independent of it. */
 void kat__bundle_destroy(kat__bundle *b);
 
@@ -59,7 +59,7 @@ const char *kat__bundle_module_path(const kat__bundle *b, int module);
  * E.g. kat__bundle_constant(b, "no_mem_embed", &spec) -> [1,1,C] f32.
  */
 const float *kat__bundle_constant(const kat__bundle *b, const char *name,
-                                  const kat_tensor_spec **spec);
+                                  const kat__tensor_spec **spec);
 
 /*
  * Checks a session created from module `module`'s file against the manifest, both ways:
@@ -69,7 +69,7 @@ const float *kat__bundle_constant(const kat__bundle *b, const char *name,
  * KAT_ECONTRACT with a message naming the module and tensor otherwise.
  */
 int kat__bundle_check_session(const kat__bundle *b, int module, const kat__session *s,
-                              kat_errbuf *eb);
+                              kat__errbuf *eb);
 
 /*
  * Creates the session of module `module` from its file (kat__session_create with `ep` and
@@ -77,6 +77,6 @@ int kat__bundle_check_session(const kat__bundle *b, int module, const kat__sessi
  * message names the module and file (e.g. a truncated ONNX file gives ONNX Runtime's error).
  */
 int kat__bundle_create_session(const kat__bundle *b, int module, const kat_ep_config *ep,
-                               kat_ep_fallback fallback, kat__session **out, kat_errbuf *eb);
+                               kat_ep_fallback fallback, kat__session **out, kat__errbuf *eb);
 
 #endif /* KAT_MODEL_BUNDLE_H */

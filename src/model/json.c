@@ -26,7 +26,7 @@
 #define NO_PARENT SIZE_MAX
 
 struct kat__json {
-  kat_json_type type;
+  kat__json_kind type;
   bool b;      /* KAT_JSON_BOOL */
   bool is_int; /* KAT_JSON_NUMBER written as an integer literal that fits int64 (inum) */
   int line, col;
@@ -55,7 +55,7 @@ typedef struct parser {
   const char *origin;
   kat__json_doc *doc;
   size_t max_nodes;
-  kat_errbuf *eb;
+  kat__errbuf *eb;
 } parser;
 
 static int perr(parser *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -102,7 +102,7 @@ static void skip_ws(parser *ps) {
     adv(ps);
 }
 
-static int new_node(parser *ps, kat_json_type type, size_t parent, size_t *out) {
+static int new_node(parser *ps, kat__json_kind type, size_t parent, size_t *out) {
   kat__json_doc *d = ps->doc;
   if (d->n_nodes == ps->max_nodes)
     return perr(ps, "too many values (the limit is %zu)", ps->max_nodes);
@@ -436,10 +436,10 @@ static int parse_all(parser *ps, int max_depth) {
       goto done;
     }
     unsigned char c = *ps->p;
-    kat_json_type type = c == '{'   ? KAT_JSON_OBJECT
-                         : c == '[' ? KAT_JSON_ARRAY
-                         : c == '"' ? KAT_JSON_STRING
-                                    : KAT_JSON_NUMBER; /* literals fix their type below */
+    kat__json_kind type = c == '{'   ? KAT_JSON_OBJECT
+                          : c == '[' ? KAT_JSON_ARRAY
+                          : c == '"' ? KAT_JSON_STRING
+                                     : KAT_JSON_NUMBER; /* literals fix their type below */
     if ((rc = new_node(ps, type, parent, &idx))) goto done;
     kat__json *v = &d->nodes[idx];
     v->key = key;
@@ -522,7 +522,7 @@ done:
 }
 
 int kat__json_parse(const char *text, size_t len, const char *origin,
-                    const kat__json_limits *limits, kat__json_doc **out, kat_errbuf *eb) {
+                    const kat__json_limits *limits, kat__json_doc **out, kat__errbuf *eb) {
   kat__json_doc *d = NULL;
   int rc;
   if (!out) return kat__fail(eb, KAT_EINVAL, "json: out is NULL");
@@ -573,11 +573,11 @@ const kat__json *kat__json_root(const kat__json_doc *doc) {
   return doc && doc->n_nodes ? &doc->nodes[0] : NULL;
 }
 
-kat_json_type kat__json_type(const kat__json *v) {
+kat__json_kind kat__json_type(const kat__json *v) {
   return v ? v->type : KAT_JSON_NULL;
 }
 
-const char *kat__json_type_name(kat_json_type t) {
+const char *kat__json_type_name(kat__json_kind t) {
   switch (t) {
     case KAT_JSON_NULL: return "null";
     case KAT_JSON_BOOL: return "boolean";

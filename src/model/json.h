@@ -26,14 +26,14 @@
 
 #include "core/core.h"
 
-typedef enum kat_json_type {
+typedef enum kat__json_kind {
   KAT_JSON_NULL = 0,
   KAT_JSON_BOOL,
   KAT_JSON_NUMBER,
   KAT_JSON_STRING,
   KAT_JSON_ARRAY,
   KAT_JSON_OBJECT
-} kat_json_type;
+} kat__json_kind;
 
 /* Limits; a field of 0 takes the default. */
 typedef struct kat__json_limits {
@@ -53,7 +53,7 @@ typedef struct kat__json kat__json;
  * KAT_ENOMEM or KAT_EINVAL with the message in `eb`, and *out is NULL.
  */
 int kat__json_parse(const char *text, size_t len, const char *origin,
-                    const kat__json_limits *limits, kat__json_doc **out, kat_errbuf *eb);
+                    const kat__json_limits *limits, kat__json_doc **out, kat__errbuf *eb);
 /* Frees a document and every value in it; NULL is a no-op. */
 void kat__json_destroy(kat__json_doc *doc);
 
@@ -61,8 +61,8 @@ void kat__json_destroy(kat__json_doc *doc);
 const kat__json *kat__json_root(const kat__json_doc *doc);
 
 /* Type of a value; a NULL value reads as KAT_JSON_NULL. kat__json_type_name: "string", ... */
-kat_json_type kat__json_type(const kat__json *v);
-const char *kat__json_type_name(kat_json_type t);
+kat__json_kind kat__json_type(const kat__json *v);
+const char *kat__json_type_name(kat__json_kind t);
 /* Line and column (1-based) where the value starts in the input. */
 void kat__json_pos(const kat__json *v, int *line, int *col);
 

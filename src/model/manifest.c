@@ -24,7 +24,7 @@
 
 typedef struct mctx {
   const char *origin;
-  kat_errbuf *eb;
+  kat__errbuf *eb;
   kat__manifest *m;
 } mctx;
 
@@ -59,7 +59,7 @@ static void join(char *buf, size_t n, const char *path, const char *key) {
 }
 
 static int get_field(mctx *c, const kat__json *obj, const char *path, const char *key,
-                     kat_json_type want, const kat__json **out) {
+                     kat__json_kind want, const kat__json **out) {
   char full[PATH_MAX_LEN];
   join(full, sizeof full, path, key);
   const kat__json *v = kat__json_get(obj, key);
@@ -175,13 +175,13 @@ typedef struct field_rule {
 } field_rule;
 
 #define TB(f) \
-  { #f, F_BOOL, offsetof(kat_tracker_flags, f), 0, 0, 0 }
+  { #f, F_BOOL, offsetof(kat__tracker_flags, f), 0, 0, 0 }
 #define TBO(f, dflt) \
-  { #f, F_BOOL, offsetof(kat_tracker_flags, f), 0, 0, (dflt) ? 2 : 1 }
+  { #f, F_BOOL, offsetof(kat__tracker_flags, f), 0, 0, (dflt) ? 2 : 1 }
 #define TI(f, lo, hi) \
-  { #f, F_INT, offsetof(kat_tracker_flags, f), lo, hi, 0 }
+  { #f, F_INT, offsetof(kat__tracker_flags, f), lo, hi, 0 }
 #define TN(f) \
-  { #f, F_NUM, offsetof(kat_tracker_flags, f), 0, 0, 0 }
+  { #f, F_NUM, offsetof(kat__tracker_flags, f), 0, 0, 0 }
 static const field_rule k_tracker[] = {
     TB(add_tpos_enc_to_obj_ptrs),
     TB(proj_tpos_enc_in_obj_ptrs),
@@ -213,9 +213,9 @@ static const field_rule k_tracker[] = {
 #undef TN
 
 #define SI(f, lo, hi) \
-  { #f, F_INT, offsetof(kat_samurai_params, f), lo, hi, 0 }
+  { #f, F_INT, offsetof(kat__samurai_defaults, f), lo, hi, 0 }
 #define SN(f) \
-  { #f, F_NUM, offsetof(kat_samurai_params, f), 0, 0, 0 }
+  { #f, F_NUM, offsetof(kat__samurai_defaults, f), 0, 0, 0 }
 static const field_rule k_samurai[] = {
     SI(stable_frames_threshold, 0, 1000000),
     SN(stable_ious_threshold),
@@ -285,7 +285,7 @@ enum { W_ALL = 0, W_HIGH_RES = 1 /* use_high_res_features */, W_V2 = 2 /* format
 
 typedef struct tensor_rule {
   const char *name;
-  kat_dtype dtype;
+  kat__dtype dtype;
   int rank;
   int dims[4];
   int when; /* W_ALL, W_HIGH_RES or W_V2 */
@@ -342,7 +342,7 @@ const char *kat__manifest_module_name(int module) {
   return module >= 0 && module < KAT_MANIFEST_MODULES ? k_module_names[module] : NULL;
 }
 
-const char *kat__family_name(kat_family f) {
+const char *kat__family_name(kat__family f) {
   switch (f) {
     case KAT_FAMILY_EFFICIENTTAM: return "efficienttam";
     case KAT_FAMILY_SAM21: return "sam2.1";
@@ -352,7 +352,7 @@ const char *kat__family_name(kat_family f) {
 
 /* Parses a shape array into spec->rank/dims (symbolic: -1 and its name into sym). */
 static int parse_shape(mctx *c, const kat__json *arr, const char *full, bool allow_sym,
-                       kat_tensor_spec *spec, char sym[KAT_MAX_RANK][KAT_SYM_MAX]) {
+                       kat__tensor_spec *spec, char sym[KAT_MAX_RANK][KAT_SYM_MAX]) {
   size_t rank = kat__json_len(arr);
   if (rank > KAT_MAX_RANK) {
     return merr(c, arr, KAT_EMODEL, "field '%s' has rank %zu, the limit is %d", full, rank,
@@ -391,7 +391,7 @@ static int parse_shape(mctx *c, const kat__json *arr, const char *full, bool all
 
 /* Reads modules.<mod>.<key> (inputs/outputs) into specs/syms; nodes[i] is element i's JSON. */
 static int parse_tensor_list(mctx *c, const kat__json *modobj, const char *path, const char *key,
-                             kat_tensor_spec *specs, char (*syms)[KAT_MAX_RANK][KAT_SYM_MAX],
+                             kat__tensor_spec *specs, char (*syms)[KAT_MAX_RANK][KAT_SYM_MAX],
                              int *n, const kat__json **nodes) {
   const kat__json *arr;
   char lpath[PATH_MAX_LEN];
@@ -412,7 +412,7 @@ static int parse_tensor_list(mctx *c, const kat__json *modobj, const char *path,
       return merr(c, t, KAT_EMODEL, "field '%s' must be an object, found %s", tpath,
                   kat__json_type_name(kat__json_type(t)));
     }
-    kat_tensor_spec *s = &specs[i];
+    kat__tensor_spec *s = &specs[i];
     memset(s, 0, sizeof *s);
     memset(syms[i], 0, sizeof syms[i]);
     if ((rc = get_str(c, t, tpath, "name", s->name, sizeof s->name, NULL))) return rc;
@@ -436,7 +436,7 @@ static int parse_tensor_list(mctx *c, const kat__json *modobj, const char *path,
   return KAT_OK;
 }
 
-static void format_dims(const kat_tensor_spec *s, char *buf, size_t n) {
+static void format_dims(const kat__tensor_spec *s, char *buf, size_t n) {
   size_t used = 0;
   buf[0] = '\0';
   used += (size_t)snprintf(buf, n, "[");
@@ -447,12 +447,12 @@ static void format_dims(const kat_tensor_spec *s, char *buf, size_t n) {
 }
 
 /* Checks one list against its contract rules. */
-static int check_list(mctx *c, const kat_module_manifest *mod, const char *mpath, bool inputs,
+static int check_list(mctx *c, const kat__module_manifest *mod, const char *mpath, bool inputs,
                       const tensor_rule *rules, int n_rules, const kat__json **nodes) {
   const kat__manifest *m = c->m;
   const char *kind = inputs ? "inputs" : "outputs";
   int n = inputs ? mod->n_inputs : mod->n_outputs;
-  const kat_tensor_spec *specs = inputs ? mod->inputs : mod->outputs;
+  const kat__tensor_spec *specs = inputs ? mod->inputs : mod->outputs;
   const char(*syms)[KAT_MAX_RANK][KAT_SYM_MAX] = inputs ? mod->input_sym : mod->output_sym;
   for (int r = 0; r < n_rules; r++) {
     const tensor_rule *tr = &rules[r];
@@ -479,7 +479,7 @@ static int check_list(mctx *c, const kat_module_manifest *mod, const char *mpath
                   "%s.%s: missing tensor '%s' required by the bundle format (version %d)", mpath,
                   kind, tr->name, m->format_version);
     }
-    const kat_tensor_spec *s = &specs[i];
+    const kat__tensor_spec *s = &specs[i];
     if (s->dtype != tr->dtype) {
       return merr(c, nodes[i], KAT_EMODEL, "%s.%s[%d] '%s': dtype is %s, expected %s", mpath, kind,
                   i, tr->name, kat__dtype_name(s->dtype), kat__dtype_name(tr->dtype));
@@ -592,7 +592,7 @@ static int get_file_and_hash(mctx *c, const kat__json *obj, const char *path, ch
 
 static int parse_module(mctx *c, const kat__json *modules, int slot) {
   kat__manifest *m = c->m;
-  kat_module_manifest *mod = &m->modules[slot];
+  kat__module_manifest *mod = &m->modules[slot];
   const char *name = k_module_names[slot];
   const kat__json *obj, *in_nodes[KAT_MAX_IO], *out_nodes[KAT_MAX_IO];
   char path[PATH_MAX_LEN];
@@ -646,7 +646,7 @@ static int parse_module(mctx *c, const kat__json *modules, int slot) {
   if (slot == KAT_MODULE_MEMORY_ATTENTION && mod->fixed_tokens > 0 &&
       (mod->dynamic || kat__json_get(obj, "fixed_file"))) {
     /* The fixed variant: memory_attention's tensors with every symbolic dim set to M. */
-    kat_module_manifest *fx = &m->modules[KAT_MODULE_MEMORY_ATTENTION_FIXED];
+    kat__module_manifest *fx = &m->modules[KAT_MODULE_MEMORY_ATTENTION_FIXED];
     char fpath[PATH_MAX_LEN + 16];
     *fx = *mod;
     fx->dynamic = false;
@@ -726,7 +726,7 @@ static int parse_constants(mctx *c, const kat__json *root) {
       return merr(c, e, KAT_EMODEL, "field '%s' must be an object, found %s", path,
                   kat__json_type_name(kat__json_type(e)));
     }
-    kat_constant_entry *ce = &m->constants[i];
+    kat__constant_entry *ce = &m->constants[i];
     if ((rc = get_str(c, e, path, "name", ce->spec.name, sizeof ce->spec.name, NULL))) return rc;
     for (size_t j = 0; j < i; j++) {
       if (strcmp(m->constants[j].spec.name, ce->spec.name) == 0)
@@ -764,7 +764,7 @@ static int parse_constants(mctx *c, const kat__json *root) {
   /* No two entries may share bytes. */
   for (int i = 0; i < m->n_constants; i++) {
     for (int j = 0; j < i; j++) {
-      const kat_constant_entry *a = &m->constants[i], *b = &m->constants[j];
+      const kat__constant_entry *a = &m->constants[i], *b = &m->constants[j];
       if (a->bytes && b->bytes && a->offset < b->offset + b->bytes &&
           b->offset < a->offset + a->bytes) {
         return merr(c, nodes[i], KAT_EMODEL,
@@ -788,7 +788,7 @@ static int parse_constants(mctx *c, const kat__json *root) {
       }
       continue;
     }
-    const kat_tensor_spec *s = &m->constants[i].spec;
+    const kat__tensor_spec *s = &m->constants[i].spec;
     bool ok = s->rank == cr->rank;
     for (int d = 0; d < cr->rank && ok; d++) {
       int64_t want;
@@ -933,7 +933,7 @@ static int parse_root(mctx *c, const kat__json *root) {
   if ((rc = parse_fields(c, root, "samurai", k_samurai, sizeof k_samurai / sizeof k_samurai[0],
                          &m->samurai)))
     return rc;
-  if ((rc = kat__validate_samurai_params(&m->samurai, c->eb))) {
+  if ((rc = kat__validate_samurai_defaults(&m->samurai, c->eb))) {
     char msg[KAT_ERRBUF_SIZE];
     kat__strlcpy(msg, c->eb ? c->eb->msg : "", sizeof msg);
     return merr(c, kat__json_get(root, "samurai"), rc, "%s", msg);
@@ -953,7 +953,7 @@ static int parse_root(mctx *c, const kat__json *root) {
 }
 
 int kat__manifest_parse(const char *text, size_t len, const char *origin, kat__manifest *out,
-                        kat_errbuf *eb) {
+                        kat__errbuf *eb) {
   kat__json_doc *doc = NULL;
   kat__json_limits lim = {KAT_MANIFEST_MAX_BYTES, 1 << 16, 32};
   if (!out) return kat__fail(eb, KAT_EINVAL, "manifest: out is NULL");
@@ -968,7 +968,7 @@ int kat__manifest_parse(const char *text, size_t len, const char *origin, kat__m
   return rc;
 }
 
-int kat__manifest_load(const char *path, kat__manifest *out, kat_errbuf *eb) {
+int kat__manifest_load(const char *path, kat__manifest *out, kat__errbuf *eb) {
   FILE *f = NULL;
   char *buf = NULL;
   int rc;
@@ -997,24 +997,24 @@ done:
   return rc;
 }
 
-const kat_constant_entry *kat__manifest_constant(const kat__manifest *m, const char *name) {
+const kat__constant_entry *kat__manifest_constant(const kat__manifest *m, const char *name) {
   if (!m || !name) return NULL;
   for (int i = 0; i < m->n_constants; i++)
     if (strcmp(m->constants[i].spec.name, name) == 0) return &m->constants[i];
   return NULL;
 }
 
-static int find_spec(const kat_tensor_spec *s, int n, const char *name) {
+static int find_spec(const kat__tensor_spec *s, int n, const char *name) {
   if (!name) return -1;
   for (int i = 0; i < n; i++)
     if (strcmp(s[i].name, name) == 0) return i;
   return -1;
 }
 
-int kat__manifest_input_index(const kat_module_manifest *mod, const char *name) {
+int kat__manifest_input_index(const kat__module_manifest *mod, const char *name) {
   return mod ? find_spec(mod->inputs, mod->n_inputs, name) : -1;
 }
 
-int kat__manifest_output_index(const kat_module_manifest *mod, const char *name) {
+int kat__manifest_output_index(const kat__module_manifest *mod, const char *name) {
   return mod ? find_spec(mod->outputs, mod->n_outputs, name) : -1;
 }

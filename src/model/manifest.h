@@ -42,15 +42,15 @@
 #define KAT_MODULE_MEMORY_ATTENTION_FIXED 4
 #define KAT_MANIFEST_MODULES 5
 
-typedef enum kat_family { KAT_FAMILY_EFFICIENTTAM = 1, KAT_FAMILY_SAM21 = 2 } kat_family;
+typedef enum kat__family { KAT_FAMILY_EFFICIENTTAM = 1, KAT_FAMILY_SAM21 = 2 } kat__family;
 
 /* Returns "efficienttam" / "sam2.1", or "unknown". */
-const char *kat__family_name(kat_family f);
+const char *kat__family_name(kat__family f);
 /* Returns the manifest name of a module slot ("memory_attention_fixed" for slot 4), or NULL. */
 const char *kat__manifest_module_name(int module);
 
 /* The official SAM 2 config flags of the same names (manifest "tracker"). */
-typedef struct kat_tracker_flags {
+typedef struct kat__tracker_flags {
   bool add_tpos_enc_to_obj_ptrs;
   bool proj_tpos_enc_in_obj_ptrs;
   bool use_signed_tpos_enc_to_obj_ptrs;
@@ -74,10 +74,10 @@ typedef struct kat_tracker_flags {
   double dynamic_multimask_stability_thresh;
   double sigmoid_scale_for_mem_enc;
   double sigmoid_bias_for_mem_enc;
-} kat_tracker_flags;
+} kat__tracker_flags;
 
 /* SAMURAI defaults (manifest "samurai"); the tracker may override them at run time. */
-typedef struct kat_samurai_params {
+typedef struct kat__samurai_defaults {
   int stable_frames_threshold;
   double stable_ious_threshold;
   double min_obj_score_logits;
@@ -85,10 +85,10 @@ typedef struct kat_samurai_params {
   double memory_bank_iou_threshold;
   double memory_bank_obj_score_threshold;
   double memory_bank_kf_score_threshold;
-} kat_samurai_params;
+} kat__samurai_defaults;
 
 /* One ONNX module of the bundle. dims of -1 are symbolic; *_sym[i][d] holds the name ("M"). */
-typedef struct kat_module_manifest {
+typedef struct kat__module_manifest {
   bool present;                     /* always true for slots 0..3 after a successful parse */
   char file[KAT_FILE_NAME_MAX];     /* plain file name inside the bundle folder */
   char sha256[KAT_SHA256_HEX_SIZE]; /* 64 lowercase hex digits */
@@ -98,19 +98,19 @@ typedef struct kat_module_manifest {
   bool dynamic;
   int64_t fixed_tokens; /* 0 when the manifest says null */
   int n_inputs, n_outputs;
-  kat_tensor_spec inputs[KAT_MAX_IO];
-  kat_tensor_spec outputs[KAT_MAX_IO];
+  kat__tensor_spec inputs[KAT_MAX_IO];
+  kat__tensor_spec outputs[KAT_MAX_IO];
   char input_sym[KAT_MAX_IO][KAT_MAX_RANK][KAT_SYM_MAX];
   char output_sym[KAT_MAX_IO][KAT_MAX_RANK][KAT_SYM_MAX];
-} kat_module_manifest;
+} kat__module_manifest;
 
 /* One constants.bin entry: little-endian f32, `count` elements from byte `offset`. */
-typedef struct kat_constant_entry {
-  kat_tensor_spec spec; /* name, KAT_DT_F32, shape (no symbolic dims) */
+typedef struct kat__constant_entry {
+  kat__tensor_spec spec; /* name, KAT_DT_F32, shape (no symbolic dims) */
   uint64_t offset;
   size_t count;
   size_t bytes;
-} kat_constant_entry;
+} kat__constant_entry;
 
 typedef struct kat__manifest {
   int format_version; /* 1 or 2 */
@@ -118,7 +118,7 @@ typedef struct kat__manifest {
    * f32 (always so on format 2, never on format 1); without them mask prompts and corrections
    * cannot be expressed and must be refused. */
   bool mask_decoder_has_mask_input;
-  kat_family family;
+  kat__family family;
   char config[128];           /* e.g. "efficienttam_ti_512x512" */
   int image_size;             /* S: the model input is [1,3,S,S] */
   double mean[3], std[3];     /* normalisation of x/255, RGB */
@@ -129,13 +129,13 @@ typedef struct kat__manifest {
   bool use_high_res_features; /* SAM 2.1: high_res_feats_0/1 flow encoder -> decoder */
   int num_maskmem;
   int max_obj_ptrs_in_encoder;
-  kat_tracker_flags tracker;
-  kat_samurai_params samurai;
-  kat_module_manifest modules[KAT_MANIFEST_MODULES]; /* index kat_module, or 4 (fixed M) */
+  kat__tracker_flags tracker;
+  kat__samurai_defaults samurai;
+  kat__module_manifest modules[KAT_MANIFEST_MODULES]; /* index kat_module, or 4 (fixed M) */
   char constants_file[KAT_FILE_NAME_MAX];
   char constants_sha256[KAT_SHA256_HEX_SIZE];
   int n_constants;
-  kat_constant_entry constants[KAT_MAX_CONSTANTS];
+  kat__constant_entry constants[KAT_MAX_CONSTANTS];
   uint64_t constants_end; /* byte just past the furthest entry: the expected file size */
 } kat__manifest;
 
@@ -146,19 +146,19 @@ typedef struct kat__manifest {
  * message are as described at the top of this file.
  */
 int kat__manifest_parse(const char *text, size_t len, const char *origin, kat__manifest *out,
-                        kat_errbuf *eb);
+                        kat__errbuf *eb);
 
 /* Reads the file at `path` (a regular file of at most KAT_MANIFEST_MAX_BYTES) and parses it.
  * KAT_ENOENT/KAT_EIO when it cannot be read, KAT_EFORMAT when it is a FIFO, device or folder,
  * KAT_ERANGE when it is larger. The samurai values are range-checked by
- * kat__validate_samurai_params (KAT_EMODEL). */
-int kat__manifest_load(const char *path, kat__manifest *out, kat_errbuf *eb);
+ * kat__validate_samurai_defaults (KAT_EMODEL). */
+int kat__manifest_load(const char *path, kat__manifest *out, kat__errbuf *eb);
 
 /* The constant entry named `name`, or NULL. */
-const kat_constant_entry *kat__manifest_constant(const kat__manifest *m, const char *name);
+const kat__constant_entry *kat__manifest_constant(const kat__manifest *m, const char *name);
 
 /* Index of the named tensor in a module's input/output list, or -1. */
-int kat__manifest_input_index(const kat_module_manifest *mod, const char *name);
-int kat__manifest_output_index(const kat_module_manifest *mod, const char *name);
+int kat__manifest_input_index(const kat__module_manifest *mod, const char *name);
+int kat__manifest_output_index(const kat__module_manifest *mod, const char *name);
 
 #endif /* KAT_MODEL_MANIFEST_H */

@@ -127,7 +127,7 @@ void kat__sha256_hex(const uint8_t digest[KAT_SHA256_SIZE], char out[KAT_SHA256_
 }
 
 int kat__sha256_file(const char *path, uint8_t out[KAT_SHA256_SIZE], uint64_t *size,
-                     kat_errbuf *eb) {
+                     kat__errbuf *eb) {
   enum { BUF = 1 << 16 };
   uint8_t *buf = NULL;
   FILE *f = NULL;

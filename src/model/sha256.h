@@ -37,6 +37,6 @@ void kat__sha256_hex(const uint8_t digest[KAT_SHA256_SIZE], char out[KAT_SHA256_
  * read error, with the path in `eb`. *size (if not NULL) gets the file size.
  */
 int kat__sha256_file(const char *path, uint8_t out[KAT_SHA256_SIZE], uint64_t *size,
-                     kat_errbuf *eb);
+                     kat__errbuf *eb);
 
 #endif /* KAT_MODEL_SHA256_H */

@@ -18,7 +18,7 @@
 #include "runtime/session.h"
 #include "runtime/system.h"
 
-typedef int (*pass_fn)(kat__onnx_model *, kat__pass_ctx *, int *, kat_errbuf *);
+typedef int (*pass_fn)(kat__onnx_model *, kat__pass_ctx *, int *, kat__errbuf *);
 
 static const struct {
   const char *name;
@@ -58,7 +58,7 @@ void kat_onnx_free(char *report) {
   kat__free(report);
 }
 
-static int finish(int rc, kat_errbuf *eb, kat__sb *b, char **report, char *err, size_t err_size) {
+static int finish(int rc, kat__errbuf *eb, kat__sb *b, char **report, char *err, size_t err_size) {
   if (err && err_size) {
     err[0] = 0;
     if (rc) kat__strlcpy(err, eb->msg[0] ? eb->msg : kat_strerror(rc), err_size);
@@ -71,7 +71,7 @@ static int finish(int rc, kat_errbuf *eb, kat__sb *b, char **report, char *err, 
 }
 
 int kat_onnx_inspect(const char *path, char **report, char *err, size_t err_size) {
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   kat__sb b = {0};
   kat__onnx_model *m = NULL;
   if (report) *report = NULL;
@@ -90,7 +90,7 @@ int kat_onnx_inspect(const char *path, char **report, char *err, size_t err_size
 
 int kat_onnx_coverage(const char *target, const char *preset, char **report, char *err,
                       size_t err_size) {
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   kat__sb b = {0};
   kat_ep_profile prof;
   kat__manifest *man = NULL;
@@ -119,7 +119,7 @@ int kat_onnx_coverage(const char *target, const char *preset, char **report, cha
       if (!man) {
         rc = kat__fail(&eb, KAT_ENOMEM, "out of memory");
       } else {
-        kat_errbuf meb = {{0}};
+        kat__errbuf meb = {{0}};
         int mrc = kat__manifest_load(mpath, man, &meb);
         if (mrc) rc = kat__fail(&eb, mrc, "%s: invalid bundle manifest: %s", target, meb.msg);
       }
@@ -166,7 +166,7 @@ static bool same_file(const char *a, const char *b) {
 /* Runs `before` and `after` and compares them. */
 static int check_pass(const uint8_t *before, size_t nb, const uint8_t *after, size_t na,
                       const char *path, const kat_onnx_rewrite_options *o, double *max_abs,
-                      double *max_rel, char *worst, size_t worst_size, kat_errbuf *eb) {
+                      double *max_rel, char *worst, size_t worst_size, kat__errbuf *eb) {
   kat__onnx_model *decl = NULL;
   kat__onnx_run_result ra, rb;
   memset(&ra, 0, sizeof ra);
@@ -186,7 +186,7 @@ static int check_pass(const uint8_t *before, size_t nb, const uint8_t *after, si
 
 int kat_onnx_rewrite(const char *in_path, const char *out_path, const kat_onnx_rewrite_options *opt,
                      char **report, char *err, size_t err_size) {
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   kat__sb b = {0};
   kat_onnx_rewrite_options o;
   kat__onnx_model *m = NULL;
@@ -260,7 +260,7 @@ int kat_onnx_rewrite(const char *in_path, const char *out_path, const kat_onnx_r
     }
     double max_abs = 0, max_rel = 0;
     char worst[128];
-    kat_errbuf ceb = {{0}};
+    kat__errbuf ceb = {{0}};
     int crc = check_pass(cur, ncur, next, nnext, in_path, &co, &max_abs, &max_rel, worst,
                          sizeof worst, &ceb);
     bool ok;

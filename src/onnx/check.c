@@ -33,7 +33,7 @@ static int64_t dim_size(const kat_onnx_rewrite_options *o, const char *param) {
   return o->default_dim > 0 ? o->default_dim : 4;
 }
 
-static int fill_input(void *buf, kat_dtype dt, size_t count, uint64_t seed) {
+static int fill_input(void *buf, kat__dtype dt, size_t count, uint64_t seed) {
   uint64_t s = seed;
   for (size_t i = 0; i < count; i++) {
     uint64_t r = splitmix(&s);
@@ -58,7 +58,7 @@ void kat__onnx_run_result_cleanup(kat__onnx_run_result *res) {
 }
 
 int kat__onnx_run(const uint8_t *bytes, size_t size, const kat__onnx_model *decl,
-                  const kat_onnx_rewrite_options *opt, kat__onnx_run_result *res, kat_errbuf *eb) {
+                  const kat_onnx_rewrite_options *opt, kat__onnx_run_result *res, kat__errbuf *eb) {
   memset(res, 0, sizeof *res);
   int rc = KAT_OK;
   kat__session *s = NULL;
@@ -77,7 +77,7 @@ int kat__onnx_run(const uint8_t *bytes, size_t size, const kat__onnx_model *decl
     goto done;
   }
   for (int i = 0; i < n_in && i < KAT_MAX_IO; i++) {
-    const kat_tensor_spec *sp = kat__session_input(s, i);
+    const kat__tensor_spec *sp = kat__session_input(s, i);
     kat__onnx_shape decl_shape;
     bool have = kat__onnx_shape_of(decl->proto->graph, sp->name, &decl_shape);
     int64_t shape[KAT_MAX_RANK];
@@ -113,7 +113,7 @@ int kat__onnx_run(const uint8_t *bytes, size_t size, const kat__onnx_model *decl
   rc = kat__session_run(s, eb);
   if (rc) goto done;
   for (int i = 0; i < n_out; i++) {
-    const kat_tensor_spec *sp = kat__session_output(s, i);
+    const kat__tensor_spec *sp = kat__session_output(s, i);
     kat__onnx_tensor *t = &res->out[res->n++];
     kat__strlcpy(t->name, sp->name, sizeof t->name);
     t->elem = (int32_t)sp->dtype;
@@ -148,7 +148,7 @@ static double value_at(const kat__onnx_tensor *t, size_t i) {
 }
 
 int kat__onnx_compare(const kat__onnx_run_result *a, const kat__onnx_run_result *b, double *max_abs,
-                      double *max_rel, char *worst, size_t worst_size, kat_errbuf *eb) {
+                      double *max_rel, char *worst, size_t worst_size, kat__errbuf *eb) {
   *max_abs = 0;
   *max_rel = 0;
   if (worst_size) worst[0] = 0;

@@ -316,7 +316,7 @@ void kat__cov_log_line(kat__cov_log *l, const char *msg) {
  */
 static int sweep(size_t n, const size_t *start, const size_t *succ, const size_t *indeg0,
                  size_t *indeg, size_t *ready, const int *node_ep, int e, bool other_first, int *rc,
-                 kat_errbuf *eb) {
+                 kat__errbuf *eb) {
   size_t *pool[3] = {ready, ready + n, ready + 2 * n}, len[3] = {0, 0, 0}, done = 0;
   int phases = 0;
   bool claim = !other_first, in_phase = false;
@@ -355,7 +355,7 @@ static int sweep(size_t n, const size_t *start, const size_t *succ, const size_t
 }
 
 int kat__onnx_partitions(const Onnx__GraphProto *g, const int *node_ep, int n_ep, int *parts,
-                         kat_errbuf *eb) {
+                         kat__errbuf *eb) {
   size_t n = g->n_node, n_edges = 0;
   for (int e = 0; e < n_ep; e++) parts[e] = 0;
   if (n == 0 || n_ep <= 0) return KAT_OK;
@@ -576,7 +576,7 @@ void kat__cov_report(const Onnx__GraphProto *g, const kat__cov_log *l, const cha
     goto done;
   }
   size_t matched = assign_nodes(g, l, node_ep, &inferred);
-  kat_errbuf peb = {{0}};
+  kat__errbuf peb = {{0}};
   int prc = kat__onnx_partitions(g, node_ep, l->n_ep, parts, &peb);
   for (int e = 0; e < l->n_ep; e++) total += l->ep_nodes[e];
   kat__sb_printf(
@@ -645,14 +645,14 @@ done:
 }
 
 int kat__onnx_coverage_one(const char *path, const char *label, const kat_ep_config *ep, kat__sb *b,
-                           kat_errbuf *eb) {
+                           kat__errbuf *eb) {
   kat__onnx_model *m = NULL;
   int rc = kat__onnx_load(path, false, &m, eb);
   if (rc) return rc;
   const Onnx__GraphProto *g = m->proto->graph;
   const char *want = kat_ep_ort_name(ep->kind);
   kat__sb_printf(b, "%s: %s, %zu nodes in the file, provider %s\n", label, path, g->n_node, want);
-  kat_errbuf why = {{0}};
+  kat__errbuf why = {{0}};
   if (kat__ep_probe(ep->kind, &why) != KAT_OK) {
     kat__sb_printf(b,
                    "  %s: the EP is not available on this machine (%s); no placement, no "
@@ -660,7 +660,7 @@ int kat__onnx_coverage_one(const char *path, const char *label, const kat_ep_con
                    want, why.msg);
   } else {
     kat__session *s = NULL;
-    kat_errbuf seb = {{0}};
+    kat__errbuf seb = {{0}};
     kat__cov_log l;
     kat__cov_log_init(&l);
     /* Providers log GetCapability findings through ORT's default logger: raise it for this

@@ -77,7 +77,7 @@ const kat__cov_reason *kat__cov_reason_for(const kat__cov_log *l, const char *na
  * provider with no node has 0. Returns KAT_EFORMAT if the graph has a cycle, KAT_ENOMEM.
  */
 int kat__onnx_partitions(const Onnx__GraphProto *g, const int *node_ep, int n_ep, int *parts,
-                         kat_errbuf *eb);
+                         kat__errbuf *eb);
 
 /*
  * Appends the placement part of the report for graph `g` (the model file's top-level graph) and
@@ -99,6 +99,6 @@ void kat__onnx_static_checks(const Onnx__GraphProto *g, int64_t opset, kat__sb *
  * unavailable provider or a failed session is reported in the text.
  */
 int kat__onnx_coverage_one(const char *path, const char *label, const kat_ep_config *ep, kat__sb *b,
-                           kat_errbuf *eb);
+                           kat__errbuf *eb);
 
 #endif /* KAT_ONNX_COVERAGE_H */

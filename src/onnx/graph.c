@@ -132,7 +132,7 @@ static bool parse_u64(const char *s, uint64_t *v) {
 }
 
 /* Reads one external tensor's bytes into raw_data and marks it inline. */
-static int resolve_external(kat__onnx_model *m, Onnx__TensorProto *t, kat_errbuf *eb) {
+static int resolve_external(kat__onnx_model *m, Onnx__TensorProto *t, kat__errbuf *eb) {
   const char *loc = ext_get(t, "location");
   uint64_t off = 0, len = 0;
   const char *soff = ext_get(t, "offset"), *slen = ext_get(t, "length");
@@ -191,7 +191,7 @@ done:
   return rc;
 }
 
-static int resolve_all_external(kat__onnx_model *m, kat_errbuf *eb) {
+static int resolve_all_external(kat__onnx_model *m, kat__errbuf *eb) {
   Onnx__GraphProto *g = m->proto->graph;
   for (size_t i = 0; i < g->n_initializer; i++) {
     Onnx__TensorProto *t = g->initializer[i];
@@ -216,7 +216,7 @@ static int resolve_all_external(kat__onnx_model *m, kat_errbuf *eb) {
 
 /* ---- load / save ---- */
 
-static int parse_model(kat__onnx_model *m, kat_errbuf *eb) {
+static int parse_model(kat__onnx_model *m, kat__errbuf *eb) {
   if (m->size == 0) return kat__fail(eb, KAT_EFORMAT, "%s: empty file, not an ONNX model", m->path);
   if (!wire_ok(m->bytes, m->bytes + m->size, &onnx__model_proto__descriptor, 0))
     return kat__fail(eb, KAT_EFORMAT,
@@ -233,7 +233,7 @@ static int parse_model(kat__onnx_model *m, kat_errbuf *eb) {
 }
 
 int kat__onnx_load_buffer(const void *data, size_t size, const char *label, kat__onnx_model **out,
-                          kat_errbuf *eb) {
+                          kat__errbuf *eb) {
   *out = NULL;
   kat__onnx_model *m = kat__calloc(1, sizeof *m);
   if (!m) return kat__fail(eb, KAT_ENOMEM, "out of memory");
@@ -254,7 +254,7 @@ int kat__onnx_load_buffer(const void *data, size_t size, const char *label, kat_
   return KAT_OK;
 }
 
-int kat__onnx_load(const char *path, bool resolve_ext, kat__onnx_model **out, kat_errbuf *eb) {
+int kat__onnx_load(const char *path, bool resolve_ext, kat__onnx_model **out, kat__errbuf *eb) {
   *out = NULL;
   int rc = KAT_OK;
   kat__onnx_model *m = NULL;
@@ -307,7 +307,7 @@ void kat__onnx_destroy(kat__onnx_model *m) {
   kat__free(m);
 }
 
-int kat__onnx_serialize(const kat__onnx_model *m, uint8_t **buf, size_t *size, kat_errbuf *eb) {
+int kat__onnx_serialize(const kat__onnx_model *m, uint8_t **buf, size_t *size, kat__errbuf *eb) {
   *buf = NULL;
   *size = 0;
   size_t n = protobuf_c_message_get_packed_size(&m->proto->base);
@@ -328,7 +328,7 @@ int kat__onnx_serialize(const kat__onnx_model *m, uint8_t **buf, size_t *size, k
   return KAT_OK;
 }
 
-int kat__onnx_write_file(const char *path, const void *data, size_t size, kat_errbuf *eb) {
+int kat__onnx_write_file(const char *path, const void *data, size_t size, kat__errbuf *eb) {
   char tmp[KAT_ONNX_PATH_MAX];
   int w = snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
   if (w < 0 || (size_t)w >= sizeof tmp) return kat__fail(eb, KAT_EINVAL, "path too long: %s", path);
@@ -890,7 +890,7 @@ void kat__onnx_map_set(kat__onnx_types *t, const char *key, int32_t value) {
   types_set(t, key, value, true);
 }
 
-int kat__onnx_types_infer(const Onnx__GraphProto *g, kat__onnx_types **out, kat_errbuf *eb) {
+int kat__onnx_types_infer(const Onnx__GraphProto *g, kat__onnx_types **out, kat__errbuf *eb) {
   *out = NULL;
   kat__onnx_types *t = NULL;
   if (kat__onnx_map_create(g, &t) != KAT_OK) return kat__fail(eb, KAT_ENOMEM, "out of memory");

@@ -57,16 +57,16 @@ typedef struct kat__onnx_shape {
  * (relative to the model's folder) are read in and made inline. Malformed or truncated files give
  * KAT_EFORMAT naming the file; a missing file KAT_ENOENT; *out stays NULL on failure.
  */
-int kat__onnx_load(const char *path, bool resolve_external, kat__onnx_model **out, kat_errbuf *eb);
+int kat__onnx_load(const char *path, bool resolve_external, kat__onnx_model **out, kat__errbuf *eb);
 /* Parses a model from memory (`data` is copied). External data is not resolved. */
 int kat__onnx_load_buffer(const void *data, size_t size, const char *label, kat__onnx_model **out,
-                          kat_errbuf *eb);
+                          kat__errbuf *eb);
 void kat__onnx_destroy(kat__onnx_model *m);
 
 /* Serializes the (edited) model into a kat__malloc'ed buffer the caller frees with kat__free. */
-int kat__onnx_serialize(const kat__onnx_model *m, uint8_t **buf, size_t *size, kat_errbuf *eb);
+int kat__onnx_serialize(const kat__onnx_model *m, uint8_t **buf, size_t *size, kat__errbuf *eb);
 /* Writes `size` bytes to `path` through a temporary file and a rename. */
-int kat__onnx_write_file(const char *path, const void *data, size_t size, kat_errbuf *eb);
+int kat__onnx_write_file(const char *path, const void *data, size_t size, kat__errbuf *eb);
 
 /* Opset version imported for `domain` ("" or "ai.onnx" for the default domain), or 0. */
 int64_t kat__onnx_opset(const kat__onnx_model *m, const char *domain);
@@ -128,7 +128,7 @@ size_t kat__onnx_prune_initializers(Onnx__GraphProto *g);
 /* ---- element types of every value, inferred op by op (value_info wins when present) ---- */
 
 typedef struct kat__onnx_types kat__onnx_types;
-int kat__onnx_types_infer(const Onnx__GraphProto *g, kat__onnx_types **out, kat_errbuf *eb);
+int kat__onnx_types_infer(const Onnx__GraphProto *g, kat__onnx_types **out, kat__errbuf *eb);
 int32_t kat__onnx_types_get(const kat__onnx_types *t, const char *name);
 void kat__onnx_types_destroy(kat__onnx_types *t);
 /* The same map used as a plain name -> nonzero int32 map sized for `g` (keys are borrowed and

@@ -55,7 +55,7 @@ static void print_shape(kat__sb *b, const kat__onnx_shape *s) {
 void kat__onnx_patterns(const Onnx__GraphProto *g, int64_t opset, kat__sb *b, const char *indent) {
   int n_gather = 0, n_scatter = 0, n_reshape = 0, n_complex = 0;
   kat__onnx_shapes *sh = NULL;
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   if (kat__onnx_shapes_infer(g, opset, &sh, &eb) != KAT_OK) {
     b->oom = true; /* the only failure is out of memory */
     return;

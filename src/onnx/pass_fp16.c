@@ -170,7 +170,7 @@ typedef struct cast_entry {
   bool emitted;
 } cast_entry;
 
-int kat__pass_fp16(kat__onnx_model *m, kat__pass_ctx *c, int *changed, kat_errbuf *eb) {
+int kat__pass_fp16(kat__onnx_model *m, kat__pass_ctx *c, int *changed, kat__errbuf *eb) {
   Onnx__GraphProto *g = m->proto->graph;
   *changed = 0;
   int rc = KAT_OK;

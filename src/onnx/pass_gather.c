@@ -102,7 +102,7 @@ static int slice_one(Onnx__GraphProto *g, kat__pass_ctx *c, int64_t opset, size_
   return rc;
 }
 
-int kat__pass_gather_to_split(kat__onnx_model *m, kat__pass_ctx *c, int *changed, kat_errbuf *eb) {
+int kat__pass_gather_to_split(kat__onnx_model *m, kat__pass_ctx *c, int *changed, kat__errbuf *eb) {
   Onnx__GraphProto *g = m->proto->graph;
   int64_t opset = kat__onnx_opset(m, "");
   *changed = 0;

@@ -371,7 +371,7 @@ done:
   return rc;
 }
 
-int kat__pass_int8(kat__onnx_model *m, kat__pass_ctx *c, int *changed, kat_errbuf *eb) {
+int kat__pass_int8(kat__onnx_model *m, kat__pass_ctx *c, int *changed, kat__errbuf *eb) {
   Onnx__GraphProto *g = m->proto->graph;
   Onnx__NodeProto **list = NULL;
   bool *replaced = NULL;

@@ -49,7 +49,8 @@ static int expose(Onnx__GraphProto *g, kat__pass_ctx *c, const char *tensor, con
   return rc;
 }
 
-int kat__pass_expose_multimask(kat__onnx_model *m, kat__pass_ctx *c, int *changed, kat_errbuf *eb) {
+int kat__pass_expose_multimask(kat__onnx_model *m, kat__pass_ctx *c, int *changed,
+                               kat__errbuf *eb) {
   Onnx__GraphProto *g = m->proto->graph;
   *changed = 0;
   kat__onnx_types *types = NULL;
@@ -154,7 +155,7 @@ static int pin_list(Onnx__ValueInfoProto **v, size_t n, const char *param, int64
   return pinned;
 }
 
-int kat__pass_fixed_memory(kat__onnx_model *m, kat__pass_ctx *c, int *changed, kat_errbuf *eb) {
+int kat__pass_fixed_memory(kat__onnx_model *m, kat__pass_ctx *c, int *changed, kat__errbuf *eb) {
   Onnx__GraphProto *g = m->proto->graph;
   *changed = 0;
   int64_t n = c->opt->fixed_memory;

@@ -20,7 +20,7 @@
 
 /* Builds and runs the probe model: outputs = [indices, Shape(x)]. */
 static int probe(const kat__onnx_model *m, const Onnx__NodeProto *sc, kat__pass_ctx *c,
-                 kat__onnx_run_result *res, kat_errbuf *eb) {
+                 kat__onnx_run_result *res, kat__errbuf *eb) {
   uint8_t *buf = NULL;
   size_t size = 0;
   kat__onnx_model *cp = NULL;
@@ -83,7 +83,7 @@ static int verify(const kat__onnx_run_result *r) {
 }
 
 int kat__pass_scatternd_to_concat(kat__onnx_model *m, kat__pass_ctx *c, int *changed,
-                                  kat_errbuf *eb) {
+                                  kat__errbuf *eb) {
   Onnx__GraphProto *g = m->proto->graph;
   *changed = 0;
   if (kat__onnx_opset(m, "") < 11) return KAT_OK; /* Slice with inputs, negative-free axes */
@@ -95,7 +95,7 @@ int kat__pass_scatternd_to_concat(kat__onnx_model *m, kat__pass_ctx *c, int *cha
     const Onnx__AttributeProto *red = kat__onnx_attr(sc, "reduction");
     if (red && red->has_s && !(red->s.len == 4 && memcmp(red->s.data, "none", 4) == 0)) continue;
     kat__onnx_run_result r;
-    kat_errbuf peb;
+    kat__errbuf peb;
     int rc = probe(m, sc, c, &r, &peb);
     if (rc) {
       kat__sb_printf(c->log, "  scatternd-to-concat: %s: could not evaluate its indices (%s)\n",

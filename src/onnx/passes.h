@@ -42,13 +42,13 @@ typedef struct kat__pass_ctx {
   char pinned_dim[128]; /* fixed-memory: the symbolic dim it pinned (for the check) */
 } kat__pass_ctx;
 
-int kat__pass_gather_to_split(kat__onnx_model *m, kat__pass_ctx *c, int *changed, kat_errbuf *eb);
+int kat__pass_gather_to_split(kat__onnx_model *m, kat__pass_ctx *c, int *changed, kat__errbuf *eb);
 int kat__pass_scatternd_to_concat(kat__onnx_model *m, kat__pass_ctx *c, int *changed,
-                                  kat_errbuf *eb);
-int kat__pass_expose_multimask(kat__onnx_model *m, kat__pass_ctx *c, int *changed, kat_errbuf *eb);
-int kat__pass_fixed_memory(kat__onnx_model *m, kat__pass_ctx *c, int *changed, kat_errbuf *eb);
-int kat__pass_fp16(kat__onnx_model *m, kat__pass_ctx *c, int *changed, kat_errbuf *eb);
-int kat__pass_int8(kat__onnx_model *m, kat__pass_ctx *c, int *changed, kat_errbuf *eb);
+                                  kat__errbuf *eb);
+int kat__pass_expose_multimask(kat__onnx_model *m, kat__pass_ctx *c, int *changed, kat__errbuf *eb);
+int kat__pass_fixed_memory(kat__onnx_model *m, kat__pass_ctx *c, int *changed, kat__errbuf *eb);
+int kat__pass_fp16(kat__onnx_model *m, kat__pass_ctx *c, int *changed, kat__errbuf *eb);
+int kat__pass_int8(kat__onnx_model *m, kat__pass_ctx *c, int *changed, kat__errbuf *eb);
 /* Symmetric per-output-channel int8 quantization of w [K,N] f32 row-major into q [K,N] and
  * scale [N]: scale[n] = max_k |w[k,n]| / qmax (1 for an all-zero column), q = round-half-even
  * (w / scale) clamped to [-qmax, qmax], qmax = 63 with reduce_range, else 127. */
@@ -78,13 +78,13 @@ typedef struct kat__onnx_run_result {
  * are uniform in [-1, 1); integer inputs uniform in {0, 1}; bool inputs random. Outputs are copied.
  */
 int kat__onnx_run(const uint8_t *bytes, size_t size, const kat__onnx_model *decl,
-                  const kat_onnx_rewrite_options *opt, kat__onnx_run_result *res, kat_errbuf *eb);
+                  const kat_onnx_rewrite_options *opt, kat__onnx_run_result *res, kat__errbuf *eb);
 void kat__onnx_run_result_cleanup(kat__onnx_run_result *res);
 
 /* Compares the outputs `a` and `b` have in common by name: max abs difference and the max of
  * |a-b| / (max|a| + 1e-6) over outputs. KAT_ECHECK when a shape or dtype differs or an output of
  * `a` is missing from `b`. */
 int kat__onnx_compare(const kat__onnx_run_result *a, const kat__onnx_run_result *b, double *max_abs,
-                      double *max_rel, char *worst, size_t worst_size, kat_errbuf *eb);
+                      double *max_rel, char *worst, size_t worst_size, kat__errbuf *eb);
 
 #endif /* KAT_ONNX_PASSES_H */

@@ -25,7 +25,7 @@ void kat_onnx_quantize_options_init(kat_onnx_quantize_options *o) {
   o->tol_rel = 0.1;
 }
 
-static int read_all(const char *path, char **out, size_t *len, kat_errbuf *eb) {
+static int read_all(const char *path, char **out, size_t *len, kat__errbuf *eb) {
   FILE *f = fopen(path, "rb");
   if (!f) return kat__fail(eb, KAT_ENOENT, "%s: %s", path, strerror(errno));
   size_t cap = 1 << 16, n = 0;
@@ -57,7 +57,7 @@ static int read_all(const char *path, char **out, size_t *len, kat_errbuf *eb) {
   return KAT_OK;
 }
 
-static int copy_file(const char *from, const char *to, kat_errbuf *eb) {
+static int copy_file(const char *from, const char *to, kat__errbuf *eb) {
   FILE *in = fopen(from, "rb");
   if (!in) return kat__fail(eb, KAT_ENOENT, "%s: %s", from, strerror(errno));
   char tmp[KAT_ONNX_PATH_MAX + 8];
@@ -122,7 +122,7 @@ static bool selected(const kat_onnx_quantize_options *o, const char *name) {
   return false;
 }
 
-static int finish(int rc, kat_errbuf *eb, kat__sb *b, char **report, char *err, size_t err_size) {
+static int finish(int rc, kat__errbuf *eb, kat__sb *b, char **report, char *err, size_t err_size) {
   if (err && err_size) {
     err[0] = 0;
     if (rc) kat__strlcpy(err, eb->msg[0] ? eb->msg : kat_strerror(rc), err_size);
@@ -137,7 +137,7 @@ static int finish(int rc, kat_errbuf *eb, kat__sb *b, char **report, char *err, 
 int kat_onnx_quantize(const char *bundle_dir, const char *out_dir,
                       const kat_onnx_quantize_options *opt, char **report, char *err,
                       size_t err_size) {
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   kat__sb b = {0};
   kat_onnx_quantize_options o;
   kat__manifest *man = NULL;
@@ -193,7 +193,7 @@ int kat_onnx_quantize(const char *bundle_dir, const char *out_dir,
     goto done;
   }
   {
-    kat_errbuf meb = {{0}};
+    kat__errbuf meb = {{0}};
     if ((rc = kat__manifest_load(in_path, man, &meb))) {
       rc = kat__fail(&eb, rc, "quantize: %s: invalid bundle manifest: %s", bundle_dir, meb.msg);
       goto done;
@@ -214,7 +214,7 @@ int kat_onnx_quantize(const char *bundle_dir, const char *out_dir,
   const kat__json *mods = kat__json_get(kat__json_root(doc), "modules");
   int n_quantized = 0;
   for (int slot = 0; slot < KAT_MANIFEST_MODULES; slot++) {
-    const kat_module_manifest *mm = &man->modules[slot];
+    const kat__module_manifest *mm = &man->modules[slot];
     if (!mm->present) continue;
     int base_slot = slot == KAT_MODULE_MEMORY_ATTENTION_FIXED ? KAT_MODULE_MEMORY_ATTENTION : slot;
     const char *mname = kat__manifest_module_name(base_slot);
@@ -316,7 +316,7 @@ int kat_onnx_quantize(const char *bundle_dir, const char *out_dir,
   snprintf(out_path, sizeof out_path, "%s/katana.json", out_dir);
   if ((rc = kat__onnx_write_file(out_path, out_text, cur, &eb))) goto done;
   {
-    kat_errbuf meb = {{0}};
+    kat__errbuf meb = {{0}};
     if ((rc = kat__manifest_load(out_path, man, &meb))) {
       rc = kat__fail(&eb, KAT_EINTERNAL, "quantize: the written manifest does not validate: %s",
                      meb.msg);
@@ -335,7 +335,7 @@ done:
 
 int kat_onnx_bundle_precision(const char *bundle_dir, char *buf, size_t size, char *err,
                               size_t err_size) {
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   kat__manifest *man = NULL;
   kat__json_doc *doc = NULL;
   char *text = NULL, path[KAT_ONNX_PATH_MAX];

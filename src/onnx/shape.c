@@ -589,7 +589,7 @@ static void infer_node(const kat__onnx_shapes *t, const Onnx__GraphProto *g,
 }
 
 int kat__onnx_shapes_infer(const Onnx__GraphProto *g, int64_t opset, kat__onnx_shapes **out,
-                           kat_errbuf *eb) {
+                           kat__errbuf *eb) {
   *out = NULL;
   size_t n = g->n_input + g->n_output + g->n_value_info + g->n_initializer;
   for (size_t i = 0; i < g->n_node; i++) n += g->node[i]->n_output;

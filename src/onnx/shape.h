@@ -27,7 +27,7 @@ typedef struct kat__onnx_shapes kat__onnx_shapes;
 /* Builds the table for `g` (borrowed for the call) under the default domain's `opset` (Slice,
  * Split, Squeeze and Unsqueeze read attributes below opsets 10/13). KAT_ENOMEM leaves *out NULL. */
 int kat__onnx_shapes_infer(const Onnx__GraphProto *g, int64_t opset, kat__onnx_shapes **out,
-                           kat_errbuf *eb);
+                           kat__errbuf *eb);
 /* Shape of `name`: true with s->rank >= 0 when its rank is known. `t` may be NULL (false). */
 bool kat__onnx_shapes_get(const kat__onnx_shapes *t, const char *name, kat__onnx_shape *s);
 /* Known integer values of a small (rank 0 or 1) integer value: fills up to `max` values, with

@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-int kat__queue_init(kat_queue *q, int capacity) {
+int kat__queue_init(kat__queue *q, int capacity) {
   if (!q || capacity < 1) return KAT_EINVAL;
   memset(q, 0, sizeof *q);
   q->slots = kat__calloc((size_t)capacity, sizeof *q->slots);
@@ -17,7 +17,7 @@ int kat__queue_init(kat_queue *q, int capacity) {
   return KAT_OK;
 }
 
-void kat__queue_cleanup(kat_queue *q) {
+void kat__queue_cleanup(kat__queue *q) {
   if (!q || !q->slots) return;
   pthread_cond_destroy(&q->not_full);
   pthread_cond_destroy(&q->not_empty);
@@ -27,7 +27,7 @@ void kat__queue_cleanup(kat_queue *q) {
 }
 
 /* Appends under the lock; the caller checked there is room. */
-static void put_locked(kat_queue *q, void *item) {
+static void put_locked(kat__queue *q, void *item) {
   q->slots[(q->head + q->count) % q->capacity] = item;
   q->count++;
   q->pushed++;
@@ -35,7 +35,7 @@ static void put_locked(kat_queue *q, void *item) {
   pthread_cond_signal(&q->not_empty);
 }
 
-static void *take_locked(kat_queue *q) {
+static void *take_locked(kat__queue *q) {
   void *item = q->slots[q->head];
   q->slots[q->head] = NULL;
   q->head = (q->head + 1) % q->capacity;
@@ -43,7 +43,7 @@ static void *take_locked(kat_queue *q) {
   return item;
 }
 
-int kat__queue_push(kat_queue *q, void *item) {
+int kat__queue_push(kat__queue *q, void *item) {
   pthread_mutex_lock(&q->mu);
   uint64_t t0 = 0;
   while (!q->canceled && !q->closed && q->count == q->capacity) {
@@ -57,12 +57,12 @@ int kat__queue_push(kat_queue *q, void *item) {
   return rc;
 }
 
-int kat__queue_push_drop_oldest(kat_queue *q, void *item, void **evicted) {
+int kat__queue_push_drop_oldest(kat__queue *q, void *item, void **evicted) {
   return kat__queue_push_drop(q, item, 0, evicted);
 }
 
 /* Removes the second oldest item under the lock (count >= 2): later items move up one place. */
-static void *take_second_locked(kat_queue *q) {
+static void *take_second_locked(kat__queue *q) {
   const int at = (q->head + 1) % q->capacity;
   void *item = q->slots[at];
   for (int k = 1; k + 1 < q->count; k++)
@@ -72,7 +72,7 @@ static void *take_second_locked(kat_queue *q) {
   return item;
 }
 
-int kat__queue_push_drop(kat_queue *q, void *item, int keep_oldest, void **evicted) {
+int kat__queue_push_drop(kat__queue *q, void *item, int keep_oldest, void **evicted) {
   *evicted = NULL;
   pthread_mutex_lock(&q->mu);
   int rc = q->canceled ? KAT_ECANCELED : q->closed ? KAT_ESTATE : KAT_OK;
@@ -94,7 +94,7 @@ int kat__queue_push_drop(kat_queue *q, void *item, int keep_oldest, void **evict
   return rc;
 }
 
-int kat__queue_try_push(kat_queue *q, void *item) {
+int kat__queue_try_push(kat__queue *q, void *item) {
   pthread_mutex_lock(&q->mu);
   int rc = q->canceled                              ? KAT_ECANCELED
            : (q->closed || q->count == q->capacity) ? KAT_ESTATE
@@ -104,7 +104,7 @@ int kat__queue_try_push(kat_queue *q, void *item) {
   return rc;
 }
 
-int kat__queue_pop(kat_queue *q, void **item) {
+int kat__queue_pop(kat__queue *q, void **item) {
   pthread_mutex_lock(&q->mu);
   uint64_t t0 = 0;
   while (!q->canceled && !q->closed && q->count == 0) {
@@ -127,7 +127,7 @@ int kat__queue_pop(kat_queue *q, void **item) {
   return rc;
 }
 
-int kat__queue_try_pop(kat_queue *q, void **item) {
+int kat__queue_try_pop(kat__queue *q, void **item) {
   pthread_mutex_lock(&q->mu);
   int rc;
   if (q->canceled) {
@@ -144,7 +144,7 @@ int kat__queue_try_pop(kat_queue *q, void **item) {
   return rc;
 }
 
-void kat__queue_close(kat_queue *q) {
+void kat__queue_close(kat__queue *q) {
   pthread_mutex_lock(&q->mu);
   q->closed = 1;
   pthread_cond_broadcast(&q->not_empty);
@@ -152,7 +152,7 @@ void kat__queue_close(kat_queue *q) {
   pthread_mutex_unlock(&q->mu);
 }
 
-void kat__queue_cancel(kat_queue *q) {
+void kat__queue_cancel(kat__queue *q) {
   pthread_mutex_lock(&q->mu);
   q->canceled = 1;
   pthread_cond_broadcast(&q->not_empty);
@@ -160,7 +160,7 @@ void kat__queue_cancel(kat_queue *q) {
   pthread_mutex_unlock(&q->mu);
 }
 
-void kat__queue_stats(kat_queue *q, kat_queue_stats *out) {
+void kat__queue_stats(kat__queue *q, kat__queue_counters *out) {
   pthread_mutex_lock(&q->mu);
   out->push_wait_ns = q->push_wait_ns;
   out->pop_wait_ns = q->pop_wait_ns;

@@ -73,7 +73,7 @@ struct kat_stream {
   int has_box;
   slot *slots; /* [n_slots] */
   int n_slots;
-  kat_queue free_q, q12, q23;
+  kat__queue free_q, q12, q23;
   int queues_ready;
   pthread_t th_pre, th_enc;
   int th_pre_started, th_enc_started;
@@ -143,7 +143,7 @@ static int record_error(kat_stream *s, int status, const char *stage, const char
  * delivers every frame completed before the failure and then returns the error.
  */
 static void fail_stage(kat_stream *s, int status, const char *stage, const char *msg,
-                       kat_queue *upstream, kat_queue *downstream) {
+                       kat__queue *upstream, kat__queue *downstream) {
   record_error(s, status, stage, msg);
   kat__queue_cancel(&s->free_q);
   if (upstream) kat__queue_cancel(upstream);
@@ -289,7 +289,7 @@ static void *stage_enc_main(void *arg) {
   return NULL;
 }
 
-static int alloc_slots(kat_stream *s, kat_errbuf *eb) {
+static int alloc_slots(kat_stream *s, kat__errbuf *eb) {
   size_t img = kat__tracker_image_floats(s->t), nv, n0, n1, total = 0;
   kat__tracker_feature_floats(s->t, &nv, &n0, &n1);
   /* Bytes of one slot and of the pool, checked for overflow before anything is allocated. */
@@ -314,7 +314,7 @@ static int alloc_slots(kat_stream *s, kat_errbuf *eb) {
 }
 
 /* Per-video setup once the frame size is known: resizer, pixel copies, free slots. */
-static int begin_video(kat_stream *s, int w, int h, kat_errbuf *eb) {
+static int begin_video(kat_stream *s, int w, int h, kat__errbuf *eb) {
   int rc = kat__tracker_begin_video(s->t, w, h);
   if (rc) return kat__fail(eb, rc, "%s", kat__tracker_preprocess_error(s->t));
   s->w = w;
@@ -335,7 +335,7 @@ static int begin_video(kat_stream *s, int w, int h, kat_errbuf *eb) {
 static int stream_open(const char *bundle_dir, kat_model *model, const char *source_uri,
                        const double box[4], const kat_stream_options *o, kat_stream **out,
                        char *err, size_t err_size) {
-  kat_errbuf eb;
+  kat__errbuf eb;
   kat__errbuf_clear(&eb);
   int rc;
   *out = NULL;
@@ -533,7 +533,7 @@ static int push_frame(kat_stream *s, const kat_frame *frame, int may_wait, const
   if (ended) return push_fail(s, KAT_ESTATE, "%s: called after kat_stream_end", fn);
   if (err) return push_stopped(s, fn);
   if (!frame) return push_fail(s, KAT_EINVAL, "%s: no frame", fn);
-  kat_errbuf eb;
+  kat__errbuf eb;
   kat__errbuf_clear(&eb);
   /* A bad frame (format, size, plane, stride) fails the stream like any stage error. */
   int vrc = kat__validate_frame(frame, "kat_stream_push", &eb);
@@ -842,7 +842,7 @@ int kat_stream_get_stats(kat_stream *s, kat_stream_stats *st) {
     st->p50_ms[k] = kat__percentile_sorted_f(tmp, (size_t)n, 50.0);
     st->p95_ms[k] = kat__percentile_sorted_f(tmp, (size_t)n, 95.0);
   }
-  kat_queue_stats fq, a, b;
+  kat__queue_counters fq, a, b;
   kat__queue_stats(&s->free_q, &fq);
   kat__queue_stats(&s->q12, &a);
   kat__queue_stats(&s->q23, &b);
@@ -860,7 +860,7 @@ void kat_stream_close(kat_stream *s) {
   s->closing = 1;
   pthread_cond_broadcast(&s->cv);
   pthread_mutex_unlock(&s->mu);
-  kat_queue *qs[3] = {&s->free_q, &s->q12, &s->q23};
+  kat__queue *qs[3] = {&s->free_q, &s->q12, &s->q23};
   for (int i = 0; i < 3; i++)
     if (qs[i]->slots) kat__queue_cancel(qs[i]);
   /* A producer call woken by the cancel (or still preprocessing) leaves before anything goes. */

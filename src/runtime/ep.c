@@ -211,7 +211,7 @@ static int ensure_dir(const char *dir) {
 }
 
 static int append_cuda(const OrtApi *api, OrtSessionOptions *so, const kat_ep_config *ep,
-                       kat_errbuf *eb) {
+                       kat__errbuf *eb) {
   OrtCUDAProviderOptionsV2 *opt = NULL;
   int rc = kat__ort_check(api->CreateCUDAProviderOptions(&opt), eb, KAT_EPROVIDER,
                           "CUDA execution provider unavailable");
@@ -234,7 +234,7 @@ static int append_cuda(const OrtApi *api, OrtSessionOptions *so, const kat_ep_co
 }
 
 static int append_tensorrt(const OrtApi *api, OrtSessionOptions *so, const kat_ep_config *ep,
-                           const char *model_key, kat_errbuf *eb) {
+                           const char *model_key, kat__errbuf *eb) {
   OrtTensorRTProviderOptionsV2 *opt = NULL;
   int rc = kat__ort_check(api->CreateTensorRTProviderOptions(&opt), eb, KAT_EPROVIDER,
                           "TensorRT execution provider unavailable");
@@ -265,7 +265,7 @@ static int append_tensorrt(const OrtApi *api, OrtSessionOptions *so, const kat_e
 }
 
 static int append_coreml(const OrtApi *api, OrtSessionOptions *so, const kat_ep_config *ep,
-                         kat_errbuf *eb) {
+                         kat__errbuf *eb) {
   static const char *const units[] = {"ALL", "CPUOnly", "CPUAndGPU", "CPUAndNeuralEngine"};
   const char *keys[] = {"ModelFormat", "MLComputeUnits", "ModelCacheDirectory"};
   const char *vals[] = {ep->coreml_mlprogram ? "MLProgram" : "NeuralNetwork",
@@ -276,7 +276,7 @@ static int append_coreml(const OrtApi *api, OrtSessionOptions *so, const kat_ep_
 }
 
 int kat__ep_apply(const OrtApi *api, OrtSessionOptions *so, const kat_ep_config *ep,
-                  const char *label, const char *model_key, kat_errbuf *eb) {
+                  const char *label, const char *model_key, kat__errbuf *eb) {
   (void)label;
   int rc;
   if ((rc = kat__ort_check(api->SetIntraOpNumThreads(so, ep->intra_op_threads), eb, 0,
@@ -309,7 +309,7 @@ int kat__ep_apply(const OrtApi *api, OrtSessionOptions *so, const kat_ep_config 
   return kat__fail(eb, KAT_EINVAL, "unknown execution provider %d", (int)ep->kind);
 }
 
-int kat__ep_probe(kat_ep_kind kind, kat_errbuf *eb) {
+int kat__ep_probe(kat_ep_kind kind, kat__errbuf *eb) {
   const OrtApi *api = NULL;
   int rc = kat__ort_get(&api, NULL, eb);
   if (rc) return rc;

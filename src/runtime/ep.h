@@ -16,10 +16,10 @@
  * ORT's reason when the provider cannot be added.
  */
 int kat__ep_apply(const OrtApi *api, OrtSessionOptions *so, const kat_ep_config *ep,
-                  const char *label, const char *model_key, kat_errbuf *eb);
+                  const char *label, const char *model_key, kat__errbuf *eb);
 
 /* Like kat_ep_available() but says why not in `eb`. */
-int kat__ep_probe(kat_ep_kind kind, kat_errbuf *eb);
+int kat__ep_probe(kat_ep_kind kind, kat__errbuf *eb);
 
 /* Returns "cpu", "cuda", "tensorrt" or "coreml". */
 const char *kat__ep_short_name(kat_ep_kind kind);

@@ -16,7 +16,7 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static const OrtApi *g_api;
 static OrtEnv *g_env;
 static char g_init_error[512];
-static _Thread_local kat_ort_capture *tl_capture;
+static _Thread_local kat__ort_capture *tl_capture;
 static _Thread_local int tl_quiet;
 static _Thread_local kat__ort_tap_fn tl_tap;
 static _Thread_local void *tl_tap_user;
@@ -31,7 +31,7 @@ static kat_log_level map_level(OrtLoggingLevel s) {
 }
 
 /* Parses " ... placed on [CPUExecutionProvider]. Number of nodes: 3". */
-static void capture_line(kat_ort_capture *cap, const char *msg) {
+static void capture_line(kat__ort_capture *cap, const char *msg) {
   const char *p = strstr(msg, "placed on [");
   if (!p || cap->count >= 8) return;
   p += strlen("placed on [");
@@ -78,7 +78,7 @@ static void init_once(void) {
   }
 }
 
-int kat__ort_get(const OrtApi **api, OrtEnv **env, kat_errbuf *eb) {
+int kat__ort_get(const OrtApi **api, OrtEnv **env, kat__errbuf *eb) {
   pthread_once(&g_once, init_once);
   if (!g_api || !g_env) return kat__fail(eb, KAT_ERUNTIME, "%s", g_init_error);
   if (api) *api = g_api;
@@ -86,7 +86,7 @@ int kat__ort_get(const OrtApi **api, OrtEnv **env, kat_errbuf *eb) {
   return KAT_OK;
 }
 
-int kat__ort_check(OrtStatus *st, kat_errbuf *eb, int status_if_error, const char *what) {
+int kat__ort_check(OrtStatus *st, kat__errbuf *eb, int status_if_error, const char *what) {
   if (!st) return KAT_OK;
   /* ORT's messages may end in spaces or newlines: trim them. */
   const char *m = g_api->GetErrorMessage(st);
@@ -98,7 +98,7 @@ int kat__ort_check(OrtStatus *st, kat_errbuf *eb, int status_if_error, const cha
   return rc;
 }
 
-void kat__ort_capture_begin(kat_ort_capture *cap) {
+void kat__ort_capture_begin(kat__ort_capture *cap) {
   memset(cap, 0, sizeof *cap);
   tl_capture = cap;
 }
@@ -116,7 +116,7 @@ void kat__ort_tap(kat__ort_tap_fn fn, void *user) {
   tl_tap_user = fn ? user : NULL;
 }
 
-int kat__ort_env_log_level(OrtLoggingLevel level, kat_errbuf *eb) {
+int kat__ort_env_log_level(OrtLoggingLevel level, kat__errbuf *eb) {
   const OrtApi *api = NULL;
   OrtEnv *env = NULL;
   int rc = kat__ort_get(&api, &env, eb);

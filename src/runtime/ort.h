@@ -14,21 +14,21 @@
 #include "katana/runtime.h"
 
 /* Returns the ORT API table and environment, or a status with the reason in `eb`. */
-int kat__ort_get(const OrtApi **api, OrtEnv **env, kat_errbuf *eb);
+int kat__ort_get(const OrtApi **api, OrtEnv **env, kat__errbuf *eb);
 
 /*
  * Copies ORT's message of `st` into `eb` prefixed by `what`, releases `st` and returns
  * KAT_ERUNTIME (or `status_if_error`). Returns KAT_OK and does nothing when `st` is NULL.
  */
-int kat__ort_check(OrtStatus *st, kat_errbuf *eb, int status_if_error, const char *what);
+int kat__ort_check(OrtStatus *st, kat__errbuf *eb, int status_if_error, const char *what);
 
 /* Collects "placed on [EP]. Number of nodes: N" lines logged while active on this thread. */
-typedef struct kat_ort_capture {
+typedef struct kat__ort_capture {
   int count;
   char ep[8][48];
   int nodes[8];
-} kat_ort_capture;
-void kat__ort_capture_begin(kat_ort_capture *cap);
+} kat__ort_capture;
+void kat__ort_capture_begin(kat__ort_capture *cap);
 void kat__ort_capture_end(void);
 
 /* While on (per thread), ORT's log messages are dropped: used when probing providers. */
@@ -51,6 +51,6 @@ void kat__ort_tap(kat__ort_tap_fn fn, void *user);
  * Process-wide: other threads' ORT messages at the new level also reach katana's log router,
  * which still filters them by katana's own level.
  */
-int kat__ort_env_log_level(OrtLoggingLevel level, kat_errbuf *eb);
+int kat__ort_env_log_level(OrtLoggingLevel level, kat__errbuf *eb);
 
 #endif /* KAT_RUNTIME_ORT_H */

@@ -16,12 +16,12 @@
 #include "runtime/ep.h"
 #include "runtime/ort.h"
 
-typedef struct kat_binding {
+typedef struct io_binding {
   OrtValue *value; /* owned; NULL when unbound (outputs: ORT allocates) */
   void *data;      /* borrowed caller buffer */
   int rank;
   int64_t shape[KAT_MAX_RANK];
-} kat_binding;
+} io_binding;
 
 struct kat__session {
   const OrtApi *api;
@@ -29,11 +29,11 @@ struct kat__session {
   OrtMemoryInfo *mem;
   char label[64];
   int n_in, n_out;
-  kat_tensor_spec in[KAT_MAX_IO], out[KAT_MAX_IO];
+  kat__tensor_spec in[KAT_MAX_IO], out[KAT_MAX_IO];
   const char *in_names[KAT_MAX_IO], *out_names[KAT_MAX_IO];
-  kat_binding bin[KAT_MAX_IO], bout[KAT_MAX_IO];
+  io_binding bin[KAT_MAX_IO], bout[KAT_MAX_IO];
   OrtValue *run_out[KAT_MAX_IO]; /* what Run fills: bound values or ORT-allocated ones */
-  kat_placement placement;
+  kat__placement placement;
   double last_ms;
   OrtIoBinding *iob; /* owned; used when use_iob is set and every output is bound */
   int use_iob;
@@ -41,7 +41,7 @@ struct kat__session {
   int is_view;   /* 1: `session` and `mem` are borrowed from the session the view was made of */
 };
 
-size_t kat__dtype_size(kat_dtype dt) {
+size_t kat__dtype_size(kat__dtype dt) {
   switch (dt) {
     case KAT_DT_F32:
     case KAT_DT_I32: return 4;
@@ -55,19 +55,19 @@ size_t kat__dtype_size(kat_dtype dt) {
 }
 
 static const struct {
-  kat_dtype dt;
+  kat__dtype dt;
   const char *name;
 } k_dtypes[] = {{KAT_DT_F32, "float32"}, {KAT_DT_U8, "uint8"},  {KAT_DT_I8, "int8"},
                 {KAT_DT_I32, "int32"},   {KAT_DT_I64, "int64"}, {KAT_DT_BOOL, "bool"},
                 {KAT_DT_F16, "float16"}};
 
-const char *kat__dtype_name(kat_dtype dt) {
+const char *kat__dtype_name(kat__dtype dt) {
   for (size_t i = 0; i < sizeof k_dtypes / sizeof k_dtypes[0]; i++)
     if (k_dtypes[i].dt == dt) return k_dtypes[i].name;
   return "undefined";
 }
 
-kat_dtype kat__dtype_parse(const char *name) {
+kat__dtype kat__dtype_parse(const char *name) {
   if (!name) return KAT_DT_UNDEFINED;
   for (size_t i = 0; i < sizeof k_dtypes / sizeof k_dtypes[0]; i++)
     if (strcmp(k_dtypes[i].name, name) == 0) return k_dtypes[i].dt;
@@ -109,7 +109,7 @@ static uint64_t hash_file(const char *path) {
  * Creates the cache folder `dir` and its missing parents. KAT_EIO naming the folder and the
  * reason when a part cannot be created or exists but is not a folder.
  */
-static int make_cache_dir(const char *dir, const char *label, kat_errbuf *eb) {
+static int make_cache_dir(const char *dir, const char *label, kat__errbuf *eb) {
   char buf[sizeof((kat_ep_config *)0)->cache_dir];
   if (!dir[0]) return kat__fail(eb, KAT_EINVAL, "%s: the cache folder is empty", label);
   if (strlen(dir) >= sizeof buf)
@@ -136,7 +136,8 @@ static int make_cache_dir(const char *dir, const char *label, kat_errbuf *eb) {
 }
 
 /* Reads the declared name/dtype/shape of input or output `i`. */
-static int read_spec(kat__session *s, int is_input, int i, kat_tensor_spec *spec, kat_errbuf *eb) {
+static int read_spec(kat__session *s, int is_input, int i, kat__tensor_spec *spec,
+                     kat__errbuf *eb) {
   const OrtApi *api = s->api;
   OrtAllocator *alloc = NULL;
   char *name = NULL;
@@ -169,7 +170,7 @@ static int read_spec(kat__session *s, int is_input, int i, kat_tensor_spec *spec
                    KAT_MAX_RANK);
     goto done;
   }
-  spec->dtype = (kat_dtype)et;
+  spec->dtype = (kat__dtype)et;
   spec->rank = (int)rank;
   rc = kat__ort_check(api->GetDimensions(tsi, spec->dims, rank), eb, 0, "dims");
   for (int d = 0; d < spec->rank; d++)
@@ -180,7 +181,7 @@ done:
   return rc;
 }
 
-static int fill_io(kat__session *s, kat_errbuf *eb) {
+static int fill_io(kat__session *s, kat__errbuf *eb) {
   const OrtApi *api = s->api;
   size_t n_in = 0, n_out = 0;
   int rc = kat__ort_check(api->SessionGetInputCount(s->session, &n_in), eb, 0, "input count");
@@ -210,7 +211,7 @@ static int file_exists(const char *p) {
 /* Creates options for `ep`; on a provider error with fallback=warn, retries with CPU. */
 static int make_options(const OrtApi *api, const kat_ep_config *ep, kat_ep_fallback fallback,
                         const char *label, const char *key, OrtSessionOptions **out, int *fell_back,
-                        kat_errbuf *eb) {
+                        kat__errbuf *eb) {
   OrtSessionOptions *so = NULL;
   int rc = kat__ort_check(api->CreateSessionOptions(&so), eb, 0, "session options");
   if (rc) return rc;
@@ -239,7 +240,7 @@ fail:
 
 int kat__session_create(const char *path, const void *model_data, size_t model_size,
                         const kat_ep_config *ep, kat_ep_fallback fallback, const char *label,
-                        kat__session **out, kat_errbuf *eb) {
+                        kat__session **out, kat__errbuf *eb) {
   return kat__session_create_keyed(path, model_data, model_size, NULL, ep, fallback, label, out,
                                    eb);
 }
@@ -252,7 +253,7 @@ static int uses_keyed_cache(const kat_ep_config *ep, const char *path) {
 int kat__session_create_keyed(const char *path, const void *model_data, size_t model_size,
                               const char *model_sha256, const kat_ep_config *ep,
                               kat_ep_fallback fallback, const char *label, kat__session **out,
-                              kat_errbuf *eb) {
+                              kat__errbuf *eb) {
   const OrtApi *api = NULL;
   OrtEnv *env = NULL;
   OrtSessionOptions *so = NULL;
@@ -310,7 +311,7 @@ int kat__session_create_keyed(const char *path, const void *model_data, size_t m
     if (rc) goto fail;
   }
 
-  kat_ort_capture cap;
+  kat__ort_capture cap;
   kat__ort_capture_begin(&cap);
   OrtStatus *st = load_path
                       ? api->CreateSession(env, load_path, so, &s->session)
@@ -378,7 +379,7 @@ void kat__session_destroy(kat__session *s) {
   kat__free(s);
 }
 
-int kat__session_view_create(const kat__session *src, kat__session **out, kat_errbuf *eb) {
+int kat__session_view_create(const kat__session *src, kat__session **out, kat__errbuf *eb) {
   if (!src || !out) return kat__fail(eb, KAT_EINVAL, "session: no session to view");
   *out = NULL;
   kat__session *s = kat__calloc(1, sizeof *s);
@@ -405,10 +406,10 @@ int kat__session_input_count(const kat__session *s) {
 int kat__session_output_count(const kat__session *s) {
   return s->n_out;
 }
-const kat_tensor_spec *kat__session_input(const kat__session *s, int i) {
+const kat__tensor_spec *kat__session_input(const kat__session *s, int i) {
   return (i >= 0 && i < s->n_in) ? &s->in[i] : NULL;
 }
-const kat_tensor_spec *kat__session_output(const kat__session *s, int i) {
+const kat__tensor_spec *kat__session_output(const kat__session *s, int i) {
   return (i >= 0 && i < s->n_out) ? &s->out[i] : NULL;
 }
 
@@ -424,7 +425,7 @@ int kat__session_output_index(const kat__session *s, const char *name) {
   return -1;
 }
 
-static void format_shape(const kat_tensor_spec *t, char *buf, size_t n) {
+static void format_shape(const kat__tensor_spec *t, char *buf, size_t n) {
   size_t used = 0;
   used += (size_t)snprintf(buf, n, "[");
   for (int d = 0; d < t->rank && used < n; d++) {
@@ -436,10 +437,10 @@ static void format_shape(const kat_tensor_spec *t, char *buf, size_t n) {
   if (used < n) snprintf(buf + used, n - used, "]");
 }
 
-static int check_list(const kat__session *s, const char *kind, const kat_tensor_spec *model,
-                      int n_model, const kat_tensor_spec *want, int n_want, kat_errbuf *eb) {
+static int check_list(const kat__session *s, const char *kind, const kat__tensor_spec *model,
+                      int n_model, const kat__tensor_spec *want, int n_want, kat__errbuf *eb) {
   for (int w = 0; w < n_want; w++) {
-    const kat_tensor_spec *m = NULL;
+    const kat__tensor_spec *m = NULL;
     for (int i = 0; i < n_model; i++)
       if (strcmp(model[i].name, want[w].name) == 0) m = &model[i];
     if (!m)
@@ -462,15 +463,15 @@ static int check_list(const kat__session *s, const char *kind, const kat_tensor_
   return KAT_OK;
 }
 
-int kat__session_check(const kat__session *s, const kat_tensor_spec *inputs, int n_inputs,
-                       const kat_tensor_spec *outputs, int n_outputs, kat_errbuf *eb) {
+int kat__session_check(const kat__session *s, const kat__tensor_spec *inputs, int n_inputs,
+                       const kat__tensor_spec *outputs, int n_outputs, kat__errbuf *eb) {
   int rc = check_list(s, "input", s->in, s->n_in, inputs, n_inputs, eb);
   if (!rc) rc = check_list(s, "output", s->out, s->n_out, outputs, n_outputs, eb);
   return rc;
 }
 
-static int bind(kat__session *s, kat_binding *b, const kat_tensor_spec *spec, void *data,
-                const int64_t *shape, int rank, kat_errbuf *eb) {
+static int bind(kat__session *s, io_binding *b, const kat__tensor_spec *spec, void *data,
+                const int64_t *shape, int rank, kat__errbuf *eb) {
   if (!data || rank < 0 || rank > KAT_MAX_RANK)
     return kat__fail(eb, KAT_EINVAL, "%s: bad binding for '%s'", s->label, spec->name);
   if (rank != spec->rank)
@@ -506,7 +507,7 @@ static int bind(kat__session *s, kat_binding *b, const kat_tensor_spec *spec, vo
   return KAT_OK;
 }
 
-int kat__session_set_iobinding(kat__session *s, int on, kat_errbuf *eb) {
+int kat__session_set_iobinding(kat__session *s, int on, kat__errbuf *eb) {
   if (on && !s->iob) {
     int rc = kat__ort_check(s->api->CreateIoBinding(s->session, &s->iob), eb, 0, "IoBinding");
     if (rc) return rc;
@@ -517,7 +518,7 @@ int kat__session_set_iobinding(kat__session *s, int on, kat_errbuf *eb) {
 }
 
 /* Refills the IoBinding from the current bindings (only after a binding changed). */
-static int refresh_iobinding(kat__session *s, kat_errbuf *eb) {
+static int refresh_iobinding(kat__session *s, kat__errbuf *eb) {
   const OrtApi *api = s->api;
   api->ClearBoundInputs(s->iob);
   api->ClearBoundOutputs(s->iob);
@@ -533,13 +534,13 @@ static int refresh_iobinding(kat__session *s, kat_errbuf *eb) {
 }
 
 int kat__session_bind_input(kat__session *s, int i, void *data, const int64_t *shape, int rank,
-                            kat_errbuf *eb) {
+                            kat__errbuf *eb) {
   if (i < 0 || i >= s->n_in) return kat__fail(eb, KAT_EINVAL, "%s: no input %d", s->label, i);
   return bind(s, &s->bin[i], &s->in[i], data, shape, rank, eb);
 }
 
 int kat__session_bind_output(kat__session *s, int i, void *data, const int64_t *shape, int rank,
-                             kat_errbuf *eb) {
+                             kat__errbuf *eb) {
   if (i < 0 || i >= s->n_out) return kat__fail(eb, KAT_EINVAL, "%s: no output %d", s->label, i);
   if (!s->bout[i].value && s->run_out[i]) {
     s->api->ReleaseValue(s->run_out[i]);
@@ -550,7 +551,7 @@ int kat__session_bind_output(kat__session *s, int i, void *data, const int64_t *
   return rc;
 }
 
-int kat__session_run(kat__session *s, kat_errbuf *eb) {
+int kat__session_run(kat__session *s, kat__errbuf *eb) {
   const OrtValue *inputs[KAT_MAX_IO];
   for (int i = 0; i < s->n_in; i++) {
     if (!s->bin[i].value)
@@ -625,7 +626,7 @@ const void *kat__session_output_data(const kat__session *s, int i, int64_t *shap
   return data;
 }
 
-const kat_placement *kat__session_placement(const kat__session *s) {
+const kat__placement *kat__session_placement(const kat__session *s) {
   return &s->placement;
 }
 

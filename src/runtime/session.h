@@ -22,7 +22,7 @@
 #define KAT_NAME_MAX 128
 
 /* Element types, numerically equal to ONNXTensorElementDataType for the ones we use. */
-typedef enum kat_dtype {
+typedef enum kat__dtype {
   KAT_DT_UNDEFINED = 0,
   KAT_DT_F32 = 1,
   KAT_DT_U8 = 2,
@@ -31,30 +31,30 @@ typedef enum kat_dtype {
   KAT_DT_I64 = 7,
   KAT_DT_BOOL = 9,
   KAT_DT_F16 = 10
-} kat_dtype;
+} kat__dtype;
 
 /* Returns the byte size of one element, 0 if unknown; and a name ("float32", ...). */
-size_t kat__dtype_size(kat_dtype dt);
-const char *kat__dtype_name(kat_dtype dt);
+size_t kat__dtype_size(kat__dtype dt);
+const char *kat__dtype_name(kat__dtype dt);
 /* Parses "float32", "int64", ... ; KAT_DT_UNDEFINED if unknown. */
-kat_dtype kat__dtype_parse(const char *name);
+kat__dtype kat__dtype_parse(const char *name);
 
 /* A tensor's declared name, dtype and shape; a dim of -1 is symbolic (dynamic). */
-typedef struct kat_tensor_spec {
+typedef struct kat__tensor_spec {
   char name[KAT_NAME_MAX];
-  kat_dtype dtype;
+  kat__dtype dtype;
   int rank;
   int64_t dims[KAT_MAX_RANK];
-} kat_tensor_spec;
+} kat__tensor_spec;
 
 /* Which provider runs how many nodes of a session (from ORT's verbose session log). */
-typedef struct kat_placement {
+typedef struct kat__placement {
   int count;
   char ep[8][48];
   int nodes[8];
   int total_nodes;
   int fell_back; /* 1 when the requested provider was unavailable and CPU ran instead */
-} kat_placement;
+} kat__placement;
 
 typedef struct kat__session kat__session;
 
@@ -66,7 +66,7 @@ typedef struct kat__session kat__session;
  */
 int kat__session_create(const char *path, const void *model_data, size_t model_size,
                         const kat_ep_config *ep, kat_ep_fallback fallback, const char *label,
-                        kat__session **out, kat_errbuf *eb);
+                        kat__session **out, kat__errbuf *eb);
 /*
  * As kat__session_create, with `model_sha256` (64 hex digits, borrowed for the call; may be
  * NULL) the model's verified SHA-256, e.g. from a bundle manifest. A cache key (model identity
@@ -80,7 +80,7 @@ int kat__session_create(const char *path, const void *model_data, size_t model_s
 int kat__session_create_keyed(const char *path, const void *model_data, size_t model_size,
                               const char *model_sha256, const kat_ep_config *ep,
                               kat_ep_fallback fallback, const char *label, kat__session **out,
-                              kat_errbuf *eb);
+                              kat__errbuf *eb);
 void kat__session_destroy(kat__session *s);
 
 /*
@@ -90,7 +90,7 @@ void kat__session_destroy(kat__session *s);
  * the same time on different threads. *out owns the view (kat__session_destroy frees only the
  * view); on failure *out is NULL.
  */
-int kat__session_view_create(const kat__session *src, kat__session **out, kat_errbuf *eb);
+int kat__session_view_create(const kat__session *src, kat__session **out, kat__errbuf *eb);
 
 /*
  * Total bytes of model files and buffers read to make cache keys since the process started (a
@@ -101,8 +101,8 @@ uint64_t kat__session_bytes_hashed(void);
 /* The model's declared inputs and outputs (borrowed, valid for the session's life). */
 int kat__session_input_count(const kat__session *s);
 int kat__session_output_count(const kat__session *s);
-const kat_tensor_spec *kat__session_input(const kat__session *s, int i);
-const kat_tensor_spec *kat__session_output(const kat__session *s, int i);
+const kat__tensor_spec *kat__session_input(const kat__session *s, int i);
+const kat__tensor_spec *kat__session_output(const kat__session *s, int i);
 /* Index of the named input/output, or -1. */
 int kat__session_input_index(const kat__session *s, const char *name);
 int kat__session_output_index(const kat__session *s, const char *name);
@@ -112,8 +112,8 @@ int kat__session_output_index(const kat__session *s, const char *name);
  * exist with the same dtype and rank, and each fixed expected dim must equal the model's dim when
  * that one is fixed. KAT_ECONTRACT with a message naming the tensor otherwise.
  */
-int kat__session_check(const kat__session *s, const kat_tensor_spec *inputs, int n_inputs,
-                       const kat_tensor_spec *outputs, int n_outputs, kat_errbuf *eb);
+int kat__session_check(const kat__session *s, const kat__tensor_spec *inputs, int n_inputs,
+                       const kat__tensor_spec *outputs, int n_outputs, kat__errbuf *eb);
 
 /*
  * Binds input/output `i` (model order) to a caller-owned buffer of `shape` (rank dims). The
@@ -122,24 +122,24 @@ int kat__session_check(const kat__session *s, const kat_tensor_spec *inputs, int
  * An output left unbound is allocated by ORT at each run (avoid in the frame loop).
  */
 int kat__session_bind_input(kat__session *s, int i, void *data, const int64_t *shape, int rank,
-                            kat_errbuf *eb);
+                            kat__errbuf *eb);
 int kat__session_bind_output(kat__session *s, int i, void *data, const int64_t *shape, int rank,
-                             kat_errbuf *eb);
+                             kat__errbuf *eb);
 
 /*
  * Switches between Run() over the bound OrtValues (default) and an OrtIoBinding over the same
  * values (RunWithBinding; used only while every output is bound). bench/ measures both.
  */
-int kat__session_set_iobinding(kat__session *s, int on, kat_errbuf *eb);
+int kat__session_set_iobinding(kat__session *s, int on, kat__errbuf *eb);
 
 /* Runs the session on the bound inputs into the bound outputs. */
-int kat__session_run(kat__session *s, kat_errbuf *eb);
+int kat__session_run(kat__session *s, kat__errbuf *eb);
 
 /* After a run: data and shape of output i (bound buffer, or ORT's value for unbound outputs). */
 const void *kat__session_output_data(const kat__session *s, int i, int64_t *shape, int *rank);
 
 /* Where the session's nodes run (filled at create). */
-const kat_placement *kat__session_placement(const kat__session *s);
+const kat__placement *kat__session_placement(const kat__session *s);
 
 /* Milliseconds of the last run. */
 double kat__session_last_run_ms(const kat__session *s);

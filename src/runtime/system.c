@@ -136,7 +136,7 @@ int kat_system_info_get(kat_system_info *out) {
 }
 
 int kat_ep_check(kat_ep_kind kind, char *why, size_t why_size) {
-  kat_errbuf eb;
+  kat__errbuf eb;
   kat__errbuf_clear(&eb);
   int rc = kat__ep_probe(kind, &eb);
   if (why && why_size) kat__strlcpy(why, rc ? eb.msg : "available", why_size);

@@ -80,7 +80,7 @@ static void ptr_pos_enc(kat__membank *b, int64_t pos, float *out) {
   }
 }
 
-int kat__membank_create(const kat__membank_config *cfg, kat__membank **out, kat_errbuf *eb) {
+int kat__membank_create(const kat__membank_config *cfg, kat__membank **out, kat__errbuf *eb) {
   *out = NULL;
   if (cfg->num_maskmem < 1 || cfg->num_maskmem > 16 || cfg->max_obj_ptrs < 2 ||
       cfg->max_obj_ptrs > 63 || cfg->hw < 1 || cfg->mem_dim < 1 || cfg->hidden_dim < 1 ||
@@ -210,13 +210,13 @@ static const slot *find_slot(const kat__membank *b, int64_t frame) {
 
 int kat__membank_push(kat__membank *b, int64_t frame, const float *maskmem,
                       const float *add_spatial, const float *obj_ptr, const kat__frame_scores *sc,
-                      kat_errbuf *eb) {
+                      kat__errbuf *eb) {
   return kat__membank_push_frame(b, frame, frame == 0, maskmem, add_spatial, obj_ptr, sc, eb);
 }
 
 int kat__membank_push_frame(kat__membank *b, int64_t frame, int is_cond, const float *maskmem,
                             const float *add_spatial, const float *obj_ptr,
-                            const kat__frame_scores *sc, kat_errbuf *eb) {
+                            const kat__frame_scores *sc, kat__errbuf *eb) {
   const kat__membank_config *c = &b->cfg;
   if (frame < 0 || frame <= b->last_frame || (!is_cond && b->n_cond == 0))
     return kat__fail(eb, KAT_ESTATE, "membank: frame %lld out of order (last %lld)%s",
@@ -344,7 +344,7 @@ void kat__membank_select(const kat__membank *b, int64_t f, kat__mem_selection *s
 }
 
 int kat__membank_assemble(kat__membank *b, int64_t f, float *memory, float *memory_pos,
-                          int64_t *n_tokens, int64_t *n_ptr_tokens, kat_errbuf *eb) {
+                          int64_t *n_tokens, int64_t *n_ptr_tokens, kat__errbuf *eb) {
   const kat__membank_config *c = &b->cfg;
   if (b->n_cond == 0) return kat__fail(eb, KAT_ESTATE, "membank: no conditioning frame");
   kat__mem_selection sel;

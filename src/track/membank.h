@@ -78,7 +78,7 @@ typedef struct kat__membank kat__membank;
 
 /* Creates a bank (copies `cfg`; the constants stay borrowed). KAT_EINVAL on an unsupported
  * config, KAT_ENOMEM; *out stays NULL on failure. */
-int kat__membank_create(const kat__membank_config *cfg, kat__membank **out, kat_errbuf *eb);
+int kat__membank_create(const kat__membank_config *cfg, kat__membank **out, kat__errbuf *eb);
 void kat__membank_destroy(kat__membank *b);
 /* Forgets every frame (a new track). */
 void kat__membank_reset(kat__membank *b);
@@ -100,7 +100,7 @@ int64_t kat__membank_last_frame(const kat__membank *b);
  */
 int kat__membank_push(kat__membank *b, int64_t frame, const float *maskmem,
                       const float *add_spatial, const float *obj_ptr,
-                      const kat__frame_scores *scores, kat_errbuf *eb);
+                      const kat__frame_scores *scores, kat__errbuf *eb);
 /*
  * As kat__membank_push, with `is_cond` 1 for a conditioning frame (a prompted or corrected frame,
  * kept for the whole track: sam2_video_predictor.py cond_frame_outputs) and 0 for a tracked one.
@@ -109,7 +109,7 @@ int kat__membank_push(kat__membank *b, int64_t frame, const float *maskmem,
  */
 int kat__membank_push_frame(kat__membank *b, int64_t frame, int is_cond, const float *maskmem,
                             const float *add_spatial, const float *obj_ptr,
-                            const kat__frame_scores *scores, kat_errbuf *eb);
+                            const kat__frame_scores *scores, kat__errbuf *eb);
 
 /* The frames frame `frame` attends to (sam2_base.py `_prepare_memory_conditioned_features`). */
 void kat__membank_select(const kat__membank *b, int64_t frame, kat__mem_selection *sel);
@@ -120,7 +120,7 @@ void kat__membank_select(const kat__membank *b, int64_t frame, kat__mem_selectio
  * Buffers hold kat__membank_max_tokens() * Cm floats. KAT_ESTATE without a conditioning frame.
  */
 int kat__membank_assemble(kat__membank *b, int64_t frame, float *memory, float *memory_pos,
-                          int64_t *n_tokens, int64_t *n_ptr_tokens, kat_errbuf *eb);
+                          int64_t *n_tokens, int64_t *n_ptr_tokens, kat__errbuf *eb);
 
 /* Rounds a float32 to the nearest bfloat16 value (ties to even), as tensor.to(torch.bfloat16). */
 float kat__round_bf16(float v);

@@ -33,7 +33,7 @@ void kat_model_release(kat_model *m) {
 
 int kat_model_open(const char *bundle_dir, const kat_model_options *o, kat_model **out, char *err,
                    size_t err_size) {
-  kat_errbuf eb;
+  kat__errbuf eb;
   kat__errbuf_clear(&eb);
   if (err && err_size) err[0] = '\0';
   if (!out || !bundle_dir) {
@@ -81,7 +81,7 @@ int kat_model_supports_mask_input(const kat_model *m) {
 
 const char *kat_model_provider(const kat_model *m, kat_module module, int *fell_back) {
   if (!m || (int)module < 0 || module >= KAT_MODULE_COUNT) return NULL;
-  const kat_placement *p = kat__session_placement(m->proto[module]);
+  const kat__placement *p = kat__session_placement(m->proto[module]);
   if (fell_back) *fell_back = p->fell_back;
   int best = -1;
   for (int i = 0; i < p->count; i++)

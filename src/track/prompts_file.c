@@ -24,7 +24,7 @@ void kat_prompts_free(kat_prompt_list *list) {
 }
 
 /* Reads the whole file into a kat__malloc'ed buffer (*len bytes). */
-static int read_text(const char *path, char **out, size_t *len, kat_errbuf *eb) {
+static int read_text(const char *path, char **out, size_t *len, kat__errbuf *eb) {
   FILE *f = fopen(path, "rb");
   if (!f)
     return kat__fail(eb, errno == ENOENT ? KAT_ENOENT : KAT_EIO, "%s: cannot open: %s", path,
@@ -56,9 +56,9 @@ static int get_num(const kat__json *v, double *out) {
 }
 
 /* Decodes the mask PNG/JPEG at `path` into e->prompt's mask (255 where any channel is nonzero). */
-static int load_mask(const char *path, const char *where, kat_prompt_entry *e, kat_errbuf *eb) {
+static int load_mask(const char *path, const char *where, kat_prompt_entry *e, kat__errbuf *eb) {
   kat__image img = {0};
-  kat_errbuf ib = {{0}};
+  kat__errbuf ib = {{0}};
   int rc = kat__image_read(path, &img, &ib);
   if (rc) {
     kat__image_cleanup(&img);
@@ -93,7 +93,7 @@ static int load_mask(const char *path, const char *where, kat_prompt_entry *e, k
 
 /* Fills e from the JSON object v (entry `index` of the file at `path`, whose folder is `base`). */
 static int parse_entry(const kat__json *v, const char *where, const char *base, kat_prompt_entry *e,
-                       kat_errbuf *eb) {
+                       kat__errbuf *eb) {
   static const char *const k_keys[] = {"frame", "obj", "box", "points", "mask", "append"};
   kat_prompt_init(&e->prompt);
   if (kat__json_type(v) != KAT_JSON_OBJECT)
@@ -176,7 +176,7 @@ static int parse_entry(const kat__json *v, const char *where, const char *base, 
 }
 
 int kat__prompts_from_json(const kat__json *root, const char *origin, const char *base,
-                           kat_prompt_list **out, kat_errbuf *eb) {
+                           kat_prompt_list **out, kat__errbuf *eb) {
   kat_prompt_list *list = NULL;
   int rc = KAT_OK;
   *out = NULL;
@@ -205,7 +205,7 @@ done:
 }
 
 int kat_prompts_load(const char *path, kat_prompt_list **out, char *err, size_t err_size) {
-  kat_errbuf eb = {{0}};
+  kat__errbuf eb = {{0}};
   char *text = NULL;
   size_t len = 0;
   kat__json_doc *doc = NULL;

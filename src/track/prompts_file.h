@@ -21,6 +21,6 @@
  * cannot be decoded) or KAT_ENOMEM.
  */
 int kat__prompts_from_json(const kat__json *root, const char *origin, const char *base,
-                           kat_prompt_list **out, kat_errbuf *eb);
+                           kat_prompt_list **out, kat__errbuf *eb);
 
 #endif /* KAT_TRACK_PROMPTS_FILE_H */

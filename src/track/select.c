@@ -15,8 +15,9 @@ int kat__argmax_f32(const float *v, int n) {
   return best;
 }
 
-void kat__select_samurai(kat__samurai_state *st, const kat__samurai_params *p, const float iou[3],
-                         kat__cand_box_fn box_of, void *user, kat__choice *out) {
+void kat__select_samurai(kat__samurai_state *st, const kat__samurai_choice_params *p,
+                         const float iou[3], kat__cand_box_fn box_of, void *user,
+                         kat__choice *out) {
   const float thr = (float)p->stable_ious_threshold;
   double box[4], xyah[4];
   out->has_kf_score = 0;

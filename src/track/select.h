@@ -21,11 +21,13 @@
 /* The reference's NO_OBJ_SCORE: the logit given to every mask pixel of an absent object. */
 #define KAT_NO_OBJ_SCORE (-1024.0f)
 
-typedef struct kat__samurai_params {
+/* The parameters of SAMURAI's motion-aware candidate choice: the tracker fills them from the
+ * bundle's defaults (kat__samurai_defaults) and its options. */
+typedef struct kat__samurai_choice_params {
   int stable_frames_threshold;  /* 15 */
   double stable_ious_threshold; /* 0.3 */
   double kf_score_weight;       /* 0.25 in the released configs */
-} kat__samurai_params;
+} kat__samurai_choice_params;
 
 /* The motion state SAMURAI keeps between frames (sam2_base.py: kf_mean/kf_covariance,
  * stable_frames). Zero-initialise for a new track. */
@@ -53,8 +55,8 @@ typedef struct kat__choice {
  * the multimask IoU predictions (tokens 1..3); `box_of` gives candidate boxes of the gated masks
  * (only the ones needed are asked for). Updates `st` and fills `out`.
  */
-void kat__select_samurai(kat__samurai_state *st, const kat__samurai_params *p, const float iou[3],
-                         kat__cand_box_fn box_of, void *user, kat__choice *out);
+void kat__select_samurai(kat__samurai_state *st, const kat__samurai_choice_params *p,
+                         const float iou[3], kat__cand_box_fn box_of, void *user, kat__choice *out);
 
 /* Index of the first maximum of v[0..n) (torch.argmax). */
 int kat__argmax_f32(const float *v, int n);

@@ -101,14 +101,14 @@ struct kat_tracker {
    * `eb_enc` only by stage 2 (kat__tracker_encode), `eb` by stage 3 and the public calls. The
    * public calls copy a stage's message into `eb` when that stage fails on their thread.
    * `eb_q` is written by the queueing calls under `mu` and copied into `eb`. */
-  kat_errbuf eb;
-  kat_errbuf eb_pre;
-  kat_errbuf eb_enc;
+  kat__errbuf eb;
+  kat__errbuf eb_pre;
+  kat__errbuf eb_enc;
   kat_tracker_options opt;
   kat_model *model;       /* one reference held */
   kat__bundle *bundle;    /* borrowed from the model */
   const kat__manifest *m; /* borrowed from bundle */
-  const kat_tracker_flags *fl;
+  const kat__tracker_flags *fl;
   kat__session *sess[KAT_MODULE_COUNT]; /* owned views of the model's sessions */
   /* input / output indices in each session */
   int ie_image, ie_vf, ie_hr0, ie_hr1;
@@ -128,7 +128,7 @@ struct kat_tracker {
   const float *ds_w, *ds_b;    /* mask_downsample [1,1,4,4], [1] (format 2) */
   /* parameters */
   int samurai;
-  kat__samurai_params sp;
+  kat__samurai_choice_params sp;
   double min_obj;
   kat__membank_config bc; /* every object's bank */
   /* buffers, shared by the objects (one object runs at a time) */
@@ -303,7 +303,7 @@ static float *alloc_f32(size_t n) {
 /* A constant of exactly `count` floats, or NULL with an error. */
 static const float *constant(kat_tracker *t, const char *name, size_t count, int optional,
                              int *rc) {
-  const kat_tensor_spec *spec = NULL;
+  const kat__tensor_spec *spec = NULL;
   const float *p = kat__bundle_constant(t->bundle, name, &spec);
   if (!p) {
     if (!optional) *rc = kat__fail(&t->eb, KAT_EMODEL, "bundle: constant '%s' missing", name);
@@ -323,7 +323,7 @@ static int bind_in(kat_tracker *t, int module, int i, void *data, const int64_t 
   return kat__session_bind_input(t->sess[module], i, data, shape, rank, &t->eb);
 }
 static int bind_out_eb(kat_tracker *t, int module, int i, void *data, const int64_t *shape,
-                       int rank, kat_errbuf *eb) {
+                       int rank, kat__errbuf *eb) {
   return kat__session_bind_output(t->sess[module], i, data, shape, rank, eb);
 }
 static int bind_out(kat_tracker *t, int module, int i, void *data, const int64_t *shape, int rank) {
@@ -386,7 +386,7 @@ static int setup(kat_tracker *t) {
   if (!t->samurai && t->fl->memory_temporal_stride_for_eval != 1)
     return kat__fail(&t->eb, KAT_ENOTSUP, "tracker: memory_temporal_stride_for_eval %d != 1",
                      t->fl->memory_temporal_stride_for_eval);
-  const kat_samurai_params *ms = &m->samurai;
+  const kat__samurai_defaults *ms = &m->samurai;
   t->sp.stable_frames_threshold = t->opt.stable_frames_threshold >= 0
                                       ? t->opt.stable_frames_threshold
                                       : ms->stable_frames_threshold;
@@ -425,9 +425,9 @@ static int setup(kat_tracker *t) {
   t->mask_input = t->model->mask_input && t->md_mask_in >= 0 && t->md_has_mask >= 0;
   size_t hr0n = 0, hr1n = 0;
   if (t->use_hr) {
-    const kat_tensor_spec *a = kat__session_output(t->sess[IE], t->ie_hr0);
-    const kat_tensor_spec *b = kat__session_output(t->sess[IE], t->ie_hr1);
-    const kat_module_manifest *mie = &m->modules[IE];
+    const kat__tensor_spec *a = kat__session_output(t->sess[IE], t->ie_hr0);
+    const kat__tensor_spec *b = kat__session_output(t->sess[IE], t->ie_hr1);
+    const kat__module_manifest *mie = &m->modules[IE];
     int ia = kat__manifest_output_index(mie, "high_res_feats_0");
     int ib = kat__manifest_output_index(mie, "high_res_feats_1");
     if (ia < 0 || ib < 0 || a->rank != 4 || b->rank != 4)
@@ -540,7 +540,7 @@ int kat_tracker_create_on_model(kat_model *model, const kat_tracker_options *opt
     return KAT_EINVAL;
   }
   if (opt) {
-    kat_errbuf veb;
+    kat__errbuf veb;
     kat__errbuf_clear(&veb);
     int vrc = kat__validate_tracker_options(opt, &veb);
     if (vrc) {
@@ -584,7 +584,7 @@ int kat_tracker_create(const char *bundle_dir, const kat_tracker_options *opt, k
     return KAT_EINVAL;
   }
   if (opt) {
-    kat_errbuf veb;
+    kat__errbuf veb;
     kat__errbuf_clear(&veb);
     int vrc = kat__validate_tracker_options(opt, &veb);
     if (vrc) {
@@ -624,7 +624,7 @@ static void candidate_box(void *user, int cand, double xyxy[4]) {
 
 /* sam2_base.py `_use_multimask`. */
 static int use_multimask(const kat_tracker *t, int is_init_cond_frame, int num_pts) {
-  const kat_tracker_flags *f = t->fl;
+  const kat__tracker_flags *f = t->fl;
   return f->multimask_output_in_sam && (is_init_cond_frame || f->multimask_output_for_tracking) &&
          f->multimask_min_pt_num <= num_pts && num_pts <= f->multimask_max_pt_num;
 }
@@ -672,7 +672,7 @@ const char *kat__tracker_encode_error(const kat_tracker *t) {
 
 int kat__tracker_encode(kat_tracker *t, float *image, const kat__features *f, double *ms) {
   const int64_t img[4] = {1, 3, t->S, t->S}, feat[4] = {1, t->C, t->H, t->W};
-  kat_errbuf *eb = &t->eb_enc;
+  kat__errbuf *eb = &t->eb_enc;
   int rc;
   kat__errbuf_clear(eb);
   if ((rc = kat__session_bind_input(t->sess[IE], t->ie_image, image, img, 4, eb)) ||
@@ -695,7 +695,7 @@ static int run_module(kat_tracker *t, int module, kat_track_result *res) {
 /* ---- video, objects and the prompt queue ---------------------------------------------------- */
 
 /* Per-video buffers for frames of width x height; failures are written into `eb`. */
-static int begin_video(kat_tracker *t, int width, int height, kat_errbuf *eb) {
+static int begin_video(kat_tracker *t, int width, int height, kat__errbuf *eb) {
   int rc;
   if (width < 1 || height < 1)
     return kat__fail(eb, KAT_EINVAL, "tracker: bad frame size %dx%d", width, height);
@@ -797,7 +797,7 @@ static int count_objects(const kat_tracker *t, int id, int *known) {
 
 /* Checks a prompt's values and, when the frame size is known (w, h > 0), its geometry; fills
  * `e` (a box clipped to the frame). The mask is checked but not copied. */
-static int check_prompt(const kat_prompt *p, int w, int h, kat__event *e, kat_errbuf *eb) {
+static int check_prompt(const kat_prompt *p, int w, int h, kat__event *e, kat__errbuf *eb) {
   const char *what = "kat_tracker_add_prompt";
   if (p->mask && (p->has_box || p->n_points))
     return kat__fail(eb, KAT_EINVAL, "%s: a mask prompt takes no box or points", what);

@@ -52,7 +52,7 @@ static size_t walk(const kat__json *root) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static kat__manifest m; /* ~80 KiB: keep it off the stack */
-  kat_errbuf eb;
+  kat__errbuf eb;
   kat__json_doc *doc = NULL;
   kat__json_limits lim = {1 << 20, 1 << 16, 64};
   if (kat__json_parse((const char *)data, size, "fuzz.json", &lim, &doc, &eb) == KAT_OK) {

@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   kat__onnx_model *m = NULL;
-  kat_errbuf eb;
+  kat__errbuf eb;
   if (kat__onnx_load_buffer(data, size, "fuzz.onnx", &m, &eb) != KAT_OK) return 0;
   kat__sb sb = {0};
   kat__onnx_inspect_text(m, &sb);

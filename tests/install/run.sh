@@ -161,6 +161,19 @@ if grep -rlF -e "$src" -e "$build" "$prefix" --include='*.pc' --include='*.cmake
 fi
 [ -f "$prefix/share/katana/models/default/katana.json" ] || fail "default model not installed"
 
+# The SONAME follows docs/abi.md (0.MINOR before 1.0, else MAJOR), as does the Python package.
+ver_h=$(find "$prefix" -path '*/katana/version.h' -print -quit)
+major=$(sed -n 's/^#define KAT_VERSION_MAJOR \([0-9]*\)$/\1/p' "$ver_h")
+minor=$(sed -n 's/^#define KAT_VERSION_MINOR \([0-9]*\)$/\1/p' "$ver_h")
+[ -n "$major" ] && [ -n "$minor" ] || fail "no version in $ver_h"
+if [ "$major" -eq 0 ]; then want=libkatana.so.0.$minor; else want=libkatana.so.$major; fi
+so=$(find "$prefix" -name libkatana.so -print -quit)
+soname=$(readelf -d "$so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+[ "$soname" = "$want" ] || fail "SONAME $soname, docs/abi.md wants $want"
+[ -e "$(dirname "$so")/$want" ] || fail "$want is not installed beside libkatana.so"
+grep -qF "_SONAME = \"$want\"" "$src/python/katana/_lib.py" \
+  || fail "python/katana/_lib.py does not load $want"
+
 # Six 96x72 frames of a red square moving over a grey background, drawn here (not test data).
 /usr/bin/python3 - "$work/frames" <<'PY' || fail "cannot draw test frames (Debian python3-pil)"
 import os, sys
