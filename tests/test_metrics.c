@@ -1,9 +1,9 @@
 /*
- * Tests for the evaluation metrics and readers (src/eval/): box IoU edge cases, the success curve
- * and its AUC, precision at 20 px, normalised precision, absent ground truth, held predictions,
- * mask IoU, the box-file and results.jsonl parsers on messy input, PNG masks, whole results
- * folders through the public API, and `katana eval` on those folders. Every expected value is
- * worked out by hand in the comment next to it.
+ * Tests for the evaluation metrics and readers (src/tools/eval/): box IoU edge cases, the success
+ * curve and its AUC, precision at 20 px, normalised precision, absent ground truth, held
+ * predictions, mask IoU, the box-file and results.jsonl parsers on messy input, PNG masks, whole
+ * results folders through the public API, and `katana eval` on those folders. Every expected value
+ * is worked out by hand in the comment next to it.
  */
 #include <math.h>
 #include <png.h>
@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include "core/core.h"
-#include "eval/metrics.h"
-#include "eval/results.h"
-#include "katana/eval.h"
+#include "tools/eval/metrics.h"
+#include "tools/eval/results.h"
+#include "tools/eval/eval.h"
 #include "kat_test.h"
 
 static kat_eval_box B(double x, double y, double w, double h) {

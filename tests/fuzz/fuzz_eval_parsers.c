@@ -1,6 +1,6 @@
 /*
- * libFuzzer target for the evaluation readers (src/eval/results.c): every input is parsed as a
- * LaSOT box file, as results.jsonl and as a LaSOT flag file. Nothing may crash, leak or read out
+ * libFuzzer target for the evaluation readers (src/tools/eval/results.c): every input is parsed as
+ * a LaSOT box file, as results.jsonl and as a LaSOT flag file. Nothing may crash, leak or read out
  * of bounds; errors are expected and ignored. The input is not NUL-terminated, as a real file
  * read by kat__read_file would be, so the parsers must respect `size`.
  *
@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
-#include "eval/results.h"
+#include "tools/eval/results.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -4,7 +4,7 @@
  * and warm, peak RSS, each stage's share of the frame and the host overhead ratio, for several
  * bundles, execution-provider presets, execution modes and preprocessing choices side by side.
  * Prints a report per configuration and a comparison table; --json and --html write the reports
- * (katana/bench.h). Every report names the machine.
+ * (bench/bench.h). Every report names the machine.
  *
  * Each configuration runs in a child process (fork) unless --same-process: the child's peak RSS
  * and its session creation are then its own (truly cold), not left over from an earlier one.
@@ -24,7 +24,7 @@
 
 #include "cli.h"
 #include "cli_parse.h"
-#include "katana/bench.h"
+#include "bench/bench.h"
 #include "katana/katana.h"
 
 #define MAX_LIST 8

@@ -1,7 +1,7 @@
 /*
  * katana eval: scores tracking runs against ground truth (a LaSOT-style box file or a folder of
  * mask PNGs) and compares runs frame by frame. Prints a table; --json writes every number,
- * curve and worst-frame list. Uses only the public API (katana/eval.h).
+ * curve and worst-frame list. Uses the eval tools (tools/eval/eval.h).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "katana/eval.h"
+#include "tools/eval/eval.h"
 #include "katana/katana.h"
 
 #define MAX_RUNS 16

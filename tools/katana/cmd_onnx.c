@@ -1,6 +1,6 @@
 /*
  * katana onnx: inspect a model, report execution-provider coverage, and apply verified graph
- * rewrites. A thin layer over include/katana/onnx.h.
+ * rewrites. A thin layer over src/tools/onnx/onnx.h.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -10,7 +10,7 @@
 
 #include "cli.h"
 #include "katana/katana.h"
-#include "katana/onnx.h"
+#include "tools/onnx/onnx.h"
 
 /* KAT_ONNX_QUANTIZE_DEFAULT_MODULES joined with commas. */
 static const char *default_modules(void) {

@@ -1,6 +1,6 @@
 /*
  * katana synth: writes deterministic synthetic tracking clips with ground truth (see
- * include/katana/synth.h for the layout).
+ * src/tools/synth/synth.h for the layout).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "katana/synth.h"
+#include "tools/synth/synth.h"
 
 static void synth_usage(FILE *f) {
   fprintf(f,
