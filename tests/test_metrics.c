@@ -351,6 +351,25 @@ KAT_TEST(test_jsonl_parser) {
   st = kat__jsonl_parse(bad2, strlen(bad2), "r.jsonl", &r, &n, err, sizeof err);
   KAT_CHECK_INT_EQ(st, KAT_EFORMAT);
   KAT_CHECK_CONTAINS(err, "r.jsonl:1:");
+  /* Hand-written lines the one JSON parser rejects: a duplicate key, text after the object, a
+   * non-object line, a bare NaN; CRLF line ends are accepted. */
+  const char *rejected[] = {"{\"frame\": 0}\r\n{\"frame\": 1, \"frame\": 2}\n",
+                            "{\"frame\": 0} x\n", "{\"frame\": 0}\n[1, 2]\n",
+                            "{\"box\": [NaN, 1, 2, 3]}\n"};
+  const char *where[] = {"r.jsonl:2:", "r.jsonl:1:", "r.jsonl:2:", "r.jsonl:1:"};
+  for (int i = 0; i < 4; i++) {
+    r = NULL;
+    st = kat__jsonl_parse(rejected[i], strlen(rejected[i]), "r.jsonl", &r, &n, err, sizeof err);
+    KAT_CHECK_INT_EQ(st, KAT_EFORMAT);
+    KAT_CHECK_CONTAINS(err, where[i]);
+    KAT_CHECK(r == NULL);
+  }
+  const char *crlf = "{\"frame\": 3, \"box\": [1, null, 3, 4]}\r\n\r\n";
+  st = kat__jsonl_parse(crlf, strlen(crlf), "r.jsonl", &r, &n, err, sizeof err);
+  KAT_CHECK_INT_EQ(st, KAT_OK);
+  KAT_CHECK_INT_EQ(n, 1);
+  if (st == KAT_OK && n == 1) KAT_CHECK(r[0].frame == 3 && isnan(r[0].box.y) && r[0].box.h == 4);
+  kat__free(r);
 }
 
 /* ---- files: PNG masks and results folders ---- */

@@ -12,29 +12,12 @@
 
 #include "core/core.h"
 #include "bench/bench.h"
+#include "model/json.h"
 #include "tools/eval/results.h"
 
-static void json_str(FILE *f, const char *s) {
-  fputc('"', f);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\') {
-      fputc('\\', f);
-      fputc(*p, f);
-    } else if (*p < 0x20) {
-      fprintf(f, "\\u%04x", *p);
-    } else {
-      fputc(*p, f);
-    }
-  }
-  fputc('"', f);
-}
-
+/* Every number of the report has 4 decimals. */
 static void json_num(FILE *f, double v) {
-  if (isfinite(v)) {
-    fprintf(f, "%.4f", v);
-  } else {
-    fputs("null", f);
-  }
+  kat__json_write_num(f, v, 4);
 }
 
 /* ", \"key\": <num>" */
@@ -72,27 +55,27 @@ static void json_array(FILE *f, const double *v, size_t n, int dec) {
 static void json_run(FILE *f, const kat_bench_report *r) {
   const char *ind = "\n        ";
   fprintf(f, "{%s\"model\": ", ind);
-  json_str(f, r->model);
+  kat__json_write_str(f, r->model);
   fputs(", \"bundle\": ", f);
-  json_str(f, r->bundle);
+  kat__json_write_str(f, r->bundle);
   fprintf(f, ",%s\"preset\": ", ind);
-  json_str(f, r->preset);
+  kat__json_write_str(f, r->preset);
   fputs(", \"mode\": ", f);
-  json_str(f, r->mode);
+  kat__json_write_str(f, r->mode);
   fputs(", \"prep\": ", f);
-  json_str(f, r->prep);
+  kat__json_write_str(f, r->prep);
   fputs(", \"threads\": ", f);
-  json_str(f, r->threads);
+  kat__json_write_str(f, r->threads);
   fputs(", \"precision\": ", f);
-  json_str(f, r->precision);
+  kat__json_write_str(f, r->precision);
   fprintf(f, ",%s\"machine\": ", ind);
-  json_str(f, r->machine);
+  kat__json_write_str(f, r->machine);
   fprintf(f, ",%s\"frames\": %d, \"iterations\": %d, \"warmup\": %d, \"repeat\": %d, ", ind,
           r->frames, r->iterations, r->warmup, r->repeat);
   fprintf(f, "\"objects\": %d, ", r->objects > 0 ? r->objects : 1);
   fprintf(f, "\"size\": [%d, %d], \"clip\": ", r->width, r->height);
   if (r->clip[0]) {
-    json_str(f, r->clip);
+    kat__json_write_str(f, r->clip);
   } else {
     fputs("null", f);
   }
@@ -101,13 +84,13 @@ static void json_run(FILE *f, const kat_bench_report *r) {
   for (int m = 0; m < KAT_MODULE_COUNT; m++) {
     if (!r->module_ran[m]) continue;
     fprintf(f, "%s%s  ", first ? "" : ",", ind);
-    json_str(f, kat_module_name((kat_module)m));
+    kat__json_write_str(f, kat_module_name((kat_module)m));
     fputs(": ", f);
     json_stats(f, &r->module[m]);
     first = 0;
   }
   fprintf(f, "%s},%s\"frame_definition\": ", first ? "" : ind, ind);
-  json_str(f, kat__bench_frame_definition(r));
+  kat__json_write_str(f, kat__bench_frame_definition(r));
   fprintf(f, ",%s\"frame\": ", ind);
   json_stats(f, &r->frame);
   fprintf(f, ",%s\"latency\": ", ind);
@@ -124,7 +107,7 @@ static void json_run(FILE *f, const kat_bench_report *r) {
   fprintf(f, "},%s\"stages\": {", ind);
   for (int s = 0; s < KAT_BENCH_STAGE_COUNT; s++) {
     fprintf(f, "%s", s ? ", " : "");
-    json_str(f, kat_bench_stage_name(s));
+    kat__json_write_str(f, kat_bench_stage_name(s));
     fputs(": {\"ms\": ", f);
     json_num(f, r->stage_ms[s]);
     json_kv(f, "share", r->stage_share[s]);
@@ -169,21 +152,21 @@ int kat_bench_write_json(const char *path, const kat_bench_report *reports, size
   FILE *f = kat__bench_open_out(path, err, err_size);
   if (!f) return KAT_EIO;
   fputs("{\n  \"katana_version\": ", f);
-  json_str(f, kat_version());
+  kat__json_write_str(f, kat_version());
   fputs(",\n  \"machine\": ", f);
-  json_str(f, reports[0].machine);
+  kat__json_write_str(f, reports[0].machine);
   fputs(",\n  \"results\": {", f);
   int nmodel = 0;
   for (size_t a = 0; a < n; a++) {
     if (!first_of(reports, a, 0)) continue;
     fprintf(f, "%s\n    ", nmodel++ ? "," : "");
-    json_str(f, reports[a].model);
+    kat__json_write_str(f, reports[a].model);
     fputs(": {", f);
     int npreset = 0;
     for (size_t b = a; b < n; b++) {
       if (strcmp(reports[b].model, reports[a].model) != 0 || !first_of(reports, b, 1)) continue;
       fprintf(f, "%s\n     ", npreset++ ? "," : "");
-      json_str(f, reports[b].preset);
+      kat__json_write_str(f, reports[b].preset);
       fputs(": {", f);
       int nmode = 0;
       for (size_t c = b; c < n; c++) {
@@ -193,7 +176,7 @@ int kat_bench_write_json(const char *path, const kat_bench_report *reports, size
         char key[48];
         kat__bench_mode_key(&reports[c], key, sizeof key);
         fprintf(f, "%s\n      ", nmode++ ? "," : "");
-        json_str(f, key);
+        kat__json_write_str(f, key);
         fputs(": ", f);
         json_run(f, &reports[c]);
       }

@@ -72,10 +72,6 @@ static void usage(FILE *f) {
       KAT_BENCH_MAX_REPEAT);
 }
 
-static int parse_int(const char *s, long lo, long hi, int *out) {
-  return kat_cli_parse_int(s, (int)lo, (int)hi, out, NULL, 0);
-}
-
 /* A list option: comma-separated values, the option may be repeated. */
 typedef struct name_list {
   char buf[1024];
@@ -441,13 +437,13 @@ int kat_cmd_bench(int argc, char **argv) {
         bad = 1;
       }
     } else if (strcmp(a, "--frames") == 0) {
-      bad = parse_int(v, 2, 1000000, &o.frames);
+      bad = kat_cli_parse_int(v, 2, 1000000, &o.frames, NULL, 0);
     } else if (strcmp(a, "--iterations") == 0) {
-      bad = parse_int(v, 1, 1000000, &o.iterations);
+      bad = kat_cli_parse_int(v, 1, 1000000, &o.iterations, NULL, 0);
     } else if (strcmp(a, "--warmup") == 0) {
-      bad = parse_int(v, 0, 10000, &o.warmup);
+      bad = kat_cli_parse_int(v, 0, 10000, &o.warmup, NULL, 0);
     } else if (strcmp(a, "--repeat") == 0) {
-      bad = parse_int(v, 1, KAT_BENCH_MAX_REPEAT, &o.repeat);
+      bad = kat_cli_parse_int(v, 1, KAT_BENCH_MAX_REPEAT, &o.repeat, NULL, 0);
     } else if (strcmp(a, "--threads") == 0) {
       char why[256];
       int n = 0;

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_parse.h"
+#include "model/json.h"
 #include "tools/eval/eval.h"
 #include "katana/katana.h"
 
@@ -60,15 +62,6 @@ static void usage(FILE *f) {
           "Prints one row per object and their mean.\n");
 }
 
-static int parse_count(const char *s, long lo, long hi, long *out) {
-  char *end = NULL;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end != '\0' || v < lo || v > hi) return -1;
-  *out = v;
-  return 0;
-}
-
 /* Prints a JSON string literal. */
 /* With `--json -` the JSON keeps the real stdout (this stream, set up before any output) and
  * the table moves to stderr, so the output parses as JSON. */
@@ -95,27 +88,9 @@ static FILE *open_json(const char *path) {
   return f;
 }
 
-static void json_str(FILE *f, const char *s) {
-  fputc('"', f);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\') {
-      fputc('\\', f);
-      fputc(*p, f);
-    } else if (*p < 0x20) {
-      fprintf(f, "\\u%04x", *p);
-    } else {
-      fputc(*p, f);
-    }
-  }
-  fputc('"', f);
-}
-
+/* Every number of the report has 6 decimals. */
 static void json_num(FILE *f, double v) {
-  if (isfinite(v)) {
-    fprintf(f, "%.6f", v);
-  } else {
-    fputs("null", f);
-  }
+  kat__json_write_num(f, v, 6);
 }
 
 static void json_curve(FILE *f, const double *c, size_t n) {
@@ -310,9 +285,9 @@ static int run_dataset(const char *gt_root, const char **results, size_t nres, i
       goto done;
     }
     fprintf(jf, "{\n  \"katana_version\": ");
-    json_str(jf, kat_version());
+    kat__json_write_str(jf, kat_version());
     fprintf(jf, ",\n  \"dataset\": ");
-    json_str(jf, gt_root);
+    kat__json_write_str(jf, gt_root);
     fprintf(jf, ",\n  \"sequences\": %zu,\n  \"runs\": [", nseq);
   }
   for (size_t r = 0; r < nres; r++) {
@@ -360,7 +335,7 @@ static int run_dataset(const char *gt_root, const char **results, size_t nres, i
     }
     if (jf) {
       fprintf(jf, "%s\n    {\"results\": ", r ? "," : "");
-      json_str(jf, results[r]);
+      kat__json_write_str(jf, results[r]);
       fprintf(jf, ", \"box_sequences\": %zu, \"mask_sequences\": %zu, \"box_frames\": %zu,\n",
               box_seqs, mask_seqs, frames);
       fprintf(jf, "     \"auc\": ");
@@ -382,7 +357,7 @@ static int run_dataset(const char *gt_root, const char **results, size_t nres, i
       for (size_t q = 0; q < nseq; q++) {
         const kat_eval_score *s = &sc[r * nseq + q];
         fprintf(jf, "%s\n       {\"name\": ", q ? "," : "");
-        json_str(jf, seqs[q].name);
+        kat__json_write_str(jf, seqs[q].name);
         fprintf(jf, ", \"frames\": %zu, \"box_frames\": %zu, \"auc\": ", s->frames, s->box_frames);
         json_num(jf, s->has_boxes ? s->auc : NAN);
         fprintf(jf, ", \"precision_20\": ");
@@ -442,7 +417,7 @@ static int split_id_gt(const char *v, int *id, const char **path) {
   if ((size_t)(eq - v) >= sizeof num) return 0;
   memcpy(num, v, (size_t)(eq - v));
   num[eq - v] = '\0';
-  if (parse_count(num, 0, 1000000, &n)) return 0;
+  if (kat_cli_parse_long(num, 0, 1000000, &n, NULL, 0)) return 0;
   *id = (int)n;
   *path = eq + 1;
   return 1;
@@ -637,14 +612,14 @@ static int run_objects(const char *dir, obj_gt *gts, int ngt, const char *mot, i
       goto done;
     }
     fprintf(jf, "{\n  \"katana_version\": ");
-    json_str(jf, kat_version());
+    kat__json_write_str(jf, kat_version());
     fprintf(jf, ",\n  \"results\": ");
-    json_str(jf, dir);
+    kat__json_write_str(jf, dir);
     fprintf(jf, ",\n  \"objects\": [");
     for (int k = 0; k < ngt; k++) {
       const kat_eval_score *s = &scores[k];
       fprintf(jf, "%s\n    {\"obj\": %d, \"gt\": ", k ? "," : "", gts[k].id);
-      json_str(jf, mot ? mot : gts[k].path);
+      kat__json_write_str(jf, mot ? mot : gts[k].path);
       fprintf(jf,
               ", \"frames\": %zu, \"box_frames\": %zu, \"absent_frames\": %zu, "
               "\"invalid_pred\": %zu, \"auc\": ",
@@ -748,7 +723,7 @@ int kat_cmd_eval(int argc, char **argv) {
       gt_mot = v;
       i++;
     } else if (strcmp(a, "--mot-base") == 0) {
-      if (parse_count(v, 0, 1, &mot_base)) {
+      if (kat_cli_parse_long(v, 0, 1, &mot_base, NULL, 0)) {
         fprintf(stderr, "katana eval: --mot-base takes 0 or 1, not '%s'\n", v);
         return 2;
       }
@@ -760,13 +735,13 @@ int kat_cmd_eval(int argc, char **argv) {
       json_path = v;
       i++;
     } else if (strcmp(a, "--object-id") == 0) {
-      if (parse_count(v, 0, 255, &object_id)) {
+      if (kat_cli_parse_long(v, 0, 255, &object_id, NULL, 0)) {
         fprintf(stderr, "katana eval: --object-id takes 0..255, not '%s'\n", v);
         return 2;
       }
       i++;
     } else if (strcmp(a, "--worst") == 0) {
-      if (parse_count(v, 0, KAT_EVAL_WORST_MAX, &worst)) {
+      if (kat_cli_parse_long(v, 0, KAT_EVAL_WORST_MAX, &worst, NULL, 0)) {
         fprintf(stderr, "katana eval: --worst takes 0..%d, not '%s'\n", KAT_EVAL_WORST_MAX, v);
         return 2;
       }
@@ -933,7 +908,7 @@ int kat_cmd_eval(int argc, char **argv) {
       goto done;
     }
     fprintf(jf, "{\n  \"katana_version\": ");
-    json_str(jf, kat_version());
+    kat__json_write_str(jf, kat_version());
     fprintf(jf,
             ",\n  \"options\": {\"first_frame_gt\": %s, \"hold_last_box\": %s, "
             "\"absent_as_failure\": %s, \"object_id\": %d},\n",
@@ -941,18 +916,18 @@ int kat_cmd_eval(int argc, char **argv) {
             opt.absent_as_failure ? "true" : "false", (int)object_id);
     if (gt) {
       fprintf(jf, "  \"gt\": {\"path\": ");
-      json_str(jf, gt_path);
+      kat__json_write_str(jf, gt_path);
       fprintf(jf, ", \"frames\": %zu, \"box_source\": ", kat_eval_seq_frames(gt));
-      json_str(jf, kat_eval_seq_box_source(gt));
+      kat__json_write_str(jf, kat_eval_seq_box_source(gt));
       fprintf(jf, ", \"masks\": %s, \"absent_flags\": %zu},\n",
               kat_eval_seq_has_masks(gt) ? "true" : "false", kat_eval_seq_absent_flags(gt));
       fprintf(jf, "  \"runs\": [");
       for (size_t r = 0; r < nres; r++) {
         const kat_eval_score *s = &scores[r];
         fprintf(jf, "%s\n    {\"results\": ", r ? "," : "");
-        json_str(jf, results[r]);
+        kat__json_write_str(jf, results[r]);
         fprintf(jf, ", \"box_source\": ");
-        json_str(jf, kat_eval_seq_box_source(runs[r]));
+        kat__json_write_str(jf, kat_eval_seq_box_source(runs[r]));
         fprintf(jf, ", \"run_frames\": %zu,\n     \"frames\": %zu, \"has_boxes\": %s, ",
                 kat_eval_seq_frames(runs[r]), s->frames, s->has_boxes ? "true" : "false");
         fprintf(jf, "\"box_frames\": %zu, \"absent_frames\": %zu, \"invalid_pred\": %zu,\n",
@@ -992,9 +967,9 @@ int kat_cmd_eval(int argc, char **argv) {
       for (size_t r = 0; r < nres; r++) {
         const kat_eval_compare *c = &cmps[r];
         fprintf(jf, "%s\n    {\"a\": ", r ? "," : "");
-        json_str(jf, results[r]);
+        kat__json_write_str(jf, results[r]);
         fprintf(jf, ", \"b\": ");
-        json_str(jf, against_path);
+        kat__json_write_str(jf, against_path);
         fprintf(jf, ",\n     \"frames\": %zu, \"box_frames\": %zu, \"mean_box_iou\": ", c->frames,
                 c->box_frames);
         json_num(jf, c->mean_box_iou);

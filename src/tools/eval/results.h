@@ -58,7 +58,8 @@ int kat__flags_parse(const char *text, size_t len, const char *name, uint8_t *fl
  * One record of results.jsonl. Each line is a JSON object; the reader looks at "frame" (integer,
  * default: the line's 0-based index among non-blank lines), "box" ([x,y,w,h] or null),
  * "present" (false marks the box absent) and "candidate" (integer or null), and skips every other
- * member.
+ * member. Each line is parsed by the one strict JSON parser (model/json.h: RFC 8259, duplicate keys
+ * rejected); its messages name the file, the line and the column.
  */
 typedef struct kat__jsonl_record {
   long long frame;
@@ -73,6 +74,9 @@ typedef struct kat__jsonl_record {
  */
 int kat__jsonl_parse(const char *text, size_t len, const char *name, kat__jsonl_record **records,
                      size_t *count, char *err, size_t err_size);
+
+/* dir + "/" + name (no second slash) in a kat__malloc'ed string (caller frees); NULL on ENOMEM. */
+char *kat__eval_path_join(const char *dir, const char *name);
 
 /* Reads a whole file into a kat__malloc'ed, NUL-terminated buffer (caller frees). */
 int kat__read_file(const char *path, char **data, size_t *len, char *err, size_t err_size);
