@@ -30,8 +30,8 @@ static bool box_coord(const kat__json *v, double *out) {
 }
 
 /* Reads the members this reader knows from one line's object into r. */
-static int read_record(const kat__json *obj, const char *name, size_t lineno,
-                       kat__jsonl_record *r, char *err, size_t err_size) {
+static int read_record(const kat__json *obj, const char *name, size_t lineno, kat__jsonl_record *r,
+                       char *err, size_t err_size) {
   double v;
   const kat__json *m = kat__json_get(obj, "frame");
   if (m) {
@@ -53,7 +53,8 @@ static int read_record(const kat__json *obj, const char *name, size_t lineno,
     if (!kat__json_is_null(m)) {
       if (kat__json_type(m) != KAT_JSON_ARRAY)
         return jerr(err, err_size, name, lineno, "\"box\" must be [x,y,w,h] or null");
-      if (kat__json_len(m) != 4) return jerr(err, err_size, name, lineno, "\"box\" must be [x,y,w,h]");
+      if (kat__json_len(m) != 4)
+        return jerr(err, err_size, name, lineno, "\"box\" must be [x,y,w,h]");
       for (size_t i = 0; i < 4; i++)
         if (!box_coord(kat__json_at(m, i), &b[i]))
           return jerr(err, err_size, name, lineno, "\"box\" must hold 4 numbers");
@@ -109,7 +110,8 @@ int kat__jsonl_parse(const char *text, size_t len, const char *name, kat__jsonl_
     lineno++;
     size_t start = pos;
     pos = end + 1;
-    while (start < end && (text[start] == ' ' || text[start] == '\t' || text[start] == '\r')) start++;
+    while (start < end && (text[start] == ' ' || text[start] == '\t' || text[start] == '\r'))
+      start++;
     if (start == end) continue;
     int status = parse_jsonl_line(text + start, end - start, name, lineno, (long long)n, &out[n],
                                   err, err_size);

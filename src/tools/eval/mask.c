@@ -155,7 +155,6 @@ static long long mask_name_frame(const char *name) {
   return v;
 }
 
-
 int kat__mask_dir_list(const char *dir, char ***paths, size_t *frames, size_t *count, char *err,
                        size_t err_size) {
   *paths = NULL;
