@@ -583,6 +583,106 @@ static int add_objects(kat_stream *s, int n, int width, int height, char *err, s
   return KAT_OK;
 }
 
+/* The end-to-end summary of every repeat: frame-time and latency statistics (scratch: [nall]
+ * doubles), FPS, run-to-run spread, per-stage means and shares, peak RSS and throttling. */
+static void summarize_e2e(const double *latency, double *scratch, size_t reps, size_t nall,
+                          const double *stage_sum, kat_bench_report *out) {
+  out->peak_rss_mb = peak_rss_mb();
+  kat__bench_stats(out->frame_ms, nall, scratch, &out->frame);
+  kat__bench_stats(latency, nall, scratch, &out->latency);
+  out->fps_p50 = out->frame.p50 > 0.0 ? 1000.0 / out->frame.p50 : 0.0;
+  out->wall_fps = kat__median(out->repeat_wall_fps, reps, scratch);
+  if (reps > 1 && out->wall_fps > 0.0) {
+    double lo = out->repeat_wall_fps[0], hi = lo;
+    for (size_t i = 1; i < reps; i++) {
+      if (out->repeat_wall_fps[i] < lo) lo = out->repeat_wall_fps[i];
+      if (out->repeat_wall_fps[i] > hi) hi = out->repeat_wall_fps[i];
+    }
+    out->wall_fps_spread = (hi - lo) / out->wall_fps;
+  }
+  double stage_total = 0.0;
+  for (int i = 0; i < KAT_BENCH_STAGE_COUNT; i++) {
+    out->stage_ms[i] = stage_sum[i] / (double)nall;
+    stage_total += out->stage_ms[i];
+  }
+  for (int i = 0; i < KAT_BENCH_STAGE_COUNT; i++)
+    out->stage_share[i] = stage_total > 0.0 ? out->stage_ms[i] / stage_total : 0.0;
+  out->throttled = kat_bench_throttle_check(out->frame_ms, nall, &out->throttle_ratio);
+}
+
+/* Box scores of frames 0..total-1 of the first repeat (boxes: [total]) against the clip's ground
+ * truth, and the mean mask IoU from mask_sum; KAT_OK or KAT_ENOMEM. */
+static int score_clip(const bench_clip *clip, const kat_eval_box *boxes, size_t total,
+                      double mask_sum, kat_bench_report *out, char *err, size_t err_size) {
+  /* Box scores of frames 0..total-1 of the first repeat (tools/eval/eval.h rules). */
+  size_t n_gt = kat_eval_seq_frames(clip->gt);
+  if (n_gt > total) n_gt = total;
+  kat_eval_box *gtb = kat__malloc(n_gt * sizeof *gtb);
+  double *work = kat__malloc(3 * n_gt * sizeof *work);
+  if (!gtb || !work) {
+    kat__free(gtb);
+    kat__free(work);
+    return kat__eval_error(err, err_size, KAT_ENOMEM, "bench: out of memory");
+  }
+  for (size_t i = 0; i < n_gt; i++) kat_eval_seq_box(clip->gt, i, &gtb[i]);
+  kat_eval_options eo;
+  kat_eval_options_default(&eo);
+  kat_eval_score sc;
+  memset(&sc, 0, sizeof sc);
+  kat__score_boxes(boxes, total, gtb, n_gt, &eo, work, NULL, &sc);
+  kat__free(gtb);
+  kat__free(work);
+  out->has_accuracy = 1;
+  out->scored_frames = sc.box_frames;
+  out->auc = sc.auc;
+  out->precision_20 = sc.precision_20;
+  out->norm_precision = sc.norm_precision_020;
+  out->mean_box_iou = sc.mean_box_iou;
+  if (out->mask_frames) out->miou = mask_sum / (double)out->mask_frames;
+  return KAT_OK;
+}
+
+/* Each module alone, with the same session options as the end-to-end part (*b: the bundle, owned
+ * by the caller once opened); fills out->module and the host overhead ratio. */
+static int time_modules(const kat_bench_options *opt, const kat_ep_profile *ep, kat__bundle **b,
+                        kat_bench_report *out, char *err, size_t err_size) {
+  kat_errbuf eb;
+  kat__errbuf_clear(&eb);
+  kat__bundle_options bo;
+  kat__bundle_options_init(&bo);
+  bo.verify_hashes = false;
+  int status = kat__bundle_open(opt->bundle_dir, &bo, b, &eb);
+  if (status != KAT_OK) {
+    copy_err(err, err_size, eb.msg);
+    return status;
+  }
+  size_t per = (size_t)opt->warmup + (size_t)opt->iterations, nmod = 0, done_units = 0;
+  for (int m = 0; m < KAT_MODULE_COUNT; m++) nmod += kat__bundle_has_module(*b, m) ? 1 : 0;
+  double p50_sum = 0.0;
+  for (int m = 0; m < KAT_MODULE_COUNT; m++) {
+    if (!kat__bundle_has_module(*b, m)) continue;
+    report_progress(opt, "modules", done_units, nmod * per);
+    status = time_module(*b, m, &ep->module[m], ep->fallback, opt, &out->module[m], &eb);
+    if (status != KAT_OK) {
+      copy_err(err, err_size, eb.msg);
+      return status;
+    }
+    out->module_ran[m] = 1;
+    /* The image encoder runs once per frame, the other modules once per object. */
+    p50_sum += out->module[m].p50 * (m == KAT_MODULE_IMAGE_ENCODER ? 1 : out->objects);
+    done_units += per;
+  }
+  report_progress(opt, "modules", done_units, nmod * per);
+  if (p50_sum > 0.0) out->host_overhead_ratio = out->frame.p50 / p50_sum;
+  return KAT_OK;
+}
+
+/*
+ * Long (about 190 lines) for one reason: it owns every resource of a run (stream, bundle, clip,
+ * timing buffers) under one cleanup ladder. The phases are helpers: run_repeat (one end-to-end
+ * repeat), summarize_e2e, score_clip and time_modules; what is left is option checking, the
+ * session options and the buffers. Next step: a setup function that fills bench_work.
+ */
 int kat_bench_run(const kat_bench_options *opt, kat_bench_report *out, char *err, size_t err_size) {
   kat_errbuf eb;
   kat__errbuf_clear(&eb);
@@ -753,87 +853,16 @@ int kat_bench_run(const kat_bench_options *opt, kat_bench_report *out, char *err
     w.s = NULL;
     if (status != KAT_OK) goto done;
   }
-  out->peak_rss_mb = peak_rss_mb();
-  kat__bench_stats(out->frame_ms, nall, w.scratch, &out->frame);
-  kat__bench_stats(w.latency, nall, w.scratch, &out->latency);
-  out->fps_p50 = out->frame.p50 > 0.0 ? 1000.0 / out->frame.p50 : 0.0;
-  out->wall_fps = kat__median(out->repeat_wall_fps, reps, w.scratch);
-  if (reps > 1 && out->wall_fps > 0.0) {
-    double lo = out->repeat_wall_fps[0], hi = lo;
-    for (size_t i = 1; i < reps; i++) {
-      if (out->repeat_wall_fps[i] < lo) lo = out->repeat_wall_fps[i];
-      if (out->repeat_wall_fps[i] > hi) hi = out->repeat_wall_fps[i];
-    }
-    out->wall_fps_spread = (hi - lo) / out->wall_fps;
-  }
-  double stage_total = 0.0;
-  for (int i = 0; i < KAT_BENCH_STAGE_COUNT; i++) {
-    out->stage_ms[i] = stage_sum[i] / (double)nall;
-    stage_total += out->stage_ms[i];
-  }
-  for (int i = 0; i < KAT_BENCH_STAGE_COUNT; i++)
-    out->stage_share[i] = stage_total > 0.0 ? out->stage_ms[i] / stage_total : 0.0;
-  out->throttled = kat_bench_throttle_check(out->frame_ms, nall, &out->throttle_ratio);
+  summarize_e2e(w.latency, w.scratch, reps, nall, stage_sum, out);
 
-  if (opt->clip_dir) {
-    /* Box scores of frames 0..total-1 of the first repeat (tools/eval/eval.h rules). */
-    size_t n_gt = kat_eval_seq_frames(w.clip.gt);
-    if (n_gt > r.total) n_gt = r.total;
-    kat_eval_box *gtb = kat__malloc(n_gt * sizeof *gtb);
-    double *work = kat__malloc(3 * n_gt * sizeof *work);
-    if (!gtb || !work) {
-      kat__free(gtb);
-      kat__free(work);
-      status = kat__eval_error(err, err_size, KAT_ENOMEM, "bench: out of memory");
-      goto done;
-    }
-    for (size_t i = 0; i < n_gt; i++) kat_eval_seq_box(w.clip.gt, i, &gtb[i]);
-    kat_eval_options eo;
-    kat_eval_options_default(&eo);
-    kat_eval_score sc;
-    memset(&sc, 0, sizeof sc);
-    kat__score_boxes(w.boxes, r.total, gtb, n_gt, &eo, work, NULL, &sc);
-    kat__free(gtb);
-    kat__free(work);
-    out->has_accuracy = 1;
-    out->scored_frames = sc.box_frames;
-    out->auc = sc.auc;
-    out->precision_20 = sc.precision_20;
-    out->norm_precision = sc.norm_precision_020;
-    out->mean_box_iou = sc.mean_box_iou;
-    if (out->mask_frames) out->miou = mask_sum / (double)out->mask_frames;
-  }
+  if (opt->clip_dir &&
+      (status = score_clip(&w.clip, w.boxes, r.total, mask_sum, out, err, err_size)) != KAT_OK)
+    goto done;
 
   /* Each module alone, with the same session options as the end-to-end part. */
-  if (!opt->skip_modules) {
-    kat__bundle_options bo;
-    kat__bundle_options_init(&bo);
-    bo.verify_hashes = false;
-    status = kat__bundle_open(opt->bundle_dir, &bo, &w.b, &eb);
-    if (status != KAT_OK) {
-      copy_err(err, err_size, eb.msg);
-      goto done;
-    }
-    size_t per = (size_t)opt->warmup + (size_t)opt->iterations, nmod = 0, done_units = 0;
-    for (int m = 0; m < KAT_MODULE_COUNT; m++) nmod += kat__bundle_has_module(w.b, m) ? 1 : 0;
-    double p50_sum = 0.0;
-    for (int m = 0; m < KAT_MODULE_COUNT; m++) {
-      if (!kat__bundle_has_module(w.b, m)) continue;
-      report_progress(opt, "modules", done_units, nmod * per);
-      status =
-          time_module(w.b, m, &topt->ep.module[m], topt->ep.fallback, opt, &out->module[m], &eb);
-      if (status != KAT_OK) {
-        copy_err(err, err_size, eb.msg);
-        goto done;
-      }
-      out->module_ran[m] = 1;
-      /* The image encoder runs once per frame, the other modules once per object. */
-      p50_sum += out->module[m].p50 * (m == KAT_MODULE_IMAGE_ENCODER ? 1 : out->objects);
-      done_units += per;
-    }
-    report_progress(opt, "modules", done_units, nmod * per);
-    if (p50_sum > 0.0) out->host_overhead_ratio = out->frame.p50 / p50_sum;
-  }
+  if (!opt->skip_modules &&
+      (status = time_modules(opt, &topt->ep, &w.b, out, err, err_size)) != KAT_OK)
+    goto done;
   status = KAT_OK;
 done:
   kat_stream_close(w.s);

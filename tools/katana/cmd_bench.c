@@ -386,6 +386,11 @@ static int run_isolated(const kat_bench_options *o, kat_bench_report *r, char *e
   return st;
 }
 
+/*
+ * Long (about 165 lines): the option loop of fourteen options and the loop over every
+ * combination of bundle, preset, mode, preparation and object count; the option loop is the
+ * part to move into a parse function with an options struct, as kat_cmd_eval does.
+ */
 int kat_cmd_bench(int argc, char **argv) {
   kat_bench_options o;
   kat_bench_options_init(&o);

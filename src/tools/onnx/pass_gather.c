@@ -102,6 +102,10 @@ static int slice_one(Onnx__GraphProto *g, kat__pass_ctx *c, int64_t opset, size_
   return rc;
 }
 
+/*
+ * Long (about 150 lines): one match-and-rewrite loop whose nodes, initializers and new names are
+ * built and freed together under one exit; the per-site rewrite is the candidate to extract.
+ */
 int kat__pass_gather_to_split(kat__onnx_model *m, kat__pass_ctx *c, int *changed, kat_errbuf *eb) {
   Onnx__GraphProto *g = m->proto->graph;
   int64_t opset = kat__onnx_opset(m, "");
