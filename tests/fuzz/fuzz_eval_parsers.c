@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the evaluation readers (src/tools/eval/results.c): every input is parsed as
+ * libFuzzer target for the evaluation readers (src/tools/eval/boxfile.c, jsonl.c, mask.c): every input is parsed as
  * a LaSOT box file, as results.jsonl and as a LaSOT flag file. Nothing may crash, leak or read out
  * of bounds; errors are expected and ignored. The input is not NUL-terminated, as a real file
  * read by kat__read_file would be, so the parsers must respect `size`.
