@@ -12,7 +12,7 @@
 
 #include "core/core.h"
 #include "bench/bench.h"
-#include "model/json.h"
+#include "tools/json/write.h"
 #include "tools/eval/results.h"
 
 /* Every number of the report has 4 decimals. */

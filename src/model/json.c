@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <locale.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -654,29 +653,4 @@ const char *kat__json_string(const kat__json *v, size_t *len) {
 
 bool kat__json_is_null(const kat__json *v) {
   return v && v->type == KAT_JSON_NULL;
-}
-
-/* ---- writing ---- */
-
-void kat__json_write_str(FILE *f, const char *s) {
-  fputc('"', f);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\') {
-      fputc('\\', f);
-      fputc(*p, f);
-    } else if (*p < 0x20) {
-      fprintf(f, "\\u%04x", *p);
-    } else {
-      fputc(*p, f);
-    }
-  }
-  fputc('"', f);
-}
-
-void kat__json_write_num(FILE *f, double v, int decimals) {
-  if (isfinite(v)) {
-    fprintf(f, "%.*f", decimals, v);
-  } else {
-    fputs("null", f);
-  }
 }

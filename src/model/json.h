@@ -23,7 +23,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "core/core.h"
 
@@ -87,14 +86,5 @@ bool kat__json_double(const kat__json *v, double *out);
 bool kat__json_int64(const kat__json *v, int64_t *out);
 const char *kat__json_string(const kat__json *v, size_t *len);
 bool kat__json_is_null(const kat__json *v);
-
-/*
- * Writing: the one JSON writer of katana's reports (katana bench, katana eval). kat__json_write_str
- * writes s as a JSON string (quotes, backslashes and control characters escaped; other bytes,
- * UTF-8 included, as they are). kat__json_write_num writes v with `decimals` digits after the
- * point ("%.*f"), or null when v is not finite (NaN: not measured).
- */
-void kat__json_write_str(FILE *f, const char *s);
-void kat__json_write_num(FILE *f, double v, int decimals);
 
 #endif /* KAT_MODEL_JSON_H */

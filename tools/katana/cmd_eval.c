@@ -15,7 +15,7 @@
 
 #include "cli.h"
 #include "cli_parse.h"
-#include "model/json.h"
+#include "tools/json/write.h"
 #include "tools/eval/eval.h"
 #include "katana/katana.h"
 

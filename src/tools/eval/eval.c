@@ -1,8 +1,8 @@
 /*
  * The evaluation API (src/tools/eval/eval.h): sequence accessors, scoring a run against
  * ground truth and comparing two runs frame by frame. The metrics live in eval/metrics.c, the
- * readers in results.h (boxfile.c, jsonl.c, mask.c, seq.c). Mask files are decoded one pair at a time into two reused buffers,
- * so memory stays at two frames whatever the sequence length.
+ * readers in results.h (boxfile.c, jsonl.c, mask.c, seq.c). Mask files are decoded one pair at a
+ * time into two reused buffers, so memory stays at two frames whatever the sequence length.
  */
 #include <math.h>
 #include <string.h>
