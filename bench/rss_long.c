@@ -1,7 +1,7 @@
 /*
  * Long-run memory check of the tracker: tracks one object through a long synthetic eval clip
- * (occlusions, out-of-view stretches, look-alike distractors; src/media/synth.h renders each frame
- * on the fly into one reused buffer, so the bench itself holds no per-frame memory) with the
+ * (occlusions, out-of-view stretches, look-alike distractors; src/tools/synth/render.h renders each
+ * frame on the fly into one reused buffer, so the bench itself holds no per-frame memory) with the
  * public tracker API, and prints the process's resident set size (VmRSS from /proc/self/status)
  * after given frames. The tracker's memory bank is bounded (docs/internals/track.md), so RSS
  * after the first few hundred frames should stay flat.
@@ -21,7 +21,7 @@
 
 #include "core/core.h"
 #include "katana/katana.h"
-#include "media/synth.h"
+#include "tools/synth/render.h"
 
 /* VmRSS and VmHWM of this process in kB (-1 when unreadable). */
 static void read_rss(long *rss_kb, long *hwm_kb) {

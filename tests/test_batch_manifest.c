@@ -1,5 +1,5 @@
 /*
- * Batch manifests (include/katana/batch.h): hand-written JSONL and CSV files with comments, CRLF
+ * Batch manifests (src/tools/batch/batch.h): hand-written JSONL and CSV files with comments, CRLF
  * line ends, quoted CSV fields, relative paths, inline and file prompts, and broken lines, which
  * must stay entries (with their message) so that indices, and so shards, do not move.
  */
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "katana/batch.h"
+#include "tools/batch/batch.h"
 #include "kat_test.h"
 
 static char g_dir[256];

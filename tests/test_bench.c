@@ -1,5 +1,5 @@
 /*
- * Tests for the benchmark statistics and reports (src/eval/bench.c, report_json.c,
+ * Tests for the benchmark statistics and reports (src/bench/bench.c, report_json.c,
  * report_html.c): percentiles by linear interpolation, spread, the throttling check, the machine
  * line, the JSON keys and values of hand-made reports, well-formed self-contained HTML, and short
  * kat_bench_run / `katana bench` runs on the micro test bundle when the test data has it.
@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 #include "core/core.h"
-#include "eval/bench.h"
-#include "katana/bench.h"
-#include "katana/synth.h"
+#include "bench/bench.h"
+#include "bench/bench.h"
+#include "tools/synth/synth.h"
 #include "kat_test.h"
 
 KAT_TEST(test_percentiles) {

@@ -18,7 +18,7 @@
 #include "media/decode.h"
 #include "media/encode.h"
 #include "media/image_io.h"
-#include "media/synth.h"
+#include "tools/synth/render.h"
 
 static char g_tmp[256];
 

@@ -2,12 +2,15 @@
  * The strict JSON parser: values and lookups on valid documents (escapes, surrogate pairs,
  * numbers, nesting) and every class of error, each checked for its line:column and wording.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kat_test.h"
 #include "model/json.h"
+#include "tools/json/write.h"
 
 static kat__json_doc *parse_ok(const char *text) {
   kat__json_doc *d = NULL;
@@ -223,4 +226,43 @@ KAT_TEST(test_limits) {
   KAT_CHECK_INT_EQ(kat__json_parse("1", 1, NULL, NULL, NULL, &eb), KAT_EINVAL);
 }
 
-KAT_TEST_MAIN(KAT_CASE(test_values), KAT_CASE(test_errors), KAT_CASE(test_limits))
+/* The writer (tools/json/write.h) read back by the parser: escapes, UTF-8, control bytes, and
+ * numbers with their decimals or null. */
+KAT_TEST(test_writer_round_trip) {
+  const char *in = "q\"b\\s/\x01\t\n \xc3\xa9\xe2\x82\xac end";
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  KAT_CHECK(f != NULL);
+  if (!f) return;
+  fputs("{\"s\": ", f);
+  kat__json_write_str(f, in);
+  fputs(", \"a\": [", f);
+  kat__json_write_num(f, 1.23456789, 4);
+  fputs(", ", f);
+  kat__json_write_num(f, -2.5, 0);
+  fputs(", ", f);
+  kat__json_write_num(f, NAN, 6);
+  fputs(", ", f);
+  kat__json_write_num(f, INFINITY, 6);
+  fputs("]}", f);
+  fclose(f);
+  KAT_CHECK_CONTAINS(buf, "[1.2346, -2, null, null]");
+  KAT_CHECK_CONTAINS(buf, "\\u0001\\u0009\\u000a");
+  kat__errbuf eb = {{0}};
+  kat__json_doc *doc = NULL;
+  KAT_CHECK_INT_EQ(kat__json_parse(buf, len, "written", NULL, &doc, &eb), KAT_OK);
+  if (doc) {
+    const char *got = kat__json_string(kat__json_get(kat__json_root(doc), "s"), NULL);
+    KAT_CHECK(got && strcmp(got, in) == 0);
+    double v = 0;
+    KAT_CHECK(kat__json_double(kat__json_at(kat__json_get(kat__json_root(doc), "a"), 0), &v));
+    KAT_CHECK_NEAR(v, 1.2346, 0);
+    KAT_CHECK(kat__json_is_null(kat__json_at(kat__json_get(kat__json_root(doc), "a"), 2)));
+  }
+  kat__json_destroy(doc);
+  free(buf);
+}
+
+KAT_TEST_MAIN(KAT_CASE(test_values), KAT_CASE(test_errors), KAT_CASE(test_limits),
+              KAT_CASE(test_writer_round_trip))

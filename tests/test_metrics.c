@@ -1,9 +1,9 @@
 /*
- * Tests for the evaluation metrics and readers (src/eval/): box IoU edge cases, the success curve
- * and its AUC, precision at 20 px, normalised precision, absent ground truth, held predictions,
- * mask IoU, the box-file and results.jsonl parsers on messy input, PNG masks, whole results
- * folders through the public API, and `katana eval` on those folders. Every expected value is
- * worked out by hand in the comment next to it.
+ * Tests for the evaluation metrics and readers (src/tools/eval/): box IoU edge cases, the success
+ * curve and its AUC, precision at 20 px, normalised precision, absent ground truth, held
+ * predictions, mask IoU, the box-file and results.jsonl parsers on messy input, PNG masks, whole
+ * results folders through the public API, and `katana eval` on those folders. Every expected value
+ * is worked out by hand in the comment next to it.
  */
 #include <math.h>
 #include <png.h>
@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include "core/core.h"
-#include "eval/metrics.h"
-#include "eval/results.h"
-#include "katana/eval.h"
+#include "tools/eval/metrics.h"
+#include "tools/eval/results.h"
+#include "tools/eval/eval.h"
 #include "kat_test.h"
 
 static kat_eval_box B(double x, double y, double w, double h) {
@@ -351,6 +351,25 @@ KAT_TEST(test_jsonl_parser) {
   st = kat__jsonl_parse(bad2, strlen(bad2), "r.jsonl", &r, &n, err, sizeof err);
   KAT_CHECK_INT_EQ(st, KAT_EFORMAT);
   KAT_CHECK_CONTAINS(err, "r.jsonl:1:");
+  /* Hand-written lines the one JSON parser rejects: a duplicate key, text after the object, a
+   * non-object line, a bare NaN; CRLF line ends are accepted. */
+  const char *rejected[] = {"{\"frame\": 0}\r\n{\"frame\": 1, \"frame\": 2}\n",
+                            "{\"frame\": 0} x\n", "{\"frame\": 0}\n[1, 2]\n",
+                            "{\"box\": [NaN, 1, 2, 3]}\n"};
+  const char *where[] = {"r.jsonl:2:", "r.jsonl:1:", "r.jsonl:2:", "r.jsonl:1:"};
+  for (int i = 0; i < 4; i++) {
+    r = NULL;
+    st = kat__jsonl_parse(rejected[i], strlen(rejected[i]), "r.jsonl", &r, &n, err, sizeof err);
+    KAT_CHECK_INT_EQ(st, KAT_EFORMAT);
+    KAT_CHECK_CONTAINS(err, where[i]);
+    KAT_CHECK(r == NULL);
+  }
+  const char *crlf = "{\"frame\": 3, \"box\": [1, null, 3, 4]}\r\n\r\n";
+  st = kat__jsonl_parse(crlf, strlen(crlf), "r.jsonl", &r, &n, err, sizeof err);
+  KAT_CHECK_INT_EQ(st, KAT_OK);
+  KAT_CHECK_INT_EQ(n, 1);
+  if (st == KAT_OK && n == 1) KAT_CHECK(r[0].frame == 3 && isnan(r[0].box.y) && r[0].box.h == 4);
+  kat__free(r);
 }
 
 /* ---- files: PNG masks and results folders ---- */

@@ -1,5 +1,5 @@
 /*
- * Tests of `katana onnx coverage` (src/onnx/coverage.c): the parser of ORT's placement and
+ * Tests of `katana onnx coverage` (src/tools/onnx/coverage.c): the parser of ORT's placement and
  * provider log lines on sample lines in ORT's formats, the partition count on small generated
  * graphs with synthetic node -> provider assignments (only the CPU provider exists here), the
  * placement report with reasons, and the whole report on a test graph of scripts/testdata/07-onnx.
@@ -9,8 +9,8 @@
 
 #include "kat_test.h"
 #include "katana/katana.h"
-#include "katana/onnx.h"
-#include "onnx/coverage.h"
+#include "tools/onnx/onnx.h"
+#include "tools/onnx/coverage.h"
 
 /* ---- a tiny graph builder: node i is named "/n<i>" and has the ops and inputs given ---- */
 

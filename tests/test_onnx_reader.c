@@ -1,7 +1,7 @@
 /*
- * Tests of the ONNX reader/writer (src/onnx/graph.c) and of the error paths of the public ONNX
- * tools: truncated, garbage and hostile files give KAT_EFORMAT naming the file; external data is
- * read in; rewrite never touches its input. Uses the graphs of scripts/testdata/07-onnx.
+ * Tests of the ONNX reader/writer (src/tools/onnx/graph.c) and of the error paths of the public
+ * ONNX tools: truncated, garbage and hostile files give KAT_EFORMAT naming the file; external data
+ * is read in; rewrite never touches its input. Uses the graphs of scripts/testdata/07-onnx.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "kat_test.h"
-#include "katana/onnx.h"
-#include "onnx/graph.h"
+#include "tools/onnx/onnx.h"
+#include "tools/onnx/graph.h"
 
 static char g_tmp[256];
 

@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #include "kat_test.h"
-#include "katana/onnx.h"
-#include "onnx/graph.h"
-#include "onnx/passes.h"
+#include "tools/onnx/onnx.h"
+#include "tools/onnx/graph.h"
+#include "tools/onnx/passes.h"
 
 static char g_tmp[256];
 

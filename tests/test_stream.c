@@ -21,6 +21,7 @@
 #include "kat_test.h"
 #include "katana/katana.h"
 #include "pipeline/stream_internal.h"
+#include "tools/synth/synth.h"
 
 #define N_FRAMES 60
 

@@ -1,7 +1,7 @@
 /*
- * Tests for the synthetic clip generator (src/media/synth.c, kat_synth_write, `katana synth`):
- * determinism by seed, ground truth equal to the mask's bounding box, occlusion and out-of-view
- * frames present, the LaSOT-style files on disk, and the CLI's argument handling.
+ * Tests for the synthetic clip generator (src/tools/synth/render.c, kat_synth_write, `katana
+ * synth`): determinism by seed, ground truth equal to the mask's bounding box, occlusion and
+ * out-of-view frames present, the LaSOT-style files on disk, and the CLI's argument handling.
  */
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -9,9 +9,9 @@
 
 #include "core/core.h"
 #include "kat_test.h"
-#include "katana/synth.h"
+#include "tools/synth/synth.h"
 #include "media/image_io.h"
-#include "media/synth.h"
+#include "tools/synth/render.h"
 
 static char g_tmp[256];
 

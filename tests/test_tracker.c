@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "kat_test.h"
-#include "katana/eval.h"
+#include "tools/eval/eval.h"
 #include "katana/katana.h"
 #include "media/image_io.h"
 

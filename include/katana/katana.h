@@ -9,16 +9,11 @@
 #ifndef KATANA_KATANA_H
 #define KATANA_KATANA_H
 
-#include "katana/batch.h"
-#include "katana/bench.h"
 #include "katana/common.h"
-#include "katana/eval.h"
 #include "katana/media.h"
 #include "katana/model.h"
-#include "katana/onnx.h"
 #include "katana/prompts.h"
 #include "katana/runtime.h"
-#include "katana/synth.h"
 #include "katana/stream.h"
 #include "katana/system.h"
 #include "katana/tracker.h"

@@ -125,6 +125,27 @@ void kat__source_options_init(kat__source_options *opts) {
   opts->folder_fps = 30.0;
 }
 
+void kat__source_options_from(kat__source_options *opts, const kat_source_options *pub) {
+  kat__source_options_init(opts);
+  if (!pub) return;
+  opts->raw_width = pub->raw_width;
+  opts->raw_height = pub->raw_height;
+  opts->raw_fd = pub->raw_fd;
+  opts->input_format = pub->input_format;
+  if (pub->fps > 0) opts->folder_fps = pub->fps;
+}
+
+void kat__source_info_to_public(const kat__source *src, kat_source_info *info) {
+  memset(info, 0, sizeof *info);
+  kat__source_info si;
+  kat__source_get_info(src, &si);
+  info->width = si.width;
+  info->height = si.height;
+  info->fps = si.fps;
+  info->frame_count = si.frame_count;
+  kat__strlcpy(info->codec, si.codec, sizeof info->codec);
+}
+
 static int av_fail(kat__errbuf *eb, int averr, const char *uri, const char *what) {
   char buf[AV_ERROR_MAX_STRING_SIZE] = {0};
   av_strerror(averr, buf, sizeof buf);

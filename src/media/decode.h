@@ -40,6 +40,11 @@ typedef struct kat__source_options {
 
 /* Zeroes the options (probe, no raw, 30 fps for folders and raw). */
 void kat__source_options_init(kat__source_options *opts);
+/* The one translation of the public kat_source_options (may be NULL: the defaults) into *opts;
+ * a public fps <= 0 keeps the default. input_format stays borrowed from `pub`. */
+void kat__source_options_from(kat__source_options *opts, const kat_source_options *pub);
+/* The one translation of a source's info into the public kat_source_info (fully written). */
+void kat__source_info_to_public(const kat__source *src, kat_source_info *info);
 
 /* What a source delivers. */
 typedef struct kat__source_info {

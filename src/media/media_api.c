@@ -34,14 +34,7 @@ int kat_source_open(const char *uri, const kat_source_options *o, kat_source **o
   }
   *out = NULL;
   kat__source_options so;
-  kat__source_options_init(&so);
-  if (o) {
-    so.raw_width = o->raw_width;
-    so.raw_height = o->raw_height;
-    so.raw_fd = o->raw_fd;
-    so.input_format = o->input_format;
-    if (o->fps > 0) so.folder_fps = o->fps;
-  }
+  kat__source_options_from(&so, o);
   kat_source *s = kat__calloc(1, sizeof *s);
   if (!s) {
     copy_err(err, err_size, "out of memory");
@@ -61,13 +54,7 @@ void kat_source_get_info(const kat_source *s, kat_source_info *info) {
   if (!info) return;
   memset(info, 0, sizeof *info);
   if (!s) return;
-  kat__source_info si;
-  kat__source_get_info(s->src, &si);
-  info->width = si.width;
-  info->height = si.height;
-  info->fps = si.fps;
-  info->frame_count = si.frame_count;
-  kat__strlcpy(info->codec, si.codec, sizeof info->codec);
+  kat__source_info_to_public(s->src, info);
 }
 
 int kat_source_next(kat_source *s, kat_frame *frame) {

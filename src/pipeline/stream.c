@@ -383,12 +383,7 @@ static int stream_open(const char *bundle_dir, kat_model *model, const char *sou
   memset(&si, 0, sizeof si);
   if (!s->push_mode) {
     kat__source_options so;
-    kat__source_options_init(&so);
-    so.raw_width = s->opt.source.raw_width;
-    so.raw_height = s->opt.source.raw_height;
-    so.raw_fd = s->opt.source.raw_fd;
-    so.input_format = s->opt.source.input_format;
-    if (s->opt.source.fps > 0) so.folder_fps = s->opt.source.fps;
+    kat__source_options_from(&so, &s->opt.source);
     if ((rc = kat__source_open(source_uri, &so, &s->src, &eb))) goto fail;
     kat__source_get_info(s->src, &si);
     /* The reference limits pointers of short videos by their length: tell the tracker. */
@@ -807,13 +802,7 @@ void kat_stream_source_info(const kat_stream *s, kat_source_info *info) {
   memset(info, 0, sizeof *info);
   if (!s) return;
   if (s->src) {
-    kat__source_info si;
-    kat__source_get_info(s->src, &si);
-    info->width = si.width;
-    info->height = si.height;
-    info->fps = si.fps;
-    info->frame_count = si.frame_count;
-    kat__strlcpy(info->codec, si.codec, sizeof info->codec);
+    kat__source_info_to_public(s->src, info);
   } else {
     info->width = s->w;
     info->height = s->h;

@@ -1,7 +1,7 @@
 /*
  * The prompts-list parser behind kat_prompts_load (include/katana/prompts.h), on an already
  * parsed JSON value, so that a prompts file and the inline "prompts" of a batch manifest line
- * (src/batch/list.c) go through one function.
+ * (src/tools/batch/list.c) go through one function.
  *
  * Thread-safety: a plain function; no shared state.
  */

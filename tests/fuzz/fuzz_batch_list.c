@@ -1,6 +1,6 @@
 /*
- * libFuzzer target for the batch manifest parser (src/batch/list.c): every input is parsed as a
- * JSONL manifest and as a CSV manifest. Nothing may crash, leak or read out of bounds; broken
+ * libFuzzer target for the batch manifest parser (src/tools/batch/list.c): every input is parsed as
+ * a JSONL manifest and as a CSV manifest. Nothing may crash, leak or read out of bounds; broken
  * lines become entries with an error and are walked like good ones.
  *
  * Run: build-fuzz/tests/fuzz/fuzz_batch_list tests/fuzz/corpus/batch -max_len=65536
@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "batch/list.h"
+#include "tools/batch/list.h"
 #include "core/core.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,8 +1,9 @@
 /*
- * libFuzzer target for the evaluation readers (src/eval/results.c): every input is parsed as a
- * LaSOT box file, as results.jsonl and as a LaSOT flag file. Nothing may crash, leak or read out
- * of bounds; errors are expected and ignored. The input is not NUL-terminated, as a real file
- * read by kat__read_file would be, so the parsers must respect `size`.
+ * libFuzzer target for the evaluation readers (src/tools/eval/boxfile.c, jsonl.c, mask.c): every
+ * input is parsed as a LaSOT box file, as results.jsonl and as a LaSOT flag file. Nothing may
+ * crash, leak or read out of bounds; errors are expected and ignored. The input is not
+ * NUL-terminated, as a real file read by kat__read_file would be, so the parsers must respect
+ * `size`.
  *
  * Run: build/tests/fuzz/fuzz_eval_parsers tests/fuzz/corpus/eval -max_len=4096
  */
@@ -10,7 +11,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
-#include "eval/results.h"
+#include "tools/eval/results.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

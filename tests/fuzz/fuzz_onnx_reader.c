@@ -7,9 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "onnx/graph.h"
-#include "onnx/inspect.h"
-#include "onnx/passes.h"
+#include "tools/onnx/graph.h"
+#include "tools/onnx/inspect.h"
+#include "tools/onnx/passes.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

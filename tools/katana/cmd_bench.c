@@ -4,7 +4,7 @@
  * and warm, peak RSS, each stage's share of the frame and the host overhead ratio, for several
  * bundles, execution-provider presets, execution modes and preprocessing choices side by side.
  * Prints a report per configuration and a comparison table; --json and --html write the reports
- * (katana/bench.h). Every report names the machine.
+ * (bench/bench.h). Every report names the machine.
  *
  * Each configuration runs in a child process (fork) unless --same-process: the child's peak RSS
  * and its session creation are then its own (truly cold), not left over from an earlier one.
@@ -24,7 +24,7 @@
 
 #include "cli.h"
 #include "cli_parse.h"
-#include "katana/bench.h"
+#include "bench/bench.h"
 #include "katana/katana.h"
 
 #define MAX_LIST 8
@@ -70,10 +70,6 @@ static void usage(FILE *f) {
       "is drawn on stderr when it is a terminal. --mode is the old name of --prep (it also\n"
       "takes seq/pipe).\n",
       KAT_BENCH_MAX_REPEAT);
-}
-
-static int parse_int(const char *s, long lo, long hi, int *out) {
-  return kat_cli_parse_int(s, (int)lo, (int)hi, out, NULL, 0);
 }
 
 /* A list option: comma-separated values, the option may be repeated. */
@@ -390,19 +386,19 @@ static int run_isolated(const kat_bench_options *o, kat_bench_report *r, char *e
   return st;
 }
 
-int kat_cmd_bench(int argc, char **argv) {
+/* The options of one katana bench call (parse_args). */
+typedef struct kat__bench_cli {
   kat_bench_options o;
-  kat_bench_options_init(&o);
-  static name_list models, presets, modes, preps, objects;
-  memset(&models, 0, sizeof models);
-  memset(&presets, 0, sizeof presets);
-  memset(&modes, 0, sizeof modes);
-  memset(&preps, 0, sizeof preps);
-  memset(&objects, 0, sizeof objects);
-  int obj_k[MAX_LIST];
-  const char *json_path = NULL, *html_path = NULL;
-  int same_process = 0;
+  name_list models, presets, modes, preps, objects;
+  int obj_k[MAX_LIST]; /* the --objects counts, parsed */
+  const char *json_path, *html_path;
+  int same_process;
+} kat__bench_cli;
 
+/* Fills *cl from argv. Returns -1 to go on, else the exit status (0 after --help, 2 on misuse). */
+static int parse_args(int argc, char **argv, kat__bench_cli *cl) {
+  memset(cl, 0, sizeof *cl);
+  kat_bench_options_init(&cl->o);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -411,58 +407,58 @@ int kat_cmd_bench(int argc, char **argv) {
       usage(stdout);
       return 0;
     } else if (strcmp(a, "--no-modules") == 0) {
-      o.skip_modules = 1;
+      cl->o.skip_modules = 1;
       continue;
     } else if (strcmp(a, "--same-process") == 0) {
-      same_process = 1;
+      cl->same_process = 1;
       continue;
     } else if (!v) {
       bad = 1;
     } else if (strcmp(a, "--model") == 0 || strcmp(a, "--bundle") == 0) {
-      bad = list_add(&models, v);
+      bad = list_add(&cl->models, v);
     } else if (strcmp(a, "--ep") == 0 || strcmp(a, "--preset") == 0) {
-      bad = list_add(&presets, v);
+      bad = list_add(&cl->presets, v);
     } else if (strcmp(a, "--modes") == 0) {
-      bad = list_add(&modes, v);
+      bad = list_add(&cl->modes, v);
     } else if (strcmp(a, "--objects") == 0) {
-      bad = list_add(&objects, v);
+      bad = list_add(&cl->objects, v);
     } else if (strcmp(a, "--prep") == 0) {
-      bad = list_add(&preps, v);
+      bad = list_add(&cl->preps, v);
     } else if (strcmp(a, "--mode") == 0) {
-      /* The old name of --prep; seq/pipe values go to --modes. */
+      /* The old name of --prep; seq/pipe values go to --cl->modes. */
       name_list tmp;
       memset(&tmp, 0, sizeof tmp);
       bad = list_add(&tmp, v);
       if (!bad && list_has_only(&tmp, "exact", "fast")) {
-        bad = list_add(&preps, v);
+        bad = list_add(&cl->preps, v);
       } else if (!bad && list_has_only(&tmp, "seq", "pipe")) {
-        bad = list_add(&modes, v);
+        bad = list_add(&cl->modes, v);
       } else {
         bad = 1;
       }
     } else if (strcmp(a, "--frames") == 0) {
-      bad = parse_int(v, 2, 1000000, &o.frames);
+      bad = kat_cli_parse_int(v, 2, 1000000, &cl->o.frames, NULL, 0);
     } else if (strcmp(a, "--iterations") == 0) {
-      bad = parse_int(v, 1, 1000000, &o.iterations);
+      bad = kat_cli_parse_int(v, 1, 1000000, &cl->o.iterations, NULL, 0);
     } else if (strcmp(a, "--warmup") == 0) {
-      bad = parse_int(v, 0, 10000, &o.warmup);
+      bad = kat_cli_parse_int(v, 0, 10000, &cl->o.warmup, NULL, 0);
     } else if (strcmp(a, "--repeat") == 0) {
-      bad = parse_int(v, 1, KAT_BENCH_MAX_REPEAT, &o.repeat);
+      bad = kat_cli_parse_int(v, 1, KAT_BENCH_MAX_REPEAT, &cl->o.repeat, NULL, 0);
     } else if (strcmp(a, "--threads") == 0) {
       char why[256];
       int n = 0;
-      if (kat_cli_parse_threads(v, 1, &o.intra_op_threads, &n, why, sizeof why)) {
+      if (kat_cli_parse_threads(v, 1, &cl->o.intra_op_threads, &n, why, sizeof why)) {
         fprintf(stderr, "katana bench: bad --threads: %s\n", why);
         return 2;
       }
     } else if (strcmp(a, "--size") == 0) {
-      bad = kat_cli_parse_size(v, 32, 8192, &o.width, &o.height, NULL, 0);
+      bad = kat_cli_parse_size(v, 32, 8192, &cl->o.width, &cl->o.height, NULL, 0);
     } else if (strcmp(a, "--json") == 0) {
-      json_path = v;
+      cl->json_path = v;
     } else if (strcmp(a, "--html") == 0) {
-      html_path = v;
+      cl->html_path = v;
     } else if (strcmp(a, "--input") == 0 || strcmp(a, "--clip") == 0) {
-      o.clip_dir = v;
+      cl->o.clip_dir = v;
     } else {
       bad = 1;
     }
@@ -474,27 +470,36 @@ int kat_cmd_bench(int argc, char **argv) {
     }
     i++;
   }
-  if (models.n == 0) {
+  if (cl->models.n == 0) {
     fprintf(stderr, "katana bench: --model is required\n\n");
     usage(stderr);
     return 2;
   }
-  if (presets.n == 0) list_add(&presets, "cpu");
-  if (modes.n == 0) list_add(&modes, "seq,pipe");
-  if (preps.n == 0) list_add(&preps, "exact");
-  if (!list_has_only(&modes, "seq", "pipe") || !list_has_only(&preps, "exact", "fast")) {
+  if (cl->presets.n == 0) list_add(&cl->presets, "cpu");
+  if (cl->modes.n == 0) list_add(&cl->modes, "seq,pipe");
+  if (cl->preps.n == 0) list_add(&cl->preps, "exact");
+  if (!list_has_only(&cl->modes, "seq", "pipe") || !list_has_only(&cl->preps, "exact", "fast")) {
     fprintf(stderr, "katana bench: --modes takes seq and/or pipe, --prep exact and/or fast\n");
     return 2;
   }
-  if (objects.n == 0) list_add(&objects, "1");
-  for (int k = 0; k < objects.n; k++) {
+  if (cl->objects.n == 0) list_add(&cl->objects, "1");
+  for (int k = 0; k < cl->objects.n; k++) {
     char why[256];
-    if (kat_cli_parse_int(objects.item[k], 1, KAT_BENCH_MAX_OBJECTS, &obj_k[k], why, sizeof why)) {
-      fprintf(stderr, "katana bench: bad --objects '%s': %s\n", objects.item[k], why);
+    if (kat_cli_parse_int(cl->objects.item[k], 1, KAT_BENCH_MAX_OBJECTS, &cl->obj_k[k], why,
+                          sizeof why)) {
+      fprintf(stderr, "katana bench: bad --objects '%s': %s\n", cl->objects.item[k], why);
       return 2;
     }
   }
-  int total = models.n * presets.n * preps.n * modes.n * objects.n;
+  return -1;
+}
+
+int kat_cmd_bench(int argc, char **argv) {
+  static kat__bench_cli args; /* five 1 KiB lists: not on the stack */
+  kat__bench_cli *cl = &args;
+  int prc = parse_args(argc, argv, cl);
+  if (prc >= 0) return prc;
+  int total = cl->models.n * cl->presets.n * cl->preps.n * cl->modes.n * cl->objects.n;
   kat_bench_report *reps = calloc((size_t)total, sizeof *reps);
   if (!reps) {
     fprintf(stderr, "katana bench: out of memory\n");
@@ -503,34 +508,35 @@ int kat_cmd_bench(int argc, char **argv) {
   progress pr;
   memset(&pr, 0, sizeof pr);
   pr.enabled = isatty(STDERR_FILENO);
-  o.progress = progress_cb;
-  o.progress_user = &pr;
+  cl->o.progress = progress_cb;
+  cl->o.progress_user = &pr;
   int rc = 0, n = 0;
   char err[KAT_ERROR_SIZE];
-  for (int b = 0; b < models.n && rc == 0; b++) {
-    for (int p = 0; p < presets.n && rc == 0; p++) {
-      for (int q = 0; q < preps.n && rc == 0; q++) {
-        for (int mk = 0; mk < modes.n * objects.n && rc == 0; mk++) {
-          const int m = mk / objects.n;
-          o.objects = obj_k[mk % objects.n];
-          o.bundle_dir = models.item[b];
-          o.preset = presets.item[p];
-          o.prep = preps.item[q];
-          o.mode = modes.item[m];
-          const char *base = strrchr(models.item[b], '/');
-          base = base && base[1] ? base + 1 : models.item[b];
+  for (int b = 0; b < cl->models.n && rc == 0; b++) {
+    for (int p = 0; p < cl->presets.n && rc == 0; p++) {
+      for (int q = 0; q < cl->preps.n && rc == 0; q++) {
+        for (int mk = 0; mk < cl->modes.n * cl->objects.n && rc == 0; mk++) {
+          const int m = mk / cl->objects.n;
+          cl->o.objects = cl->obj_k[mk % cl->objects.n];
+          cl->o.bundle_dir = cl->models.item[b];
+          cl->o.preset = cl->presets.item[p];
+          cl->o.prep = cl->preps.item[q];
+          cl->o.mode = cl->modes.item[m];
+          const char *base = strrchr(cl->models.item[b], '/');
+          base = base && base[1] ? base + 1 : cl->models.item[b];
           snprintf(pr.label, sizeof pr.label, "[%d/%d] %s %s %s%s K=%d", n + 1, total, base,
-                   presets.item[p], modes.item[m],
-                   strcmp(preps.item[q], "fast") == 0 ? "-fast" : "", o.objects);
+                   cl->presets.item[p], cl->modes.item[m],
+                   strcmp(cl->preps.item[q], "fast") == 0 ? "-fast" : "", cl->o.objects);
           pr.last_ms = 0.0;
           kat_bench_report *r = &reps[n];
           err[0] = '\0';
-          int st = same_process ? kat_bench_run(&o, r, err, sizeof err)
-                                : run_isolated(&o, r, err, sizeof err);
+          int st = cl->same_process ? kat_bench_run(&cl->o, r, err, sizeof err)
+                                    : run_isolated(&cl->o, r, err, sizeof err);
           progress_clear(&pr);
           if (st != KAT_OK) {
-            fprintf(stderr, "katana bench: %s %s %s/%s: %s (%s)\n", models.item[b], presets.item[p],
-                    modes.item[m], preps.item[q], err, kat_status_name(st));
+            fprintf(stderr, "katana bench: %s %s %s/%s: %s (%s)\n", cl->models.item[b],
+                    cl->presets.item[p], cl->modes.item[m], cl->preps.item[q], err,
+                    kat_status_name(st));
             kat_bench_report_cleanup(r);
             rc = 1;
             break;
@@ -545,11 +551,13 @@ int kat_cmd_bench(int argc, char **argv) {
   }
   if (rc == 0 && n > 1) print_comparison(reps, n);
   if (rc == 0) print_objects(reps, n);
-  if (rc == 0 && json_path && kat_bench_write_json(json_path, reps, (size_t)n, err, sizeof err)) {
+  if (rc == 0 && cl->json_path &&
+      kat_bench_write_json(cl->json_path, reps, (size_t)n, err, sizeof err)) {
     fprintf(stderr, "katana bench: %s\n", err);
     rc = 1;
   }
-  if (rc == 0 && html_path && kat_bench_write_html(html_path, reps, (size_t)n, err, sizeof err)) {
+  if (rc == 0 && cl->html_path &&
+      kat_bench_write_html(cl->html_path, reps, (size_t)n, err, sizeof err)) {
     fprintf(stderr, "katana bench: %s\n", err);
     rc = 1;
   }

@@ -6,7 +6,7 @@
 
 #include "cli.h"
 #include "katana/katana.h"
-#include "katana/onnx.h"
+#include "tools/onnx/onnx.h"
 #include "katana/system.h"
 
 int kat_cmd_doctor(int argc, char **argv) {

@@ -1,7 +1,7 @@
 /*
  * katana eval: scores tracking runs against ground truth (a LaSOT-style box file or a folder of
  * mask PNGs) and compares runs frame by frame. Prints a table; --json writes every number,
- * curve and worst-frame list. Uses only the public API (katana/eval.h).
+ * curve and worst-frame list. Uses the eval tools (tools/eval/eval.h).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "katana/eval.h"
+#include "cli_parse.h"
+#include "tools/json/write.h"
+#include "tools/eval/eval.h"
 #include "katana/katana.h"
 
 #define MAX_RUNS 16
@@ -60,15 +62,6 @@ static void usage(FILE *f) {
           "Prints one row per object and their mean.\n");
 }
 
-static int parse_count(const char *s, long lo, long hi, long *out) {
-  char *end = NULL;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end != '\0' || v < lo || v > hi) return -1;
-  *out = v;
-  return 0;
-}
-
 /* Prints a JSON string literal. */
 /* With `--json -` the JSON keeps the real stdout (this stream, set up before any output) and
  * the table moves to stderr, so the output parses as JSON. */
@@ -95,27 +88,9 @@ static FILE *open_json(const char *path) {
   return f;
 }
 
-static void json_str(FILE *f, const char *s) {
-  fputc('"', f);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\') {
-      fputc('\\', f);
-      fputc(*p, f);
-    } else if (*p < 0x20) {
-      fprintf(f, "\\u%04x", *p);
-    } else {
-      fputc(*p, f);
-    }
-  }
-  fputc('"', f);
-}
-
+/* Every number of the report has 6 decimals. */
 static void json_num(FILE *f, double v) {
-  if (isfinite(v)) {
-    fprintf(f, "%.6f", v);
-  } else {
-    fputs("null", f);
-  }
+  kat__json_write_num(f, v, 6);
 }
 
 static void json_curve(FILE *f, const double *c, size_t n) {
@@ -310,9 +285,9 @@ static int run_dataset(const char *gt_root, const char **results, size_t nres, i
       goto done;
     }
     fprintf(jf, "{\n  \"katana_version\": ");
-    json_str(jf, kat_version());
+    kat__json_write_str(jf, kat_version());
     fprintf(jf, ",\n  \"dataset\": ");
-    json_str(jf, gt_root);
+    kat__json_write_str(jf, gt_root);
     fprintf(jf, ",\n  \"sequences\": %zu,\n  \"runs\": [", nseq);
   }
   for (size_t r = 0; r < nres; r++) {
@@ -360,7 +335,7 @@ static int run_dataset(const char *gt_root, const char **results, size_t nres, i
     }
     if (jf) {
       fprintf(jf, "%s\n    {\"results\": ", r ? "," : "");
-      json_str(jf, results[r]);
+      kat__json_write_str(jf, results[r]);
       fprintf(jf, ", \"box_sequences\": %zu, \"mask_sequences\": %zu, \"box_frames\": %zu,\n",
               box_seqs, mask_seqs, frames);
       fprintf(jf, "     \"auc\": ");
@@ -382,7 +357,7 @@ static int run_dataset(const char *gt_root, const char **results, size_t nres, i
       for (size_t q = 0; q < nseq; q++) {
         const kat_eval_score *s = &sc[r * nseq + q];
         fprintf(jf, "%s\n       {\"name\": ", q ? "," : "");
-        json_str(jf, seqs[q].name);
+        kat__json_write_str(jf, seqs[q].name);
         fprintf(jf, ", \"frames\": %zu, \"box_frames\": %zu, \"auc\": ", s->frames, s->box_frames);
         json_num(jf, s->has_boxes ? s->auc : NAN);
         fprintf(jf, ", \"precision_20\": ");
@@ -442,7 +417,7 @@ static int split_id_gt(const char *v, int *id, const char **path) {
   if ((size_t)(eq - v) >= sizeof num) return 0;
   memcpy(num, v, (size_t)(eq - v));
   num[eq - v] = '\0';
-  if (parse_count(num, 0, 1000000, &n)) return 0;
+  if (kat_cli_parse_long(num, 0, 1000000, &n, NULL, 0)) return 0;
   *id = (int)n;
   *path = eq + 1;
   return 1;
@@ -637,14 +612,14 @@ static int run_objects(const char *dir, obj_gt *gts, int ngt, const char *mot, i
       goto done;
     }
     fprintf(jf, "{\n  \"katana_version\": ");
-    json_str(jf, kat_version());
+    kat__json_write_str(jf, kat_version());
     fprintf(jf, ",\n  \"results\": ");
-    json_str(jf, dir);
+    kat__json_write_str(jf, dir);
     fprintf(jf, ",\n  \"objects\": [");
     for (int k = 0; k < ngt; k++) {
       const kat_eval_score *s = &scores[k];
       fprintf(jf, "%s\n    {\"obj\": %d, \"gt\": ", k ? "," : "", gts[k].id);
-      json_str(jf, mot ? mot : gts[k].path);
+      kat__json_write_str(jf, mot ? mot : gts[k].path);
       fprintf(jf,
               ", \"frames\": %zu, \"box_frames\": %zu, \"absent_frames\": %zu, "
               "\"invalid_pred\": %zu, \"auc\": ",
@@ -686,20 +661,41 @@ done:
   return rc;
 }
 
-int kat_cmd_eval(int argc, char **argv) {
+/* The options of one katana eval call (parse_args). */
+typedef struct kat__eval_args {
   const char *results[MAX_RUNS];
-  size_t nres = 0;
-  const char *gt_path = NULL, *against_path = NULL, *json_path = NULL;
-  long object_id = 0, worst = -1;
-  int curves = 0, dataset = 0, per_sequence = 0;
-  static obj_gt obj_gts[MAX_OBJECTS];
-  int n_obj_gts = 0, gt_plain = 0;
-  long mot_base = 0;
-  const char *gt_mot = NULL;
-  memset(obj_gts, 0, sizeof obj_gts);
+  size_t nres;
+  const char *gt_path, *against_path, *json_path;
+  long object_id, worst;
+  int curves, dataset, per_sequence;
+  obj_gt obj_gts[MAX_OBJECTS];
+  int n_obj_gts, gt_plain;
+  long mot_base;
+  const char *gt_mot;
   kat_eval_options opt;
-  kat_eval_options_default(&opt);
+} kat__eval_args;
 
+/* What one run-vs-ground-truth/--against evaluation loaded and computed (eval_cleanup frees). */
+typedef struct kat__eval_state {
+  kat_eval_seq *gt, *other;
+  kat_eval_seq *runs[MAX_RUNS];
+  kat_eval_score *scores; /* [nres] */
+  kat_eval_compare *cmps; /* [nres] */
+} kat__eval_state;
+
+static void eval_cleanup(kat__eval_state *st, size_t nres) {
+  kat_eval_seq_destroy(st->gt);
+  kat_eval_seq_destroy(st->other);
+  for (size_t r = 0; r < nres; r++) kat_eval_seq_destroy(st->runs[r]);
+  free(st->scores);
+  free(st->cmps);
+}
+
+/* Fills *a from argv. Returns -1 to go on, else the exit status (0 after --help, 2 on misuse). */
+static int parse_args(int argc, char **argv, kat__eval_args *o) {
+  memset(o, 0, sizeof *o);
+  o->worst = -1;
+  kat_eval_options_default(&o->opt);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -707,66 +703,66 @@ int kat_cmd_eval(int argc, char **argv) {
       usage(stdout);
       return 0;
     } else if (strcmp(a, "--absent-as-failure") == 0) {
-      opt.absent_as_failure = 1;
+      o->opt.absent_as_failure = 1;
     } else if (strcmp(a, "--no-first-frame-gt") == 0) {
-      opt.first_frame_gt = 0;
+      o->opt.first_frame_gt = 0;
     } else if (strcmp(a, "--no-hold") == 0) {
-      opt.hold_last_box = 0;
+      o->opt.hold_last_box = 0;
     } else if (strcmp(a, "--dataset") == 0) {
-      dataset = 1;
+      o->dataset = 1;
     } else if (strcmp(a, "--per-sequence") == 0) {
-      per_sequence = 1;
+      o->per_sequence = 1;
     } else if (strcmp(a, "--curves") == 0) {
-      curves = 1;
+      o->curves = 1;
     } else if (!v) {
       fprintf(stderr, "katana eval: unknown option or missing value: %s\n\n", a);
       usage(stderr);
       return 2;
     } else if (strcmp(a, "--results") == 0) {
-      if (nres == MAX_RUNS) {
+      if (o->nres == MAX_RUNS) {
         fprintf(stderr, "katana eval: at most %d --results\n", MAX_RUNS);
         return 2;
       }
-      results[nres++] = v;
+      o->results[o->nres++] = v;
       i++;
     } else if (strcmp(a, "--gt") == 0) {
       int id = 0;
       const char *p = NULL;
       if (split_id_gt(v, &id, &p)) {
-        if (n_obj_gts == MAX_OBJECTS) {
+        if (o->n_obj_gts == MAX_OBJECTS) {
           fprintf(stderr, "katana eval: at most %d --gt ID=PATH\n", MAX_OBJECTS);
           return 2;
         }
-        obj_gts[n_obj_gts].id = id;
-        obj_gts[n_obj_gts++].path = p;
+        o->obj_gts[o->n_obj_gts].id = id;
+        o->obj_gts[o->n_obj_gts++].path = p;
       } else {
-        gt_path = v;
-        gt_plain = 1;
+        o->gt_path = v;
+        o->gt_plain = 1;
       }
       i++;
     } else if (strcmp(a, "--gt-mot") == 0) {
-      gt_mot = v;
+      o->gt_mot = v;
       i++;
     } else if (strcmp(a, "--mot-base") == 0) {
-      if (parse_count(v, 0, 1, &mot_base)) {
+      if (kat_cli_parse_long(v, 0, 1, &o->mot_base, NULL, 0)) {
         fprintf(stderr, "katana eval: --mot-base takes 0 or 1, not '%s'\n", v);
         return 2;
       }
       i++;
     } else if (strcmp(a, "--against") == 0) {
-      against_path = v;
+      o->against_path = v;
       i++;
     } else if (strcmp(a, "--json") == 0) {
-      json_path = v;
+      o->json_path = v;
       i++;
     } else if (strcmp(a, "--object-id") == 0) {
-      if (parse_count(v, 0, 255, &object_id)) {
+      if (kat_cli_parse_long(v, 0, 255, &o->object_id, NULL, 0)) {
         fprintf(stderr, "katana eval: --object-id takes 0..255, not '%s'\n", v);
         return 2;
       }
       i++;
     } else if (strcmp(a, "--worst") == 0) {
-      if (parse_count(v, 0, KAT_EVAL_WORST_MAX, &worst)) {
+      if (kat_cli_parse_long(v, 0, KAT_EVAL_WORST_MAX, &o->worst, NULL, 0)) {
         fprintf(stderr, "katana eval: --worst takes 0..%d, not '%s'\n", KAT_EVAL_WORST_MAX, v);
         return 2;
       }
@@ -777,96 +773,73 @@ int kat_cmd_eval(int argc, char **argv) {
       return 2;
     }
   }
-  if (json_path && strcmp(json_path, "-") == 0 && redirect_stdout_for_json() != 0) {
-    fprintf(stderr, "katana eval: cannot write JSON to stdout: %s\n", strerror(errno));
+  return -1;
+}
+
+/* Loads the ground truth, the --against run and every run, and scores and compares each. */
+static int load_and_score(const kat__eval_args *o, kat__eval_state *st) {
+  char err[1024];
+  st->scores = calloc(o->nres, sizeof *st->scores);
+  st->cmps = calloc(o->nres, sizeof *st->cmps);
+  if (!st->scores || !st->cmps) {
+    fprintf(stderr, "katana eval: out of memory\n");
     return 1;
   }
-  if (n_obj_gts || gt_mot) {
-    if (nres != 1 || gt_plain || against_path || dataset || (n_obj_gts && gt_mot)) {
-      fprintf(stderr,
-              "katana eval: per-object scoring takes one --results DIR and either --gt ID=PATH "
-              "(repeatable) or --gt-mot FILE (no plain --gt, --against or --dataset)\n");
-      return 2;
-    }
-    opt.worst_count = 0;
-    return run_objects(results[0], obj_gts, n_obj_gts, gt_mot, (int)mot_base, (int)object_id, &opt,
-                       json_path);
-  }
-  if (dataset) {
-    if (nres == 0 || !gt_path || against_path) {
-      fprintf(stderr, "katana eval: --dataset needs --gt ROOT and --results ROOT (no --against)\n");
-      return 2;
-    }
-    opt.worst_count = 0;
-    return run_dataset(gt_path, results, nres, (int)object_id, &opt, json_path, per_sequence);
-  }
-  if (nres == 0 || (!gt_path && !against_path)) {
-    fprintf(stderr, "katana eval: need --results and --gt and/or --against\n\n");
-    usage(stderr);
-    return 2;
-  }
-  opt.worst_count = worst >= 0 ? (size_t)worst : 10;
-  size_t term_worst = worst >= 0 ? (size_t)worst : (against_path ? 10 : 0);
-
-  int rc = 1;
-  char err[1024];
-  kat_eval_seq *gt = NULL, *other = NULL;
-  kat_eval_seq *runs[MAX_RUNS] = {0};
-  kat_eval_score *scores = NULL;
-  kat_eval_compare *cmps = NULL;
-  FILE *jf = NULL;
-
-  scores = calloc(nres, sizeof *scores);
-  cmps = calloc(nres, sizeof *cmps);
-  if (!scores || !cmps) {
-    fprintf(stderr, "katana eval: out of memory\n");
-    goto done;
-  }
-  if (gt_path && kat_eval_seq_load(gt_path, (int)object_id, &gt, err, sizeof err) != KAT_OK) {
+  if (o->gt_path &&
+      kat_eval_seq_load(o->gt_path, (int)o->object_id, &st->gt, err, sizeof err) != KAT_OK) {
     fprintf(stderr, "katana eval: ground truth: %s\n", err);
-    goto done;
+    return 1;
   }
-  if (against_path && kat_eval_seq_load(against_path, 0, &other, err, sizeof err) != KAT_OK) {
+  if (o->against_path &&
+      kat_eval_seq_load(o->against_path, 0, &st->other, err, sizeof err) != KAT_OK) {
     fprintf(stderr, "katana eval: --against: %s\n", err);
-    goto done;
+    return 1;
   }
-  for (size_t r = 0; r < nres; r++) {
-    if (kat_eval_seq_load(results[r], 0, &runs[r], err, sizeof err) != KAT_OK) {
+  for (size_t r = 0; r < o->nres; r++) {
+    if (kat_eval_seq_load(o->results[r], 0, &st->runs[r], err, sizeof err) != KAT_OK) {
       fprintf(stderr, "katana eval: results: %s\n", err);
-      goto done;
+      return 1;
     }
-    if (gt && kat_eval_seq_frames(gt) < kat_eval_seq_frames(runs[r])) {
+    if (st->gt && kat_eval_seq_frames(st->gt) < kat_eval_seq_frames(st->runs[r])) {
       fprintf(stderr,
               "katana eval: %s: the ground truth %s has %zu frames but the run has %zu; refusing "
               "to score frames without ground truth\n",
-              results[r], gt_path, kat_eval_seq_frames(gt), kat_eval_seq_frames(runs[r]));
-      goto done;
+              o->results[r], o->gt_path, kat_eval_seq_frames(st->gt),
+              kat_eval_seq_frames(st->runs[r]));
+      return 1;
     }
-    if (gt && kat_eval_score_run(runs[r], gt, &opt, &scores[r], err, sizeof err) != KAT_OK) {
-      fprintf(stderr, "katana eval: %s: %s\n", results[r], err);
-      goto done;
+    if (st->gt && kat_eval_score_run(st->runs[r], st->gt, &o->opt, &st->scores[r], err,
+                                     sizeof err) != KAT_OK) {
+      fprintf(stderr, "katana eval: %s: %s\n", o->results[r], err);
+      return 1;
     }
-    if (other && kat_eval_compare_runs(runs[r], other, &opt, &cmps[r], err, sizeof err) != KAT_OK) {
-      fprintf(stderr, "katana eval: %s vs %s: %s\n", results[r], against_path, err);
-      goto done;
+    if (st->other && kat_eval_compare_runs(st->runs[r], st->other, &o->opt, &st->cmps[r], err,
+                                           sizeof err) != KAT_OK) {
+      fprintf(stderr, "katana eval: %s vs %s: %s\n", o->results[r], o->against_path, err);
+      return 1;
     }
   }
 
-  /* Terminal tables. */
-  if (gt) {
-    printf("ground truth: %s (%zu frames, boxes from %s%s)\n", gt_path, kat_eval_seq_frames(gt),
-           kat_eval_seq_box_source(gt), kat_eval_seq_has_masks(gt) ? ", masks" : "");
-    if (kat_eval_seq_absent_flags(gt))
+  return 0;
+}
+
+/* The table of scores against the ground truth. */
+static void print_scores(const kat__eval_args *o, const kat__eval_state *st, size_t term_worst) {
+  if (st->gt) {
+    printf("ground truth: %s (%zu frames, boxes from %s%s)\n", o->gt_path,
+           kat_eval_seq_frames(st->gt), kat_eval_seq_box_source(st->gt),
+           kat_eval_seq_has_masks(st->gt) ? ", masks" : "");
+    if (kat_eval_seq_absent_flags(st->gt))
       printf("  %zu frames with a box are marked absent by full_occlusion.txt/out_of_view.txt\n",
-             kat_eval_seq_absent_flags(gt));
+             kat_eval_seq_absent_flags(st->gt));
     printf("rules: absent gt frames %s; frame 0 %s; invalid predictions %s\n",
-           opt.absent_as_failure ? "count as failures" : "left out",
-           opt.first_frame_gt ? "= ground truth" : "scored as predicted",
-           opt.hold_last_box ? "hold the previous box" : "count as misses");
+           o->opt.absent_as_failure ? "count as failures" : "left out",
+           o->opt.first_frame_gt ? "= ground truth" : "scored as predicted",
+           o->opt.hold_last_box ? "hold the previous box" : "count as misses");
     printf("%-24s %6s %6s %6s %7s %7s %7s %7s %8s %9s %7s\n", "run", "frames", "scored", "absent",
            "AUC", "P@20", "NP@.2", "NP-AUC", "AO(box)", "mIoU(msk)", "invalid");
-    for (size_t r = 0; r < nres; r++) {
-      const kat_eval_score *s = &scores[r];
+    for (size_t r = 0; r < o->nres; r++) {
+      const kat_eval_score *s = &st->scores[r];
       char c_auc[16], c_p[16], c_np[16], c_npa[16], c_ao[16], c_m[16];
       cell(c_auc, sizeof c_auc, s->has_boxes, s->auc);
       cell(c_p, sizeof c_p, s->has_boxes, s->precision_20);
@@ -874,7 +847,7 @@ int kat_cmd_eval(int argc, char **argv) {
       cell(c_npa, sizeof c_npa, s->has_boxes, s->norm_precision_auc);
       cell(c_ao, sizeof c_ao, s->has_boxes, s->mean_box_iou);
       cell(c_m, sizeof c_m, s->has_masks, s->miou);
-      printf("%-24.24s %6zu %6zu %6zu %7s %7s %7s %7s %8s %9s %7zu\n", short_name(results[r]),
+      printf("%-24.24s %6zu %6zu %6zu %7s %7s %7s %7s %8s %9s %7zu\n", short_name(o->results[r]),
              s->frames, s->box_frames, s->absent_frames, c_auc, c_p, c_np, c_npa, c_ao, c_m,
              s->invalid_pred);
       if (s->has_masks && s->missing_masks)
@@ -883,18 +856,18 @@ int kat_cmd_eval(int argc, char **argv) {
             "empty)\n",
             s->missing_masks, s->mask_frames);
       if (s->has_masks) {
-        size_t g0 = first_mask(gt), r0 = first_mask(runs[r]);
+        size_t g0 = first_mask(st->gt), r0 = first_mask(st->runs[r]);
         if (g0 != r0)
           printf(
               "  note: the ground truth's masks start at frame %zu, the run's at %zu (masks are "
               "matched by the number in their file names)\n",
               g0, r0);
       }
-      if (kat_eval_seq_frames(runs[r]) < s->frames)
+      if (kat_eval_seq_frames(st->runs[r]) < s->frames)
         printf("  note: the run has %zu frames, the ground truth %zu\n",
-               kat_eval_seq_frames(runs[r]), s->frames);
+               kat_eval_seq_frames(st->runs[r]), s->frames);
       print_worst(s->worst, s->worst_count, term_worst, 0);
-      if (curves && s->has_boxes) {
+      if (o->curves && s->has_boxes) {
         printf("  success (IoU > t, t = 0:0.05:1):");
         for (size_t t = 0; t < KAT_EVAL_SUCCESS_POINTS; t++) printf(" %.3f", s->success[t]);
         printf("\n  precision (err <= t px, t = 0:5:50):");
@@ -907,54 +880,63 @@ int kat_cmd_eval(int argc, char **argv) {
     }
     printf("(percent; AUC = mean of the 21-point success curve; AO = mean box IoU)\n");
   }
-  if (other) {
-    if (gt) printf("\n");
-    printf("compared with: %s\n", against_path);
+}
+
+/* The table of comparisons with the --against run. */
+static void print_comparisons(const kat__eval_args *o, const kat__eval_state *st,
+                              size_t term_worst) {
+  if (st->other) {
+    if (st->gt) printf("\n");
+    printf("compared with: %s\n", o->against_path);
     printf("%-24s %6s %9s %9s %8s %10s %10s %10s\n", "run", "frames", "box IoU", "min box",
            "IoU>=.9", "mask IoU", "min mask", "same cand");
-    for (size_t r = 0; r < nres; r++) {
-      const kat_eval_compare *c = &cmps[r];
+    for (size_t r = 0; r < o->nres; r++) {
+      const kat_eval_compare *c = &st->cmps[r];
       char c_b[16], c_bm[16], c_m[16], c_mm[16], c_s[16];
       cell(c_b, sizeof c_b, c->box_frames > 0, c->mean_box_iou);
       cell(c_bm, sizeof c_bm, c->box_frames > 0, c->min_box_iou);
       cell(c_m, sizeof c_m, c->mask_frames > 0, c->mean_mask_iou);
       cell(c_mm, sizeof c_mm, c->mask_frames > 0, c->min_mask_iou);
       cell(c_s, sizeof c_s, c->candidate_frames > 0, c->identical_choice_rate);
-      printf("%-24.24s %6zu %9s %9s %8zu %10s %10s %10s\n", short_name(results[r]), c->frames, c_b,
-             c_bm, c->box_agree_90, c_m, c_mm, c_s);
+      printf("%-24.24s %6zu %9s %9s %8zu %10s %10s %10s\n", short_name(o->results[r]), c->frames,
+             c_b, c_bm, c->box_agree_90, c_m, c_mm, c_s);
       print_worst(c->worst, c->worst_count, term_worst, 1);
     }
   }
+}
 
-  if (json_path) {
-    jf = open_json(json_path);
+/* The JSON report of scores and comparisons to o->json_path. 0, or 1 with a message. */
+static int write_json(const kat__eval_args *o, const kat__eval_state *st) {
+  FILE *jf = NULL;
+  if (o->json_path) {
+    jf = open_json(o->json_path);
     if (!jf) {
-      fprintf(stderr, "katana eval: cannot write %s: %s\n", json_path, strerror(errno));
-      goto done;
+      fprintf(stderr, "katana eval: cannot write %s: %s\n", o->json_path, strerror(errno));
+      return 1;
     }
     fprintf(jf, "{\n  \"katana_version\": ");
-    json_str(jf, kat_version());
+    kat__json_write_str(jf, kat_version());
     fprintf(jf,
             ",\n  \"options\": {\"first_frame_gt\": %s, \"hold_last_box\": %s, "
             "\"absent_as_failure\": %s, \"object_id\": %d},\n",
-            opt.first_frame_gt ? "true" : "false", opt.hold_last_box ? "true" : "false",
-            opt.absent_as_failure ? "true" : "false", (int)object_id);
-    if (gt) {
+            o->opt.first_frame_gt ? "true" : "false", o->opt.hold_last_box ? "true" : "false",
+            o->opt.absent_as_failure ? "true" : "false", (int)o->object_id);
+    if (st->gt) {
       fprintf(jf, "  \"gt\": {\"path\": ");
-      json_str(jf, gt_path);
-      fprintf(jf, ", \"frames\": %zu, \"box_source\": ", kat_eval_seq_frames(gt));
-      json_str(jf, kat_eval_seq_box_source(gt));
+      kat__json_write_str(jf, o->gt_path);
+      fprintf(jf, ", \"frames\": %zu, \"box_source\": ", kat_eval_seq_frames(st->gt));
+      kat__json_write_str(jf, kat_eval_seq_box_source(st->gt));
       fprintf(jf, ", \"masks\": %s, \"absent_flags\": %zu},\n",
-              kat_eval_seq_has_masks(gt) ? "true" : "false", kat_eval_seq_absent_flags(gt));
+              kat_eval_seq_has_masks(st->gt) ? "true" : "false", kat_eval_seq_absent_flags(st->gt));
       fprintf(jf, "  \"runs\": [");
-      for (size_t r = 0; r < nres; r++) {
-        const kat_eval_score *s = &scores[r];
+      for (size_t r = 0; r < o->nres; r++) {
+        const kat_eval_score *s = &st->scores[r];
         fprintf(jf, "%s\n    {\"results\": ", r ? "," : "");
-        json_str(jf, results[r]);
+        kat__json_write_str(jf, o->results[r]);
         fprintf(jf, ", \"box_source\": ");
-        json_str(jf, kat_eval_seq_box_source(runs[r]));
+        kat__json_write_str(jf, kat_eval_seq_box_source(st->runs[r]));
         fprintf(jf, ", \"run_frames\": %zu,\n     \"frames\": %zu, \"has_boxes\": %s, ",
-                kat_eval_seq_frames(runs[r]), s->frames, s->has_boxes ? "true" : "false");
+                kat_eval_seq_frames(st->runs[r]), s->frames, s->has_boxes ? "true" : "false");
         fprintf(jf, "\"box_frames\": %zu, \"absent_frames\": %zu, \"invalid_pred\": %zu,\n",
                 s->box_frames, s->absent_frames, s->invalid_pred);
         fprintf(jf, "     \"auc\": ");
@@ -985,16 +967,16 @@ int kat_cmd_eval(int argc, char **argv) {
         json_worst(jf, s->worst, s->worst_count, "     ");
         fprintf(jf, "}");
       }
-      fprintf(jf, "\n  ]%s\n", other ? "," : "");
+      fprintf(jf, "\n  ]%s\n", st->other ? "," : "");
     }
-    if (other) {
+    if (st->other) {
       fprintf(jf, "  \"comparisons\": [");
-      for (size_t r = 0; r < nres; r++) {
-        const kat_eval_compare *c = &cmps[r];
+      for (size_t r = 0; r < o->nres; r++) {
+        const kat_eval_compare *c = &st->cmps[r];
         fprintf(jf, "%s\n    {\"a\": ", r ? "," : "");
-        json_str(jf, results[r]);
+        kat__json_write_str(jf, o->results[r]);
         fprintf(jf, ", \"b\": ");
-        json_str(jf, against_path);
+        kat__json_write_str(jf, o->against_path);
         fprintf(jf, ",\n     \"frames\": %zu, \"box_frames\": %zu, \"mean_box_iou\": ", c->frames,
                 c->box_frames);
         json_num(jf, c->mean_box_iou);
@@ -1017,18 +999,57 @@ int kat_cmd_eval(int argc, char **argv) {
     fprintf(jf, "}\n");
     if (fclose(jf) != 0) {
       jf = NULL;
-      fprintf(stderr, "katana eval: error writing %s\n", json_path);
-      goto done;
+      fprintf(stderr, "katana eval: error writing %s\n", o->json_path);
+      return 1;
     }
     jf = NULL;
   }
-  rc = 0;
-done:
-  if (jf) fclose(jf);
-  kat_eval_seq_destroy(gt);
-  kat_eval_seq_destroy(other);
-  for (size_t r = 0; r < nres; r++) kat_eval_seq_destroy(runs[r]);
-  free(scores);
-  free(cmps);
+  return 0;
+}
+
+int kat_cmd_eval(int argc, char **argv) {
+  static kat__eval_args args; /* obj_gts is large: not on the stack */
+  kat__eval_args *o = &args;
+  int rc = parse_args(argc, argv, o);
+  if (rc >= 0) return rc;
+  if (o->json_path && strcmp(o->json_path, "-") == 0 && redirect_stdout_for_json() != 0) {
+    fprintf(stderr, "katana eval: cannot write JSON to stdout: %s\n", strerror(errno));
+    return 1;
+  }
+  if (o->n_obj_gts || o->gt_mot) {
+    if (o->nres != 1 || o->gt_plain || o->against_path || o->dataset ||
+        (o->n_obj_gts && o->gt_mot)) {
+      fprintf(stderr,
+              "katana eval: per-object scoring takes one --results DIR and either --gt ID=PATH "
+              "(repeatable) or --gt-mot FILE (no plain --gt, --against or --dataset)\n");
+      return 2;
+    }
+    o->opt.worst_count = 0;
+    return run_objects(o->results[0], o->obj_gts, o->n_obj_gts, o->gt_mot, (int)o->mot_base,
+                       (int)o->object_id, &o->opt, o->json_path);
+  }
+  if (o->dataset) {
+    if (o->nres == 0 || !o->gt_path || o->against_path) {
+      fprintf(stderr, "katana eval: --dataset needs --gt ROOT and --results ROOT (no --against)\n");
+      return 2;
+    }
+    o->opt.worst_count = 0;
+    return run_dataset(o->gt_path, o->results, o->nres, (int)o->object_id, &o->opt, o->json_path,
+                       o->per_sequence);
+  }
+  if (o->nres == 0 || (!o->gt_path && !o->against_path)) {
+    fprintf(stderr, "katana eval: need --results and --gt and/or --against\n\n");
+    usage(stderr);
+    return 2;
+  }
+  o->opt.worst_count = o->worst >= 0 ? (size_t)o->worst : 10;
+  size_t term_worst = o->worst >= 0 ? (size_t)o->worst : (o->against_path ? 10 : 0);
+
+  kat__eval_state st = {0};
+  rc = load_and_score(o, &st);
+  if (rc == 0 && st.gt) print_scores(o, &st, term_worst);
+  if (rc == 0 && st.other) print_comparisons(o, &st, term_worst);
+  if (rc == 0 && o->json_path) rc = write_json(o, &st);
+  eval_cleanup(&st, o->nres);
   return rc;
 }

@@ -1,16 +1,19 @@
 /*
  * katana onnx: inspect a model, report execution-provider coverage, and apply verified graph
- * rewrites. A thin layer over include/katana/onnx.h.
+ * rewrites. A thin layer over src/tools/onnx/onnx.h.
  */
 #include <errno.h>
+#include <float.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cli_parse.h"
 #include "katana/katana.h"
-#include "katana/onnx.h"
+#include "tools/onnx/onnx.h"
 
 /* KAT_ONNX_QUANTIZE_DEFAULT_MODULES joined with commas. */
 static const char *default_modules(void) {
@@ -53,24 +56,16 @@ static void usage(FILE *f) {
           default_modules());
 }
 
+/* Adapters of cli_parse.h's parsers to the int64_t and bool shapes of this command's options. */
 static bool parse_i64(const char *s, int64_t *v) {
-  if (!s || !*s) return false;
-  char *end = NULL;
-  errno = 0;
-  long long x = strtoll(s, &end, 10);
-  if (errno || *end) return false;
+  long x;
+  if (kat_cli_parse_long(s, LONG_MIN, LONG_MAX, &x, NULL, 0)) return false;
   *v = x;
   return true;
 }
 
 static bool parse_f64(const char *s, double *v) {
-  if (!s || !*s) return false;
-  char *end = NULL;
-  errno = 0;
-  double x = strtod(s, &end);
-  if (errno || *end) return false;
-  *v = x;
-  return true;
+  return kat_cli_parse_double(s, -DBL_MAX, DBL_MAX, v, NULL, 0) == 0;
 }
 
 static int emit(int rc, char *report, const char *err) {

@@ -1,6 +1,6 @@
 /*
  * katana synth: writes deterministic synthetic tracking clips with ground truth (see
- * include/katana/synth.h for the layout).
+ * src/tools/synth/synth.h for the layout).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -9,7 +9,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "katana/synth.h"
+#include "cli_parse.h"
+#include "tools/synth/synth.h"
 
 static void synth_usage(FILE *f) {
   fprintf(f,
@@ -19,15 +20,6 @@ static void synth_usage(FILE *f) {
           "groundtruth.txt (x,y,w,h; 0,0,0,0 when not visible), full_occlusion.txt,\n"
           "out_of_view.txt and, with --mp4, video.mp4. Same options, same bytes.\n"
           "Defaults: --suite train --seed 1 --count 1 --frames 60 --size 640x360.\n");
-}
-
-static int parse_long(const char *s, long lo, long hi, long *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi) return -1;
-  *out = v;
-  return 0;
 }
 
 int kat_cmd_synth(int argc, char **argv) {
@@ -68,7 +60,7 @@ int kat_cmd_synth(int argc, char **argv) {
       }
       o.seed = (uint64_t)s;
     } else if (strcmp(a, "--count") == 0 || strcmp(a, "--frames") == 0) {
-      if (parse_long(v, 1, 100000, &n) != 0) {
+      if (kat_cli_parse_long(v, 1, 100000, &n, NULL, 0) != 0) {
         fprintf(stderr, "katana synth: bad %s '%s' (1..100000)\n", a, v);
         return 2;
       }
@@ -77,22 +69,11 @@ int kat_cmd_synth(int argc, char **argv) {
       else
         o.frames = (int)n;
     } else if (strcmp(a, "--size") == 0) {
-      char *x = strchr(v, 'x');
-      char wbuf[16];
-      long w, h;
-      size_t wl = x ? (size_t)(x - v) : 0;
-      if (!x || wl == 0 || wl >= sizeof wbuf) {
-        fprintf(stderr, "katana synth: --size must be WxH, not '%s'\n", v);
+      char why[160];
+      if (kat_cli_parse_size(v, 32, 4096, &o.width, &o.height, why, sizeof why) != 0) {
+        fprintf(stderr, "katana synth: --size must be WxH with 32..4096, not '%s': %s\n", v, why);
         return 2;
       }
-      memcpy(wbuf, v, wl);
-      wbuf[wl] = '\0';
-      if (parse_long(wbuf, 32, 4096, &w) != 0 || parse_long(x + 1, 32, 4096, &h) != 0) {
-        fprintf(stderr, "katana synth: --size must be WxH with 32..4096, not '%s'\n", v);
-        return 2;
-      }
-      o.width = (int)w;
-      o.height = (int)h;
     } else {
       fprintf(stderr, "katana synth: unknown option '%s'\n\n", a);
       synth_usage(stderr);
