@@ -15,6 +15,7 @@
 #
 # VARIANTS (comma-separated, default "default,ie,ma,md,me,all"): default = katana onnx quantize
 # with no --modules (KAT_ONNX_QUANTIZE_DEFAULT_MODULES), ie/ma/md/me = that module alone,
+# ma+me = memory_attention and memory_encoder together,
 # all = every module, ma-nok = memory_attention with its key projections (node names containing
 # k_proj) kept FP32. Runs are niced (these are accuracy runs, not timing runs); runs already
 # there are reused; CLIPS=N limits a mode to its first N clips. Needs /usr/bin/python3 with numpy and PIL for the tables.
@@ -36,6 +37,7 @@ modules_of() {
     ma) echo memory_attention ;;
     md) echo mask_decoder ;;
     me) echo memory_encoder ;;
+    ma+me) echo memory_attention,memory_encoder ;;
     all) echo image_encoder,memory_attention,mask_decoder,memory_encoder ;;
     ma-nok) echo memory_attention ;;
     *) echo "int8_doc: unknown variant $1" >&2; exit 2 ;;
@@ -56,10 +58,12 @@ make_variant() {
 
 track() { # BUNDLE CLIPDIR RESDIR
   if [ -s "$3/results.jsonl" ] && [ "$3/results.jsonl" -nt "$1/katana.json" ]; then return 0; fi
-  rm -rf "$3"
+  # Into DIR.part, renamed when complete: a run killed mid-clip is redone, never reused.
+  rm -rf "$3" "$3.part"
   mkdir -p "$(dirname "$3")"
   nice -n 10 "$katana" track "$2/img" --model "$1" --box-file "$2/groundtruth.txt" --masks \
-    --out "$3" --quiet
+    --out "$3.part" --quiet
+  mv "$3.part" "$3"
 }
 
 if [ "$what" = speed ]; then
@@ -98,11 +102,13 @@ esac
 # CLIPS=N keeps the first N clips (a bounded run; the tables say how many clips they cover).
 if [ -n "${CLIPS:-}" ] && [ "${#clips[@]}" -gt "$CLIPS" ]; then clips=("${clips[@]:0:$CLIPS}"); fi
 IFS=, read -r -a vs <<< "$variants"
-for c in "${clips[@]}"; do track "$bundle" "$c" "$out/$what/fp32/$(basename "$c")"; done
-for v in "${vs[@]}"; do
-  make_variant "$v"
-  for c in "${clips[@]}"; do
-    name=$(basename "$c")
+# Clip by clip (FP32, then every variant), so that a run stopped early covers the same clips
+# in every variant.
+for v in "${vs[@]}"; do make_variant "$v"; done
+for c in "${clips[@]}"; do
+  name=$(basename "$c")
+  track "$bundle" "$c" "$out/$what/fp32/$name"
+  for v in "${vs[@]}"; do
     track "$out/bundles/$v" "$c" "$out/$what/$v/$name"
     "$katana" eval --results "$out/$what/$v/$name" --against "$out/$what/fp32/$name" \
       --json "$out/$what/$v/$name.against.json" > /dev/null

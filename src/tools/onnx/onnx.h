@@ -111,7 +111,7 @@ int kat_onnx_rewrite(const char *in_path, const char *out_path, const kat_onnx_r
 
 /* The modules `katana onnx quantize` converts when none are named (see docs/performance.md,
  * "INT8": the modules whose INT8 run keeps the accuracy bar against FP32). */
-#define KAT_ONNX_QUANTIZE_DEFAULT_MODULES "memory_attention"
+#define KAT_ONNX_QUANTIZE_DEFAULT_MODULES "memory_encoder"
 
 /* Options of kat_onnx_quantize(); pointers are borrowed for the call. Initialise with
  * kat_onnx_quantize_options_init(). */
