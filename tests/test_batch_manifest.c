@@ -22,18 +22,18 @@ static void write_file(const char *name, const char *text, char *path, size_t si
   fclose(f);
 }
 
-static kat_batch_manifest *read_ok(const char *name, const char *text) {
+static kat__batch_manifest *read_ok(const char *name, const char *text) {
   char path[512], err[512] = "";
-  kat_batch_manifest *m = NULL;
+  kat__batch_manifest *m = NULL;
   write_file(name, text, path, sizeof path);
-  int rc = kat_batch_manifest_read(path, &m, err, sizeof err);
+  int rc = kat__batch_manifest_read(path, &m, err, sizeof err);
   if (rc) fprintf(stderr, "unexpected: %s\n", err);
   KAT_CHECK_INT_EQ(rc, KAT_OK);
   return m;
 }
 
 KAT_TEST(test_jsonl) {
-  kat_batch_manifest *m = read_ok(
+  kat__batch_manifest *m = read_ok(
       "m.jsonl",
       "# comment\n"
       "\n"
@@ -51,8 +51,8 @@ KAT_TEST(test_jsonl) {
       "{\"id\": \"i\", \"source\": \"x\", \"prompts\": \"p.json\", \"selection\": \"sam3\"}\n"
       "{\"id\": \"j\", \"source\": \"x\", \"box\": [1, 1, 0, 1]}");
   if (!m) return;
-  KAT_CHECK_INT_EQ(kat_batch_manifest_count(m), 11);
-  const kat_batch_entry *e = kat_batch_manifest_entry(m, 0);
+  KAT_CHECK_INT_EQ(kat__batch_manifest_count(m), 11);
+  const kat__batch_entry *e = kat__batch_manifest_entry(m, 0);
   KAT_CHECK_STR_EQ(e->id, "a");
   KAT_CHECK_INT_EQ(e->line, 3);
   KAT_CHECK(e->error == NULL);
@@ -66,7 +66,7 @@ KAT_TEST(test_jsonl) {
   KAT_CHECK_INT_EQ(e->prompts->entries[0].frame, 0);
   KAT_CHECK_INT_EQ(e->prompts->entries[0].obj_id, 0);
   KAT_CHECK_NEAR(e->prompts->entries[0].prompt.box[2], 3.5, 0);
-  e = kat_batch_manifest_entry(m, 1);
+  e = kat__batch_manifest_entry(m, 1);
   KAT_CHECK_STR_EQ(e->id, "000001");
   KAT_CHECK_STR_EQ(e->source, "rtsp://cam/1");
   KAT_CHECK(e->prompts && e->prompts->count == 1);
@@ -76,7 +76,7 @@ KAT_TEST(test_jsonl) {
   KAT_CHECK_INT_EQ(e->prompts->entries[0].prompt.labels[0], 1); /* label defaults to 1 */
   KAT_CHECK_INT_EQ(e->prompts->entries[0].prompt.labels[1], 0);
   KAT_CHECK_NEAR(e->prompts->entries[0].prompt.points[1][0], 7.0, 0);
-  e = kat_batch_manifest_entry(m, 2);
+  e = kat__batch_manifest_entry(m, 2);
   KAT_CHECK_STR_EQ(e->source, "/abs/c");
   KAT_CHECK(e->prompts && e->prompts->count == 2);
   if (!e->prompts) return;
@@ -85,48 +85,48 @@ KAT_TEST(test_jsonl) {
   KAT_CHECK_INT_EQ(e->prompts->entries[1].obj_id, 1);
   KAT_CHECK_INT_EQ(e->prompts->entries[1].prompt.n_points, 1);
   KAT_CHECK(e->groundtruth && strstr(e->groundtruth, "/gt.txt"));
-  e = kat_batch_manifest_entry(m, 3);
+  e = kat__batch_manifest_entry(m, 3);
   KAT_CHECK_STR_EQ(e->id, "d"); /* a broken line keeps a valid id: its ERROR goes there */
   KAT_CHECK(e->error && strstr(e->error, "[x, y, w, h]"));
-  e = kat_batch_manifest_entry(m, 4);
+  e = kat__batch_manifest_entry(m, 4);
   KAT_CHECK_STR_EQ(e->id, "000004");
   KAT_CHECK(e->error && strstr(e->error, "1:2"));
   KAT_CHECK(e->source == NULL);
-  KAT_CHECK_CONTAINS(kat_batch_manifest_entry(m, 5)->error, "exactly one of");
-  e = kat_batch_manifest_entry(m, 6);
+  KAT_CHECK_CONTAINS(kat__batch_manifest_entry(m, 5)->error, "exactly one of");
+  e = kat__batch_manifest_entry(m, 6);
   KAT_CHECK_STR_EQ(e->id, "000006"); /* an unsafe id is not used as a folder name */
   KAT_CHECK_CONTAINS(e->error, "not start with");
-  e = kat_batch_manifest_entry(m, 7);
+  e = kat__batch_manifest_entry(m, 7);
   KAT_CHECK_STR_EQ(e->id, "dup-000007");
   KAT_CHECK_CONTAINS(e->error, "also the id of line 3");
-  e = kat_batch_manifest_entry(m, 8);
+  e = kat__batch_manifest_entry(m, 8);
   KAT_CHECK_STR_EQ(e->id, "000008");
   KAT_CHECK_CONTAINS(e->error, "may hold only");
-  KAT_CHECK_CONTAINS(kat_batch_manifest_entry(m, 9)->error, "samurai or sam2");
-  KAT_CHECK_CONTAINS(kat_batch_manifest_entry(m, 10)->error, "no area");
-  KAT_CHECK(kat_batch_manifest_entry(m, 11) == NULL);
-  kat_batch_manifest_destroy(m);
+  KAT_CHECK_CONTAINS(kat__batch_manifest_entry(m, 9)->error, "samurai or sam2");
+  KAT_CHECK_CONTAINS(kat__batch_manifest_entry(m, 10)->error, "no area");
+  KAT_CHECK(kat__batch_manifest_entry(m, 11) == NULL);
+  kat__batch_manifest_destroy(m);
 }
 
 KAT_TEST(test_csv) {
-  kat_batch_manifest *m = read_ok("m.txt", /* no extension: sniffed as CSV */
-                                  "id,source,box,points,frames\r\n"
-                                  "a,\"dir with, comma/v.mp4\",\"1,2,3,4\",,\r\n"
-                                  "b,v.mp4,,\"1 2 1;3 4 0\",7\r\n"
-                                  "c,v.mp4,1 2 3 4,,\r\n"
-                                  "d,v.mp4,\"1,2,3,4\"\r\n"
-                                  "e,\"unclosed,1 2 3 4,,\r\n"
-                                  "f,v.mp4,\"1,2,3,x\",,\r\n"
-                                  "g,v.mp4,,,0\r\n");
+  kat__batch_manifest *m = read_ok("m.txt", /* no extension: sniffed as CSV */
+                                   "id,source,box,points,frames\r\n"
+                                   "a,\"dir with, comma/v.mp4\",\"1,2,3,4\",,\r\n"
+                                   "b,v.mp4,,\"1 2 1;3 4 0\",7\r\n"
+                                   "c,v.mp4,1 2 3 4,,\r\n"
+                                   "d,v.mp4,\"1,2,3,4\"\r\n"
+                                   "e,\"unclosed,1 2 3 4,,\r\n"
+                                   "f,v.mp4,\"1,2,3,x\",,\r\n"
+                                   "g,v.mp4,,,0\r\n");
   if (!m) return;
-  KAT_CHECK_INT_EQ(kat_batch_manifest_count(m), 7);
-  const kat_batch_entry *e = kat_batch_manifest_entry(m, 0);
+  KAT_CHECK_INT_EQ(kat__batch_manifest_count(m), 7);
+  const kat__batch_entry *e = kat__batch_manifest_entry(m, 0);
   KAT_CHECK(e->error == NULL);
   KAT_CHECK(e->source && strstr(e->source, "/dir with, comma/v.mp4"));
   KAT_CHECK(e->prompts && e->prompts->count == 1);
   if (!e->prompts) return;
   KAT_CHECK_NEAR(e->prompts->entries[0].prompt.box[3], 4.0, 0);
-  e = kat_batch_manifest_entry(m, 1);
+  e = kat__batch_manifest_entry(m, 1);
   KAT_CHECK(e->error == NULL);
   KAT_CHECK(e->prompts && e->prompts->count == 1);
   if (!e->prompts) return;
@@ -134,31 +134,31 @@ KAT_TEST(test_csv) {
   KAT_CHECK_NEAR(e->prompts->entries[0].prompt.points[1][1], 4.0, 0);
   KAT_CHECK_INT_EQ(e->prompts->entries[0].prompt.labels[1], 0);
   KAT_CHECK_INT_EQ(e->max_frames, 7);
-  KAT_CHECK(kat_batch_manifest_entry(m, 2)->error == NULL);
-  KAT_CHECK_CONTAINS(kat_batch_manifest_entry(m, 3)->error, "3 fields, the header has 5");
-  KAT_CHECK_CONTAINS(kat_batch_manifest_entry(m, 4)->error, "not closed");
-  KAT_CHECK_CONTAINS(kat_batch_manifest_entry(m, 5)->error, "must be x,y,w,h");
-  KAT_CHECK_CONTAINS(kat_batch_manifest_entry(m, 6)->error, "frames");
-  kat_batch_manifest_destroy(m);
+  KAT_CHECK(kat__batch_manifest_entry(m, 2)->error == NULL);
+  KAT_CHECK_CONTAINS(kat__batch_manifest_entry(m, 3)->error, "3 fields, the header has 5");
+  KAT_CHECK_CONTAINS(kat__batch_manifest_entry(m, 4)->error, "not closed");
+  KAT_CHECK_CONTAINS(kat__batch_manifest_entry(m, 5)->error, "must be x,y,w,h");
+  KAT_CHECK_CONTAINS(kat__batch_manifest_entry(m, 6)->error, "frames");
+  kat__batch_manifest_destroy(m);
 }
 
 KAT_TEST(test_file_errors_and_prompts) {
   char path[512], err[512] = "";
-  kat_batch_manifest *m = (kat_batch_manifest *)&m;
+  kat__batch_manifest *m = (kat__batch_manifest *)&m;
   snprintf(path, sizeof path, "%s/none.jsonl", g_dir);
-  KAT_CHECK_INT_EQ(kat_batch_manifest_read(path, &m, err, sizeof err), KAT_ENOENT);
+  KAT_CHECK_INT_EQ(kat__batch_manifest_read(path, &m, err, sizeof err), KAT_ENOENT);
   KAT_CHECK(m == NULL);
   KAT_CHECK_CONTAINS(err, "none.jsonl");
   write_file("h.csv", "source,colour\nx,red\n", path, sizeof path);
-  KAT_CHECK_INT_EQ(kat_batch_manifest_read(path, &m, err, sizeof err), KAT_EFORMAT);
+  KAT_CHECK_INT_EQ(kat__batch_manifest_read(path, &m, err, sizeof err), KAT_EFORMAT);
   KAT_CHECK_CONTAINS(err, "column 'colour'");
   write_file("h2.csv", "id,box\nx,1 1 1 1\n", path, sizeof path);
-  KAT_CHECK_INT_EQ(kat_batch_manifest_read(path, &m, err, sizeof err), KAT_EFORMAT);
+  KAT_CHECK_INT_EQ(kat__batch_manifest_read(path, &m, err, sizeof err), KAT_EFORMAT);
   KAT_CHECK_CONTAINS(err, "no 'source'");
   m = read_ok("empty.jsonl", "");
-  KAT_CHECK_INT_EQ(kat_batch_manifest_count(m), 0);
-  kat_batch_manifest_destroy(m);
-  kat_batch_manifest_destroy(NULL);
+  KAT_CHECK_INT_EQ(kat__batch_manifest_count(m), 0);
+  kat__batch_manifest_destroy(m);
+  kat__batch_manifest_destroy(NULL);
 
   /* A manifest line's inline prompts and a prompts file go through one parser: the same bad
    * entry (hand-written here, not from our exporter) gets the same status and message. */
@@ -174,17 +174,17 @@ KAT_TEST(test_file_errors_and_prompts) {
   snprintf(line, sizeof line, "{\"source\": \"v.mp4\", \"prompts\": %s}\n", bad);
   m = read_ok("m.jsonl", line);
   if (!m) return;
-  const char *why = kat_batch_manifest_entry(m, 0)->error;
+  const char *why = kat__batch_manifest_entry(m, 0)->error;
   KAT_CHECK_CONTAINS(why, "prompt 1: unknown key 'colour'");
   KAT_CHECK(why && strstr(err, strstr(why, "prompt 1")) != NULL);
-  kat_batch_manifest_destroy(m);
+  kat__batch_manifest_destroy(m);
   /* More clicks than the tracker takes are refused when the manifest is read. */
   m = read_ok("m.jsonl",
               "{\"source\": \"v\", \"points\": [[1,1],[1,1],[1,1],[1,1],[1,1],[1,1],"
               "[1,1],[1,1],[1,1],[1,1],[1,1],[1,1],[1,1],[1,1],[1,1],[1,1],[1,1]]}\n");
   if (!m) return;
-  KAT_CHECK_CONTAINS(kat_batch_manifest_entry(m, 0)->error, "1 to 16");
-  kat_batch_manifest_destroy(m);
+  KAT_CHECK_CONTAINS(kat__batch_manifest_entry(m, 0)->error, "1 to 16");
+  kat__batch_manifest_destroy(m);
 }
 
 static void cleanup_dir(void) {

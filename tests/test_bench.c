@@ -2,7 +2,7 @@
  * Tests for the benchmark statistics and reports (src/bench/bench.c, report_json.c,
  * report_html.c): percentiles by linear interpolation, spread, the throttling check, the machine
  * line, the JSON keys and values of hand-made reports, well-formed self-contained HTML, and short
- * kat_bench_run / `katana bench` runs on the micro test bundle when the test data has it.
+ * kat__bench_run / `katana bench` runs on the micro test bundle when the test data has it.
  * Expected values are worked out by hand next to each check; nothing asserts a timing.
  */
 #include <math.h>
@@ -23,8 +23,8 @@ KAT_TEST(test_percentiles) {
    * p75 6.75 -> 7.75, p25 2.25 -> 3.25, so IQR 4.5. Population variance: sum (i-5.5)^2 / 10 =
    * 82.5 / 10 = 8.25. */
   const double v[10] = {7, 3, 10, 1, 9, 2, 8, 5, 4, 6};
-  kat_bench_stats s;
-  KAT_CHECK_INT_EQ(kat_bench_stats_compute(v, 10, &s), KAT_OK);
+  kat__bench_stats s;
+  KAT_CHECK_INT_EQ(kat__bench_stats_compute(v, 10, &s), KAT_OK);
   KAT_CHECK_INT_EQ(s.count, 10);
   KAT_CHECK_NEAR(s.min, 1, 0);
   KAT_CHECK_NEAR(s.max, 10, 0);
@@ -49,76 +49,76 @@ KAT_TEST(test_percentiles) {
 
   /* One sample: every statistic is that sample, no spread. */
   const double one = 4.25;
-  KAT_CHECK_INT_EQ(kat_bench_stats_compute(&one, 1, &s), KAT_OK);
+  KAT_CHECK_INT_EQ(kat__bench_stats_compute(&one, 1, &s), KAT_OK);
   KAT_CHECK_NEAR(s.p50, 4.25, 0);
   KAT_CHECK_NEAR(s.p99, 4.25, 0);
   KAT_CHECK_NEAR(s.stddev, 0, 0);
   KAT_CHECK_NEAR(s.iqr, 0, 0);
 
   /* No samples, or a non-finite one: an error. */
-  KAT_CHECK_INT_EQ(kat_bench_stats_compute(v, 0, &s), KAT_EINVAL);
+  KAT_CHECK_INT_EQ(kat__bench_stats_compute(v, 0, &s), KAT_EINVAL);
   const double bad[3] = {1, NAN, 2};
-  KAT_CHECK_INT_EQ(kat_bench_stats_compute(bad, 3, &s), KAT_EINVAL);
+  KAT_CHECK_INT_EQ(kat__bench_stats_compute(bad, 3, &s), KAT_EINVAL);
 }
 
 KAT_TEST(test_throttle) {
   double r = 0;
   /* Thirds with medians 10 and 12: 1.2 > 1.1. */
   const double slow[9] = {10, 10, 10, 11, 11, 11, 12, 12, 12};
-  KAT_CHECK_INT_EQ(kat_bench_throttle_check(slow, 9, &r), 1);
+  KAT_CHECK_INT_EQ(kat__bench_throttle_check(slow, 9, &r), 1);
   KAT_CHECK_NEAR(r, 1.2, 1e-12);
   /* Exactly 10% slower is not more than 10%. */
   const double edge[9] = {10, 10, 10, 10, 10, 10, 11, 11, 11};
-  KAT_CHECK_INT_EQ(kat_bench_throttle_check(edge, 9, &r), 0);
+  KAT_CHECK_INT_EQ(kat__bench_throttle_check(edge, 9, &r), 0);
   KAT_CHECK_NEAR(r, 1.1, 1e-12);
   /* A single spike in the last third does not move its median. */
   const double spike[9] = {10, 10, 10, 10, 10, 10, 10, 90, 10};
-  KAT_CHECK_INT_EQ(kat_bench_throttle_check(spike, 9, &r), 0);
+  KAT_CHECK_INT_EQ(kat__bench_throttle_check(spike, 9, &r), 0);
   KAT_CHECK_NEAR(r, 1.0, 1e-12);
   /* Faster at the end is fine. */
   const double faster[12] = {20, 20, 20, 20, 15, 15, 15, 15, 10, 10, 10, 10};
-  KAT_CHECK_INT_EQ(kat_bench_throttle_check(faster, 12, &r), 0);
+  KAT_CHECK_INT_EQ(kat__bench_throttle_check(faster, 12, &r), 0);
   KAT_CHECK_NEAR(r, 0.5, 1e-12);
   /* Too few samples to say. */
-  KAT_CHECK_INT_EQ(kat_bench_throttle_check(slow, 8, &r), 0);
+  KAT_CHECK_INT_EQ(kat__bench_throttle_check(slow, 8, &r), 0);
   KAT_CHECK_NEAR(r, 1.0, 0);
 }
 
 KAT_TEST(test_machine) {
   char buf[256] = "";
-  kat_bench_machine(buf, sizeof buf);
+  kat__bench_machine(buf, sizeof buf);
   KAT_CHECK_CONTAINS(buf, " cores, GPU: ");
   KAT_CHECK(strlen(buf) > strlen(" cores, GPU: x"));
-  kat_bench_options o;
-  kat_bench_options_init(&o);
+  kat__bench_options o;
+  kat__bench_options_init(&o);
   KAT_CHECK_STR_EQ(o.preset, "cpu");
   KAT_CHECK_STR_EQ(o.mode, "seq");
   KAT_CHECK_STR_EQ(o.prep, "exact");
   KAT_CHECK_INT_EQ(o.repeat, 1);
-  KAT_CHECK_STR_EQ(kat_bench_stage_name(KAT_BENCH_STAGE_PREPROCESS), "preprocess");
-  KAT_CHECK_STR_EQ(kat_bench_stage_name(1 + KAT_MODULE_MASK_DECODER), "mask_decoder");
-  KAT_CHECK_STR_EQ(kat_bench_stage_name(KAT_BENCH_STAGE_HOST), "host");
-  KAT_CHECK_STR_EQ(kat_bench_stage_name(KAT_BENCH_STAGE_COUNT), "?");
-  kat_bench_report rep;
+  KAT_CHECK_STR_EQ(kat__bench_stage_name(KAT_BENCH_STAGE_PREPROCESS), "preprocess");
+  KAT_CHECK_STR_EQ(kat__bench_stage_name(1 + KAT_MODULE_MASK_DECODER), "mask_decoder");
+  KAT_CHECK_STR_EQ(kat__bench_stage_name(KAT_BENCH_STAGE_HOST), "host");
+  KAT_CHECK_STR_EQ(kat__bench_stage_name(KAT_BENCH_STAGE_COUNT), "?");
+  kat__bench_report rep;
   char err[256] = "";
-  KAT_CHECK_INT_EQ(kat_bench_run(&o, &rep, err, sizeof err), KAT_EINVAL); /* no bundle */
+  KAT_CHECK_INT_EQ(kat__bench_run(&o, &rep, err, sizeof err), KAT_EINVAL); /* no bundle */
   KAT_CHECK(err[0] != '\0');
   o.bundle_dir = "/nonexistent";
   o.mode = "exact"; /* the old meaning of mode is refused, not reinterpreted */
   err[0] = '\0';
-  KAT_CHECK_INT_EQ(kat_bench_run(&o, &rep, err, sizeof err), KAT_EINVAL);
+  KAT_CHECK_INT_EQ(kat__bench_run(&o, &rep, err, sizeof err), KAT_EINVAL);
   KAT_CHECK_CONTAINS(err, "unknown mode");
   o.mode = "pipe";
   o.repeat = KAT_BENCH_MAX_REPEAT + 1;
-  KAT_CHECK_INT_EQ(kat_bench_run(&o, &rep, err, sizeof err), KAT_EINVAL);
-  kat_bench_report_cleanup(&rep);
-  kat_bench_report_cleanup(NULL);
+  KAT_CHECK_INT_EQ(kat__bench_run(&o, &rep, err, sizeof err), KAT_EINVAL);
+  kat__bench_report_cleanup(&rep);
+  kat__bench_report_cleanup(NULL);
 }
 
 /* ---- report writers on hand-made reports ---- */
 
 /* A report with round numbers: module m has p50 = 10 * (m + 1) ms, frame p50 = 80 ms. */
-static void fake_report(kat_bench_report *r, const char *model, const char *preset,
+static void fake_report(kat__bench_report *r, const char *model, const char *preset,
                         const char *mode, const char *prep, double *frame_ms, size_t n) {
   memset(r, 0, sizeof *r);
   snprintf(r->model, sizeof r->model, "%s", model);
@@ -140,8 +140,8 @@ static void fake_report(kat_bench_report *r, const char *model, const char *pres
     r->module[m].p50 = 10.0 * (m + 1);
     r->module[m].p95 = 11.0 * (m + 1);
   }
-  kat_bench_stats_compute(frame_ms, n, &r->frame);
-  kat_bench_stats_compute(frame_ms, n, &r->latency);
+  kat__bench_stats_compute(frame_ms, n, &r->frame);
+  kat__bench_stats_compute(frame_ms, n, &r->latency);
   r->fps_p50 = 1000.0 / r->frame.p50;
   r->wall_fps = 12.0;
   r->repeat_wall_fps[0] = 11.0;
@@ -155,7 +155,7 @@ static void fake_report(kat_bench_report *r, const char *model, const char *pres
   r->init_warm_ms = 250.0;
   r->peak_rss_mb = 123.5;
   r->host_overhead_ratio = r->frame.p50 / 100.0; /* modules sum to 10+20+30+40 */
-  r->throttled = kat_bench_throttle_check(frame_ms, n, &r->throttle_ratio);
+  r->throttled = kat__bench_throttle_check(frame_ms, n, &r->throttle_ratio);
   r->frame_ms = frame_ms; /* borrowed: not cleaned up */
   r->frame_ms_count = n;
   r->miou = NAN;
@@ -172,7 +172,7 @@ KAT_TEST(test_json_writer) {
   /* 12 frames: 80 ms each but a 90 ms last third: thirds' medians 80 and 90 -> ratio 1.125, so
    * throttled. Frame p50 = 80 (ranks 5.5 of 0..11 fall in the 80s). */
   double ms[12] = {80, 80, 80, 80, 80, 80, 80, 80, 90, 90, 90, 90};
-  kat_bench_report r[3];
+  kat__bench_report r[3];
   fake_report(&r[0], "m1", "cpu", "seq", "exact", ms, 12);
   fake_report(&r[1], "m1", "cpu", "pipe", "fast", ms, 12);
   fake_report(&r[2], "m\"2", "cuda", "pipe", "exact", ms, 12);
@@ -182,7 +182,7 @@ KAT_TEST(test_json_writer) {
   KAT_CHECK_NEAR(r[0].frame.p50, 80, 0);
   char path[512], err[512] = "";
   tmp_path(path, sizeof path, "json");
-  KAT_CHECK_INT_EQ(kat_bench_write_json(path, r, 3, err, sizeof err), KAT_OK);
+  KAT_CHECK_INT_EQ(kat__bench_write_json(path, r, 3, err, sizeof err), KAT_OK);
   size_t n = 0;
   char *json = kat_test_read_file(path, &n);
   KAT_CHECK(json != NULL);
@@ -237,8 +237,9 @@ KAT_TEST(test_json_writer) {
   }
   unlink(path);
   /* Nothing to write, or nowhere to write it. */
-  KAT_CHECK_INT_EQ(kat_bench_write_json(path, r, 0, err, sizeof err), KAT_EINVAL);
-  KAT_CHECK_INT_EQ(kat_bench_write_json("/nonexistent/dir/x.json", r, 1, err, sizeof err), KAT_EIO);
+  KAT_CHECK_INT_EQ(kat__bench_write_json(path, r, 0, err, sizeof err), KAT_EINVAL);
+  KAT_CHECK_INT_EQ(kat__bench_write_json("/nonexistent/dir/x.json", r, 1, err, sizeof err),
+                   KAT_EIO);
   if (!py || access(py, X_OK) != 0)
     KAT_SKIP("KAT_PYTHON not set: the JSON was not parsed by Python (the C checks ran)");
 }
@@ -298,14 +299,14 @@ static size_t count_of(const char *hay, const char *needle) {
 
 KAT_TEST(test_html_writer) {
   double ms[12] = {80, 81, 79, 80, 250, 80, 80, 80, 92, 92, 92, 92};
-  kat_bench_report r[2];
+  kat__bench_report r[2];
   fake_report(&r[0], "tiny<b>&\"x'", "cpu", "seq", "exact", ms, 12);
   fake_report(&r[1], "tiny", "cpu", "pipe", "exact", ms, 12);
   r[1].module_ran[0] = r[1].module_ran[1] = r[1].module_ran[2] = r[1].module_ran[3] = 0;
   r[1].host_overhead_ratio = NAN;
   char path[512], err[512] = "";
   tmp_path(path, sizeof path, "html");
-  KAT_CHECK_INT_EQ(kat_bench_write_html(path, r, 2, err, sizeof err), KAT_OK);
+  KAT_CHECK_INT_EQ(kat__bench_write_html(path, r, 2, err, sizeof err), KAT_OK);
   size_t n = 0;
   char *html = kat_test_read_file(path, &n);
   unlink(path);
@@ -342,7 +343,8 @@ KAT_TEST(test_html_writer) {
   KAT_CHECK_CONTAINS(html, "ran 15% slower");
   KAT_CHECK_INT_EQ(count_of(html, "<tr>"), 3);
   free(html);
-  KAT_CHECK_INT_EQ(kat_bench_write_html("/nonexistent/dir/x.html", r, 2, err, sizeof err), KAT_EIO);
+  KAT_CHECK_INT_EQ(kat__bench_write_html("/nonexistent/dir/x.html", r, 2, err, sizeof err),
+                   KAT_EIO);
 }
 
 /* ---- real runs on the micro bundle ---- */
@@ -379,7 +381,7 @@ static void log_progress(void *user, const char *phase, size_t done, size_t tota
   }
 }
 
-static void check_run(const kat_bench_report *rep, size_t timed) {
+static void check_run(const kat__bench_report *rep, size_t timed) {
   KAT_CHECK_INT_EQ(rep->frame.count, timed);
   KAT_CHECK_INT_EQ(rep->frame_ms_count, timed);
   KAT_CHECK(rep->frame_ms != NULL);
@@ -406,8 +408,8 @@ static void check_run(const kat_bench_report *rep, size_t timed) {
 KAT_TEST(test_bench_run_micro) {
   const char *bundle = micro_bundle();
   if (!bundle) KAT_SKIP("no bundles/micro_efficienttam under KAT_TEST_DATA (run make_test_data)");
-  kat_bench_options o;
-  kat_bench_options_init(&o);
+  kat__bench_options o;
+  kat__bench_options_init(&o);
   o.bundle_dir = bundle;
   o.frames = 9;
   o.iterations = 3;
@@ -419,10 +421,10 @@ KAT_TEST(test_bench_run_micro) {
   memset(&pl, 0, sizeof pl);
   o.progress = log_progress;
   o.progress_user = &pl;
-  kat_bench_report rep;
+  kat__bench_report rep;
   char err[1024] = "";
-  int st = kat_bench_run(&o, &rep, err, sizeof err);
-  if (st != KAT_OK) fprintf(stderr, "kat_bench_run: %s\n", err);
+  int st = kat__bench_run(&o, &rep, err, sizeof err);
+  if (st != KAT_OK) fprintf(stderr, "kat__bench_run: %s\n", err);
   KAT_CHECK_INT_EQ(st, KAT_OK);
   if (st == KAT_OK) {
     /* Progress: 1 start + 1 warm-up + 9 timed frames; 4 modules x (1 + 3) runs; init 2 of 2. */
@@ -448,7 +450,7 @@ KAT_TEST(test_bench_run_micro) {
     KAT_CHECK_STR_EQ(rep.preset, "cpu");
     KAT_CHECK(!rep.has_accuracy);
   }
-  kat_bench_report_cleanup(&rep);
+  kat__bench_report_cleanup(&rep);
 
   /* Pipelined, two repeats, no module timing: 2 x 9 frames pooled, one FPS per repeat. */
   o.mode = "pipe";
@@ -457,8 +459,8 @@ KAT_TEST(test_bench_run_micro) {
   o.skip_modules = 1;
   o.intra_op_threads = 0;
   o.progress = NULL;
-  st = kat_bench_run(&o, &rep, err, sizeof err);
-  if (st != KAT_OK) fprintf(stderr, "kat_bench_run (pipe): %s\n", err);
+  st = kat__bench_run(&o, &rep, err, sizeof err);
+  if (st != KAT_OK) fprintf(stderr, "kat__bench_run (pipe): %s\n", err);
   KAT_CHECK_INT_EQ(st, KAT_OK);
   if (st == KAT_OK) {
     check_run(&rep, 18);
@@ -479,7 +481,7 @@ KAT_TEST(test_bench_run_micro) {
     snprintf(want, sizeof want, "%d,%d,%d,%d", h, h, h, h);
     KAT_CHECK_STR_EQ(rep.threads, want);
   }
-  kat_bench_report_cleanup(&rep);
+  kat__bench_report_cleanup(&rep);
   o.mode = "seq";
   o.prep = "exact";
   o.repeat = 1;
@@ -494,21 +496,21 @@ KAT_TEST(test_bench_run_micro) {
     KAT_CHECK(0);
     return;
   }
-  kat_synth_options so;
-  kat_synth_options_init(&so);
+  kat__synth_options so;
+  kat__synth_options_init(&so);
   so.frames = 8;
   so.width = 96;
   so.height = 64;
   so.out_dir = clip_root;
-  KAT_CHECK_INT_EQ(kat_synth_write(&so, err, sizeof err), KAT_OK);
+  KAT_CHECK_INT_EQ(kat__synth_write(&so, err, sizeof err), KAT_OK);
   snprintf(clip, sizeof clip, "%s/train-000", clip_root);
   o.clip_dir = clip;
   o.frames = 5;
   o.skip_modules = 1;
   for (int pipe = 0; pipe < 2; pipe++) {
     o.mode = pipe ? "pipe" : "seq";
-    st = kat_bench_run(&o, &rep, err, sizeof err);
-    if (st != KAT_OK) fprintf(stderr, "kat_bench_run (clip): %s\n", err);
+    st = kat__bench_run(&o, &rep, err, sizeof err);
+    if (st != KAT_OK) fprintf(stderr, "kat__bench_run (clip): %s\n", err);
     KAT_CHECK_INT_EQ(st, KAT_OK);
     if (st == KAT_OK) {
       KAT_CHECK(rep.has_accuracy);
@@ -521,12 +523,12 @@ KAT_TEST(test_bench_run_micro) {
       KAT_CHECK_INT_EQ(rep.module_ran[0], 0);
       KAT_CHECK_STR_EQ(rep.clip, clip);
     }
-    kat_bench_report_cleanup(&rep);
+    kat__bench_report_cleanup(&rep);
   }
   /* A clip shorter than the warmup is refused. */
   o.warmup = 50;
-  KAT_CHECK_INT_EQ(kat_bench_run(&o, &rep, err, sizeof err), KAT_EINVAL);
-  kat_bench_report_cleanup(&rep);
+  KAT_CHECK_INT_EQ(kat__bench_run(&o, &rep, err, sizeof err), KAT_EINVAL);
+  kat__bench_report_cleanup(&rep);
   char cmd[1200];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", clip_root);
   KAT_CHECK_INT_EQ(system(cmd), 0);

@@ -20,34 +20,34 @@
 #include "tools/eval/eval.h"
 #include "kat_test.h"
 
-static kat_eval_box B(double x, double y, double w, double h) {
-  kat_eval_box b = {x, y, w, h};
+static kat__eval_box B(double x, double y, double w, double h) {
+  kat__eval_box b = {x, y, w, h};
   return b;
 }
 
 KAT_TEST(test_box_iou_edges) {
-  kat_eval_box a = B(0, 0, 10, 10);
-  kat_eval_box same = B(0, 0, 10, 10);
+  kat__eval_box a = B(0, 0, 10, 10);
+  kat__eval_box same = B(0, 0, 10, 10);
   KAT_CHECK_NEAR(kat__box_iou(&a, &same), 1.0, 1e-12);
-  kat_eval_box far = B(20, 20, 5, 5);
+  kat__eval_box far = B(20, 20, 5, 5);
   KAT_CHECK_NEAR(kat__box_iou(&a, &far), 0.0, 0);
   /* Contained: 5x5 inside 10x10 -> 25 / 100. */
-  kat_eval_box inner = B(2, 2, 5, 5);
+  kat__eval_box inner = B(2, 2, 5, 5);
   KAT_CHECK_NEAR(kat__box_iou(&a, &inner), 0.25, 1e-12);
   KAT_CHECK_NEAR(kat__box_iou(&inner, &a), 0.25, 1e-12);
   /* Touching along an edge (x = 10) or at a corner: no shared pixel. */
-  kat_eval_box right = B(10, 0, 10, 10), corner = B(10, 10, 3, 3);
+  kat__eval_box right = B(10, 0, 10, 10), corner = B(10, 10, 3, 3);
   KAT_CHECK_NEAR(kat__box_iou(&a, &right), 0.0, 0);
   KAT_CHECK_NEAR(kat__box_iou(&a, &corner), 0.0, 0);
   /* One pixel of overlap in x: 1*10 / (100 + 100 - 10). */
-  kat_eval_box one = B(9, 0, 10, 10);
+  kat__eval_box one = B(9, 0, 10, 10);
   KAT_CHECK_NEAR(kat__box_iou(&a, &one), 10.0 / 190.0, 1e-12);
   /* Partial: 5x5 shared -> 25 / 175. */
-  kat_eval_box part = B(5, 5, 10, 10);
+  kat__eval_box part = B(5, 5, 10, 10);
   KAT_CHECK_NEAR(kat__box_iou(&a, &part), 25.0 / 175.0, 1e-12);
   /* Empty, negative and NaN boxes never overlap anything (not even themselves). */
-  kat_eval_box empty = B(0, 0, 0, 0), flat = B(0, 0, 10, 0), neg = B(0, 0, -5, 5);
-  kat_eval_box nan = B(NAN, NAN, NAN, NAN);
+  kat__eval_box empty = B(0, 0, 0, 0), flat = B(0, 0, 10, 0), neg = B(0, 0, -5, 5);
+  kat__eval_box nan = B(NAN, NAN, NAN, NAN);
   KAT_CHECK_NEAR(kat__box_iou(&a, &empty), 0.0, 0);
   KAT_CHECK_NEAR(kat__box_iou(&empty, &empty), 0.0, 0);
   KAT_CHECK_NEAR(kat__box_iou(&a, &flat), 0.0, 0);
@@ -56,21 +56,21 @@ KAT_TEST(test_box_iou_edges) {
   KAT_CHECK(!kat__box_valid(&empty));
   KAT_CHECK(!kat__box_valid(&nan));
   KAT_CHECK(kat__box_valid(&a));
-  KAT_CHECK_NEAR(kat_eval_box_iou(&a, &inner), 0.25, 1e-12);
+  KAT_CHECK_NEAR(kat__eval_box_iou(&a, &inner), 0.25, 1e-12);
   /* Fractional boxes: [0.5,0.5,2,2] vs [1.5,0.5,2,2] share 1x2 -> 2 / (4 + 4 - 2). */
-  kat_eval_box f1 = B(0.5, 0.5, 2, 2), f2 = B(1.5, 0.5, 2, 2);
+  kat__eval_box f1 = B(0.5, 0.5, 2, 2), f2 = B(1.5, 0.5, 2, 2);
   KAT_CHECK_NEAR(kat__box_iou(&f1, &f2), 2.0 / 6.0, 1e-12);
   /* Identical fractional boxes are exactly 1 although (x + w) - x != w in floating point. */
-  kat_eval_box r1 = B(123.45, 67.89, 46.1, 35.3), r2 = r1;
+  kat__eval_box r1 = B(123.45, 67.89, 46.1, 35.3), r2 = r1;
   KAT_CHECK(kat__box_iou(&r1, &r2) == 1.0);
 }
 
 KAT_TEST(test_worst_list) {
   /* Keys: min(box, mask) where both exist. Ties go by frame number; NaN and full agreement (1)
    * never enter; a lower key pushes the last entry out. */
-  kat_eval_frame list[3];
+  kat__eval_frame list[3];
   size_t count = 0;
-  const kat_eval_frame in[] = {
+  const kat__eval_frame in[] = {
       {3, 0.5, NAN, -1, -1}, {7, 0.9, 0.2, -1, -1}, {1, NAN, 0.5, -1, -1},
       {4, NAN, NAN, -1, -1}, {5, 1.0, 1.0, -1, -1}, {6, 0.8, NAN, -1, -1},
   };
@@ -79,7 +79,7 @@ KAT_TEST(test_worst_list) {
   KAT_CHECK_INT_EQ(list[0].frame, 7);
   KAT_CHECK_INT_EQ(list[1].frame, 1);
   KAT_CHECK_INT_EQ(list[2].frame, 3);
-  const kat_eval_frame low = {9, 0.1, NAN, -1, -1};
+  const kat__eval_frame low = {9, 0.1, NAN, -1, -1};
   kat__worst_insert(list, &count, 3, &low);
   KAT_CHECK_INT_EQ(count, 3);
   KAT_CHECK_INT_EQ(list[0].frame, 9);
@@ -90,14 +90,14 @@ KAT_TEST(test_worst_list) {
 }
 
 KAT_TEST(test_center_errors) {
-  kat_eval_box gt = B(100, 100, 20, 20);
-  kat_eval_box p = B(103, 104, 20, 20);
+  kat__eval_box gt = B(100, 100, 20, 20);
+  kat__eval_box p = B(103, 104, 20, 20);
   KAT_CHECK_NEAR(kat__box_center_error(&p, &gt), 5.0, 1e-12);
   /* Same center, other size: (x + (w-1)/2) = 100 + 9.5 = 105 + 4.5. */
-  kat_eval_box q = B(105, 105, 10, 10);
+  kat__eval_box q = B(105, 105, 10, 10);
   KAT_CHECK_NEAR(kat__box_center_error(&q, &gt), 0.0, 1e-12);
   /* Normalised: dx = 20 on w = 100, dy = 5 on h = 50 -> sqrt(0.04 + 0.01). */
-  kat_eval_box g2 = B(0, 0, 100, 50), p2 = B(20, 5, 100, 50);
+  kat__eval_box g2 = B(0, 0, 100, 50), p2 = B(20, 5, 100, 50);
   KAT_CHECK_NEAR(kat__box_center_error_norm(&p2, &g2), sqrt(0.05), 1e-12);
 }
 
@@ -126,22 +126,22 @@ KAT_TEST(test_success_curve_and_auc) {
   KAT_CHECK_NEAR(kat__curve_mean(s, 0), 0.0, 0);
 }
 
-static kat_eval_options defaults(void) {
-  kat_eval_options o;
-  kat_eval_options_default(&o);
+static kat__eval_options defaults(void) {
+  kat__eval_options o;
+  kat__eval_options_default(&o);
   return o;
 }
 
 KAT_TEST(test_precision_20px) {
   /* gt 20x20 at (100,100); predictions offset by (0,0), (12,16) -> 20 px exactly (counts: the
    * threshold is inclusive), (15,15) -> 21.2 px (misses), (3,4) -> 5 px. */
-  kat_eval_box gt[4] = {B(100, 100, 20, 20), B(100, 100, 20, 20), B(100, 100, 20, 20),
-                        B(100, 100, 20, 20)};
-  kat_eval_box pred[4] = {B(100, 100, 20, 20), B(112, 116, 20, 20), B(115, 115, 20, 20),
-                          B(103, 104, 20, 20)};
+  kat__eval_box gt[4] = {B(100, 100, 20, 20), B(100, 100, 20, 20), B(100, 100, 20, 20),
+                         B(100, 100, 20, 20)};
+  kat__eval_box pred[4] = {B(100, 100, 20, 20), B(112, 116, 20, 20), B(115, 115, 20, 20),
+                           B(103, 104, 20, 20)};
   double work[12], iou[4];
-  kat_eval_options o = defaults();
-  kat_eval_score sc;
+  kat__eval_options o = defaults();
+  kat__eval_score sc;
   memset(&sc, 0, sizeof sc);
   KAT_CHECK_INT_EQ(kat__score_boxes(pred, 4, gt, 4, &o, work, iou, &sc), 4);
   KAT_CHECK_NEAR(sc.precision_20, 0.75, 1e-12);
@@ -160,15 +160,15 @@ KAT_TEST(test_norm_precision) {
    * at 0.2), frame 2 dy 15 -> 0.3 (misses at 0.2, though only 15 px), frame 3 (10,5) -> 0.1414.
    * norm_precision[20] = 3/4, plain precision_20 = 1. The curve over 0:0.01:0.5 counts
    * 1 (i = 0..14), 2 (15..19), 3 (20..29), 4 (30..50): (15 + 10 + 30 + 84) / 4 / 51. */
-  kat_eval_box gt[4], pred[4];
+  kat__eval_box gt[4], pred[4];
   for (int i = 0; i < 4; i++) gt[i] = B(0, 0, 100, 50);
   pred[0] = B(0, 0, 100, 50);
   pred[1] = B(20, 0, 100, 50);
   pred[2] = B(0, 15, 100, 50);
   pred[3] = B(10, 5, 100, 50);
   double work[12];
-  kat_eval_options o = defaults();
-  kat_eval_score sc;
+  kat__eval_options o = defaults();
+  kat__eval_score sc;
   memset(&sc, 0, sizeof sc);
   kat__score_boxes(pred, 4, gt, 4, &o, work, NULL, &sc);
   KAT_CHECK_NEAR(sc.norm_precision_020, 0.75, 1e-12);
@@ -184,13 +184,13 @@ KAT_TEST(test_absent_and_held) {
   /* gt: f2 is 0,0,0,0 and f3 NaN (absent). pred: f0 replaced by gt; f1 exact (1); f2 far;
    * f3 invalid -> holds f2's box (frame is absent anyway); f4 shifted by 5 -> 50 / 150.
    * Scored frames 0, 1, 4: mean IoU (1 + 1 + 1/3) / 3. */
-  kat_eval_box gt[5] = {B(0, 0, 10, 10), B(0, 0, 10, 10), B(0, 0, 0, 0), B(NAN, NAN, NAN, NAN),
-                        B(0, 0, 10, 10)};
-  kat_eval_box pred[5] = {B(40, 40, 1, 1), B(0, 0, 10, 10), B(50, 50, 10, 10), B(0, 0, 0, 0),
-                          B(5, 0, 10, 10)};
+  kat__eval_box gt[5] = {B(0, 0, 10, 10), B(0, 0, 10, 10), B(0, 0, 0, 0), B(NAN, NAN, NAN, NAN),
+                         B(0, 0, 10, 10)};
+  kat__eval_box pred[5] = {B(40, 40, 1, 1), B(0, 0, 10, 10), B(50, 50, 10, 10), B(0, 0, 0, 0),
+                           B(5, 0, 10, 10)};
   double work[15], iou[5];
-  kat_eval_options o = defaults();
-  kat_eval_score sc;
+  kat__eval_options o = defaults();
+  kat__eval_score sc;
   memset(&sc, 0, sizeof sc);
   KAT_CHECK_INT_EQ(kat__score_boxes(pred, 5, gt, 5, &o, work, iou, &sc), 3);
   KAT_CHECK_INT_EQ(sc.box_frames, 3);
@@ -216,8 +216,8 @@ KAT_TEST(test_absent_and_held) {
   /* Held prediction: f2 is NaN and takes f1's box (IoU 80/120); without holding it scores 0 and
    * its center error is infinite (fails every precision threshold). A run shorter than the gt
    * counts its missing frames as invalid. */
-  kat_eval_box g3[4] = {B(0, 0, 10, 10), B(0, 0, 10, 10), B(0, 0, 10, 10), B(0, 0, 10, 10)};
-  kat_eval_box p3[3] = {B(0, 0, 10, 10), B(2, 0, 10, 10), B(NAN, 0, 10, 10)};
+  kat__eval_box g3[4] = {B(0, 0, 10, 10), B(0, 0, 10, 10), B(0, 0, 10, 10), B(0, 0, 10, 10)};
+  kat__eval_box p3[3] = {B(0, 0, 10, 10), B(2, 0, 10, 10), B(NAN, 0, 10, 10)};
   double w4[12], i4[4];
   o = defaults();
   kat__score_boxes(p3, 3, g3, 4, &o, w4, i4, &sc);
@@ -245,7 +245,7 @@ KAT_TEST(test_mask_iou) {
   KAT_CHECK_NEAR(kat__mask_iou(a, a, 9, NULL, NULL), 1.0, 0);
   KAT_CHECK_NEAR(kat__mask_iou(z, z, 9, NULL, NULL), 1.0, 0); /* both empty: 1 (DAVIS) */
   KAT_CHECK_NEAR(kat__mask_iou(a, z, 9, NULL, NULL), 0.0, 0);
-  kat_eval_box bb;
+  kat__eval_box bb;
   KAT_CHECK(kat__mask_bbox(b, 3, 3, &bb));
   KAT_CHECK_NEAR(bb.x, 1, 0);
   KAT_CHECK_NEAR(bb.y, 0, 0);
@@ -258,7 +258,7 @@ KAT_TEST(test_mask_iou) {
 KAT_TEST(test_boxfile_parser) {
   /* Commas, spaces, tabs, CRLF, NaN, padding, blank trailing lines. */
   const char *txt = "1,2,3,4\n5 6\t7 8\r\nNaN,NaN,NaN,NaN\n  9 , 10 ,11.5, 12  \n0,0,0,0\n\n  \n";
-  kat_eval_box *boxes = NULL;
+  kat__eval_box *boxes = NULL;
   size_t n = 0;
   char err[256] = "";
   KAT_CHECK_INT_EQ(kat__boxfile_parse(txt, strlen(txt), "gt.txt", &boxes, &n, err, sizeof err),
@@ -510,36 +510,36 @@ KAT_TEST(test_png_masks) {
 
 KAT_TEST(test_score_folders) {
   char err[256] = "";
-  kat_eval_seq *gt = NULL, *gtb = NULL, *a = NULL, *b = NULL;
-  KAT_CHECK_INT_EQ(kat_eval_seq_load(tmp_path("gt"), 1, &gt, err, sizeof err), KAT_OK);
-  KAT_CHECK_INT_EQ(kat_eval_seq_load(tmp_path("gt.txt"), 0, &gtb, err, sizeof err), KAT_OK);
-  KAT_CHECK_INT_EQ(kat_eval_seq_load(tmp_path("run_a"), 0, &a, err, sizeof err), KAT_OK);
-  KAT_CHECK_INT_EQ(kat_eval_seq_load(tmp_path("run_b"), 0, &b, err, sizeof err), KAT_OK);
+  kat__eval_seq *gt = NULL, *gtb = NULL, *a = NULL, *b = NULL;
+  KAT_CHECK_INT_EQ(kat__eval_seq_load(tmp_path("gt"), 1, &gt, err, sizeof err), KAT_OK);
+  KAT_CHECK_INT_EQ(kat__eval_seq_load(tmp_path("gt.txt"), 0, &gtb, err, sizeof err), KAT_OK);
+  KAT_CHECK_INT_EQ(kat__eval_seq_load(tmp_path("run_a"), 0, &a, err, sizeof err), KAT_OK);
+  KAT_CHECK_INT_EQ(kat__eval_seq_load(tmp_path("run_b"), 0, &b, err, sizeof err), KAT_OK);
   if (!gt || !gtb || !a || !b) {
     fprintf(stderr, "load failed: %s\n", err);
     KAT_CHECK(0);
     goto done;
   }
-  KAT_CHECK_INT_EQ(kat_eval_seq_frames(gt), 3);
-  KAT_CHECK_STR_EQ(kat_eval_seq_box_source(gt), "masks");
-  KAT_CHECK_STR_EQ(kat_eval_seq_box_source(a), "boxes.txt");
-  KAT_CHECK_STR_EQ(kat_eval_seq_box_source(b), "results.jsonl");
-  KAT_CHECK(kat_eval_seq_has_candidates(a) && kat_eval_seq_has_masks(a));
-  kat_eval_box box;
-  KAT_CHECK_INT_EQ(kat_eval_seq_box(gt, 1, &box), 1); /* bbox of object 1 in frame 1 */
+  KAT_CHECK_INT_EQ(kat__eval_seq_frames(gt), 3);
+  KAT_CHECK_STR_EQ(kat__eval_seq_box_source(gt), "masks");
+  KAT_CHECK_STR_EQ(kat__eval_seq_box_source(a), "boxes.txt");
+  KAT_CHECK_STR_EQ(kat__eval_seq_box_source(b), "results.jsonl");
+  KAT_CHECK(kat__eval_seq_has_candidates(a) && kat__eval_seq_has_masks(a));
+  kat__eval_box box;
+  KAT_CHECK_INT_EQ(kat__eval_seq_box(gt, 1, &box), 1); /* bbox of object 1 in frame 1 */
   KAT_CHECK_NEAR(box.x, 1, 0);
   KAT_CHECK_NEAR(box.w, 2, 0);
-  KAT_CHECK_INT_EQ(kat_eval_seq_box(gt, 2, &box), 0); /* object 1 absent */
-  KAT_CHECK_INT_EQ(kat_eval_seq_box(gt, 3, &box), KAT_ERANGE);
-  KAT_CHECK_INT_EQ(kat_eval_seq_candidate(a, 1), 1);
+  KAT_CHECK_INT_EQ(kat__eval_seq_box(gt, 2, &box), 0); /* object 1 absent */
+  KAT_CHECK_INT_EQ(kat__eval_seq_box(gt, 3, &box), KAT_ERANGE);
+  KAT_CHECK_INT_EQ(kat__eval_seq_candidate(a, 1), 1);
 
   /* Run A against the mask gt (object 1). Boxes: frame 0 := gt (1), frame 1 box (0,0,2,2) vs
    * (1,0,2,2) -> 2/6, frame 2 absent. Masks: frame 0 1, frame 1 2/6, frame 2 gt empty and one
    * predicted pixel -> 0. mIoU = (1 + 1/3 + 0) / 3. */
-  kat_eval_options o;
-  kat_eval_options_default(&o);
-  kat_eval_score sc;
-  KAT_CHECK_INT_EQ(kat_eval_score_run(a, gt, &o, &sc, err, sizeof err), KAT_OK);
+  kat__eval_options o;
+  kat__eval_options_default(&o);
+  kat__eval_score sc;
+  KAT_CHECK_INT_EQ(kat__eval_score_run(a, gt, &o, &sc, err, sizeof err), KAT_OK);
   KAT_CHECK(sc.has_boxes && sc.has_masks);
   KAT_CHECK_INT_EQ(sc.box_frames, 2);
   KAT_CHECK_INT_EQ(sc.absent_frames, 1);
@@ -550,22 +550,22 @@ KAT_TEST(test_score_folders) {
   KAT_CHECK_INT_EQ(sc.worst[0].frame, 2);
   KAT_CHECK_INT_EQ(sc.worst[1].frame, 1);
   /* Against the box-file gt the numbers agree, and there are no mask metrics. */
-  kat_eval_score sb;
-  KAT_CHECK_INT_EQ(kat_eval_score_run(a, gtb, &o, &sb, err, sizeof err), KAT_OK);
+  kat__eval_score sb;
+  KAT_CHECK_INT_EQ(kat__eval_score_run(a, gtb, &o, &sb, err, sizeof err), KAT_OK);
   KAT_CHECK(!sb.has_masks);
   KAT_CHECK_NEAR(sb.auc, sc.auc, 1e-12);
   KAT_CHECK_NEAR(sb.precision_20, 1.0, 1e-12);
 
   /* Run B: masks exact on frames 0 and 1, no mask file for frame 2 (gt empty -> 1). */
-  KAT_CHECK_INT_EQ(kat_eval_score_run(b, gt, &o, &sc, err, sizeof err), KAT_OK);
+  KAT_CHECK_INT_EQ(kat__eval_score_run(b, gt, &o, &sc, err, sizeof err), KAT_OK);
   KAT_CHECK_NEAR(sc.miou, 1.0, 1e-12);
   KAT_CHECK_INT_EQ(sc.missing_masks, 1);
   KAT_CHECK_NEAR(sc.auc, 20.0 / 21.0, 1e-12);
 
   /* A vs B: boxes f0 1, f1 2/6, f2 A has (3,3,1,1), B none -> 0. Masks f0 1, f1 A left block vs
    * B right block -> 2/6, f2 A one pixel vs B no file -> 0. Candidates equal on 0 and 2. */
-  kat_eval_compare cmp;
-  KAT_CHECK_INT_EQ(kat_eval_compare_runs(a, b, &o, &cmp, err, sizeof err), KAT_OK);
+  kat__eval_compare cmp;
+  KAT_CHECK_INT_EQ(kat__eval_compare_runs(a, b, &o, &cmp, err, sizeof err), KAT_OK);
   KAT_CHECK_INT_EQ(cmp.frames, 3);
   KAT_CHECK_NEAR(cmp.mean_box_iou, (1.0 + 1.0 / 3.0) / 3.0, 1e-12);
   KAT_CHECK_NEAR(cmp.min_box_iou, 0.0, 0);
@@ -580,51 +580,52 @@ KAT_TEST(test_score_folders) {
   KAT_CHECK_INT_EQ(cmp.worst[1].candidate_a, 1);
   KAT_CHECK_INT_EQ(cmp.worst[1].candidate_b, 2);
   o.worst_count = 1;
-  KAT_CHECK_INT_EQ(kat_eval_compare_runs(a, b, &o, &cmp, err, sizeof err), KAT_OK);
+  KAT_CHECK_INT_EQ(kat__eval_compare_runs(a, b, &o, &cmp, err, sizeof err), KAT_OK);
   KAT_CHECK_INT_EQ(cmp.worst_count, 1);
 
   /* LaSOT flag files beside a box file: frame 1 is flagged (full occlusion) and reads absent;
    * run A then scores frames 0 and 2 only, and frame 2 (3,3,1,1) vs (2,2,2,2) -> 1/4. */
-  kat_eval_seq *la = NULL;
-  KAT_CHECK_INT_EQ(kat_eval_seq_load(tmp_path("lasot/groundtruth.txt"), 0, &la, err, sizeof err),
+  kat__eval_seq *la = NULL;
+  KAT_CHECK_INT_EQ(kat__eval_seq_load(tmp_path("lasot/groundtruth.txt"), 0, &la, err, sizeof err),
                    KAT_OK);
   if (la) {
-    KAT_CHECK_INT_EQ(kat_eval_seq_absent_flags(la), 1);
-    KAT_CHECK_INT_EQ(kat_eval_seq_box(la, 1, &box), 0);
-    KAT_CHECK_INT_EQ(kat_eval_seq_box(la, 2, &box), 1);
-    KAT_CHECK_INT_EQ(kat_eval_score_run(a, la, &o, &sc, err, sizeof err), KAT_OK);
+    KAT_CHECK_INT_EQ(kat__eval_seq_absent_flags(la), 1);
+    KAT_CHECK_INT_EQ(kat__eval_seq_box(la, 1, &box), 0);
+    KAT_CHECK_INT_EQ(kat__eval_seq_box(la, 2, &box), 1);
+    KAT_CHECK_INT_EQ(kat__eval_score_run(a, la, &o, &sc, err, sizeof err), KAT_OK);
     KAT_CHECK_INT_EQ(sc.box_frames, 2);
     KAT_CHECK_NEAR(sc.mean_box_iou, (1.0 + 0.25) / 2.0, 1e-12);
   }
-  kat_eval_seq_destroy(la);
+  kat__eval_seq_destroy(la);
   write_text(tmp_path("lasot/out_of_view.txt"), "0,0\n");
   la = NULL;
-  KAT_CHECK_INT_EQ(kat_eval_seq_load(tmp_path("lasot/groundtruth.txt"), 0, &la, err, sizeof err),
+  KAT_CHECK_INT_EQ(kat__eval_seq_load(tmp_path("lasot/groundtruth.txt"), 0, &la, err, sizeof err),
                    KAT_EFORMAT);
   KAT_CHECK_CONTAINS(err, "2 flags for the 3 frames");
   KAT_CHECK(la == NULL);
 
   /* A mask file numbered past the frame limit is refused before anything is allocated. */
-  kat_eval_seq *big = NULL;
+  kat__eval_seq *big = NULL;
   mkdir(tmp_path("big"), 0755);
   write_text(tmp_path("big/3000000.png"), "x");
-  KAT_CHECK_INT_EQ(kat_eval_seq_load_masks(tmp_path("big"), 0, &big, err, sizeof err), KAT_EFORMAT);
+  KAT_CHECK_INT_EQ(kat__eval_seq_load_masks(tmp_path("big"), 0, &big, err, sizeof err),
+                   KAT_EFORMAT);
   KAT_CHECK_CONTAINS(err, "frame number above");
   KAT_CHECK(big == NULL);
   unlink(tmp_path("big/3000000.png"));
   rmdir(tmp_path("big"));
 
   /* Errors name the file. */
-  kat_eval_seq *bad = NULL;
-  KAT_CHECK_INT_EQ(kat_eval_seq_load(tmp_path("missing"), 0, &bad, err, sizeof err), KAT_ENOENT);
+  kat__eval_seq *bad = NULL;
+  KAT_CHECK_INT_EQ(kat__eval_seq_load(tmp_path("missing"), 0, &bad, err, sizeof err), KAT_ENOENT);
   KAT_CHECK(bad == NULL);
   KAT_CHECK_CONTAINS(err, "missing");
 done:
-  kat_eval_seq_destroy(gt);
-  kat_eval_seq_destroy(gtb);
-  kat_eval_seq_destroy(a);
-  kat_eval_seq_destroy(b);
-  kat_eval_seq_destroy(NULL);
+  kat__eval_seq_destroy(gt);
+  kat__eval_seq_destroy(gtb);
+  kat__eval_seq_destroy(a);
+  kat__eval_seq_destroy(b);
+  kat__eval_seq_destroy(NULL);
 }
 
 /* Reads a whole small file into buf; returns its length or -1. */

@@ -264,7 +264,7 @@ KAT_TEST(test_coverage_report) {
   char path[4200];
   snprintf(path, sizeof path, "%s", p);
   char *report = NULL, err[512];
-  KAT_CHECK_INT_EQ(kat_onnx_coverage(path, "cpu", &report, err, sizeof err), KAT_OK);
+  KAT_CHECK_INT_EQ(kat__onnx_coverage(path, "cpu", &report, err, sizeof err), KAT_OK);
   /* ORT's log: everything on CPU, one provider, one partition; katana's checks follow. */
   KAT_CHECK_CONTAINS(report, "CPUExecutionProvider: ");
   KAT_CHECK_CONTAINS(report, "1 partition(s) (katana)");
@@ -273,16 +273,16 @@ KAT_TEST(test_coverage_report) {
   KAT_CHECK_CONTAINS(report, "ScatterND: /ScatterND");
   KAT_CHECK_CONTAINS(report, "dynamic input dims: k[2]=L (1)");
   KAT_CHECK_CONTAINS(report, "ScatterND=1");
-  kat_onnx_free(report);
+  kat__onnx_free(report);
   report = NULL;
-  KAT_CHECK_INT_EQ(kat_onnx_coverage(path, "tensorrt", &report, err, sizeof err), KAT_OK);
+  KAT_CHECK_INT_EQ(kat__onnx_coverage(path, "tensorrt", &report, err, sizeof err), KAT_OK);
   if (!kat_ep_available(KAT_EP_TENSORRT)) {
     KAT_CHECK_CONTAINS(report, "the EP is not available on this machine");
     KAT_CHECK(strstr(report, "partition(s) (katana)") == NULL);
   }
   KAT_CHECK_CONTAINS(report, "katana static checks");
   KAT_CHECK_CONTAINS(report, "patterns: 0 last-axis Gather, 1 ScatterND");
-  kat_onnx_free(report);
+  kat__onnx_free(report);
 }
 
 KAT_TEST_MAIN(KAT_CASE(test_log_parser), KAT_CASE(test_partitions),

@@ -1,5 +1,5 @@
 /*
- * Tests of the int8 pass and kat_onnx_quantize: a hand-made one-MatMul graph (and its Gemm
+ * Tests of the int8 pass and kat__onnx_quantize: a hand-made one-MatMul graph (and its Gemm
  * form) whose int8 weights, scales and ONNX Runtime outputs are computed by hand below; the
  * fused and plain forms agree; 7-bit weights with reduce_range; the per-channel quantizer on
  * edge cases; the .testdata/onnx fixtures (not made by our exporter) stay close to FP32; and
@@ -197,16 +197,16 @@ static bool run_model(const char *path, const float a[2], float y[3]) {
 
 /* reduce: 1 7-bit weights, 0 8-bit, -1 as this CPU needs (the default). */
 static int quantize_file(const char *in, const char *out, int reduce, int form) {
-  kat_onnx_rewrite_options o;
-  kat_onnx_rewrite_options_init(&o);
+  kat__onnx_rewrite_options o;
+  kat__onnx_rewrite_options_init(&o);
   o.passes[0] = "int8";
   o.n_passes = 1;
   o.int8_reduce_range = reduce;
   o.int8_form = form;
   char *rep = NULL, err[1024];
-  int rc = kat_onnx_rewrite(in, out, &o, &rep, err, sizeof err);
+  int rc = kat__onnx_rewrite(in, out, &o, &rep, err, sizeof err);
   if (rc) fprintf(stderr, "rewrite %s: %s\n%s", in, err, rep ? rep : "");
-  kat_onnx_free(rep);
+  kat__onnx_free(rep);
   return rc;
 }
 

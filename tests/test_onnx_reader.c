@@ -87,14 +87,14 @@ KAT_TEST(test_truncated_and_garbage) {
   /* Half a file through the public API: KAT_EFORMAT with the file name. */
   spit(tmp("half.onnx"), b, n / 2);
   char err[1024], *rep = NULL;
-  KAT_CHECK_INT_EQ(kat_onnx_inspect(tmp("half.onnx"), &rep, err, sizeof err), KAT_EFORMAT);
+  KAT_CHECK_INT_EQ(kat__onnx_inspect(tmp("half.onnx"), &rep, err, sizeof err), KAT_EFORMAT);
   KAT_CHECK_CONTAINS(err, "half.onnx");
-  kat_onnx_free(rep);
+  kat__onnx_free(rep);
   KAT_CHECK_INT_EQ(
-      kat_onnx_rewrite(tmp("half.onnx"), tmp("half.out.onnx"), NULL, &rep, err, sizeof err),
+      kat__onnx_rewrite(tmp("half.onnx"), tmp("half.out.onnx"), NULL, &rep, err, sizeof err),
       KAT_EFORMAT);
   KAT_CHECK(access(tmp("half.out.onnx"), F_OK) != 0);
-  kat_onnx_free(rep);
+  kat__onnx_free(rep);
   /* Seeded garbage. */
   uint64_t s = 42;
   for (size_t i = 0; i < n; i++) {
@@ -102,14 +102,15 @@ KAT_TEST(test_truncated_and_garbage) {
     b[i] = (uint8_t)(s >> 56);
   }
   spit(tmp("garbage.onnx"), b, n);
-  KAT_CHECK_INT_EQ(kat_onnx_inspect(tmp("garbage.onnx"), &rep, err, sizeof err), KAT_EFORMAT);
+  KAT_CHECK_INT_EQ(kat__onnx_inspect(tmp("garbage.onnx"), &rep, err, sizeof err), KAT_EFORMAT);
   KAT_CHECK_CONTAINS(err, "garbage.onnx");
-  kat_onnx_free(rep);
+  kat__onnx_free(rep);
   spit(tmp("empty.onnx"), b, 0);
-  KAT_CHECK_INT_EQ(kat_onnx_inspect(tmp("empty.onnx"), &rep, err, sizeof err), KAT_EFORMAT);
-  kat_onnx_free(rep);
-  KAT_CHECK_INT_EQ(kat_onnx_inspect(tmp("does-not-exist.onnx"), &rep, err, sizeof err), KAT_ENOENT);
-  kat_onnx_free(rep);
+  KAT_CHECK_INT_EQ(kat__onnx_inspect(tmp("empty.onnx"), &rep, err, sizeof err), KAT_EFORMAT);
+  kat__onnx_free(rep);
+  KAT_CHECK_INT_EQ(kat__onnx_inspect(tmp("does-not-exist.onnx"), &rep, err, sizeof err),
+                   KAT_ENOENT);
+  kat__onnx_free(rep);
   free(b);
 }
 
@@ -174,40 +175,40 @@ KAT_TEST(test_external_data) {
   KAT_CHECK(m == NULL);
   /* inspect still reports it, as missing. */
   char err[1024], *rep = NULL;
-  KAT_CHECK_INT_EQ(kat_onnx_inspect(tmp("external.onnx"), &rep, err, sizeof err), KAT_OK);
+  KAT_CHECK_INT_EQ(kat__onnx_inspect(tmp("external.onnx"), &rep, err, sizeof err), KAT_OK);
   KAT_CHECK_CONTAINS(rep, "external.onnx.data (MISSING)");
-  kat_onnx_free(rep);
+  kat__onnx_free(rep);
 }
 
 KAT_TEST(test_inspect_report) {
   char err[1024], *rep = NULL;
-  KAT_CHECK_INT_EQ(kat_onnx_inspect(data("onnx/gather_last.onnx"), &rep, err, sizeof err), KAT_OK);
+  KAT_CHECK_INT_EQ(kat__onnx_inspect(data("onnx/gather_last.onnx"), &rep, err, sizeof err), KAT_OK);
   KAT_CHECK_CONTAINS(rep, "opsets: ai.onnx=17");
   KAT_CHECK_CONTAINS(rep, "x float32 [B,6,5]");
   KAT_CHECK_CONTAINS(rep, "Gather=4");
   KAT_CHECK_CONTAINS(rep, "patterns: 4 last-axis Gather, 0 ScatterND");
   KAT_CHECK_CONTAINS(rep, "dynamic dims: 1");
-  kat_onnx_free(rep);
-  KAT_CHECK_INT_EQ(kat_onnx_inspect(data("onnx/scatter_dyn.onnx"), &rep, err, sizeof err), KAT_OK);
+  kat__onnx_free(rep);
+  KAT_CHECK_INT_EQ(kat__onnx_inspect(data("onnx/scatter_dyn.onnx"), &rep, err, sizeof err), KAT_OK);
   KAT_CHECK_CONTAINS(rep, "k float32 [1,2,L,4]");
   KAT_CHECK_CONTAINS(rep, "1 ScatterND");
-  kat_onnx_free(rep);
+  kat__onnx_free(rep);
 }
 
 KAT_TEST(test_rewrite_arguments) {
   char err[1024], *rep = NULL;
   const char *in = data("onnx/plain.onnx");
-  KAT_CHECK_INT_EQ(kat_onnx_rewrite(in, in, NULL, &rep, err, sizeof err), KAT_EINVAL);
-  kat_onnx_free(rep);
-  kat_onnx_rewrite_options o;
-  kat_onnx_rewrite_options_init(&o);
+  KAT_CHECK_INT_EQ(kat__onnx_rewrite(in, in, NULL, &rep, err, sizeof err), KAT_EINVAL);
+  kat__onnx_free(rep);
+  kat__onnx_rewrite_options o;
+  kat__onnx_rewrite_options_init(&o);
   o.passes[0] = "no-such-pass";
   o.n_passes = 1;
-  KAT_CHECK_INT_EQ(kat_onnx_rewrite(in, tmp("x.onnx"), &o, &rep, err, sizeof err), KAT_EINVAL);
+  KAT_CHECK_INT_EQ(kat__onnx_rewrite(in, tmp("x.onnx"), &o, &rep, err, sizeof err), KAT_EINVAL);
   KAT_CHECK_CONTAINS(err, "no-such-pass");
-  kat_onnx_free(rep);
-  KAT_CHECK(kat_onnx_pass_known("fp16") == 1);
-  KAT_CHECK(kat_onnx_pass_known("fp17") == 0);
+  kat__onnx_free(rep);
+  KAT_CHECK(kat__onnx_pass_known("fp16") == 1);
+  KAT_CHECK(kat__onnx_pass_known("fp17") == 0);
 }
 
 static void setup(void) {

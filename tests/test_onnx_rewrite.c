@@ -47,7 +47,7 @@ static bool same_bytes(const char *a, const char *b) {
 
 /* Runs both models (inline data) on the same seeded inputs; returns the max abs / rel diff over
  * the outputs of `a` (missing outputs or shape changes give +inf). */
-static void run_compare(const char *a, const char *b, const kat_onnx_rewrite_options *o,
+static void run_compare(const char *a, const char *b, const kat__onnx_rewrite_options *o,
                         double *max_abs, double *max_rel) {
   kat__onnx_model *ma = NULL, *mb = NULL;
   kat__errbuf eb = {{0}};
@@ -81,17 +81,17 @@ static size_t count_op(const char *path, const char *op) {
   return c;
 }
 
-static int rewrite(const char *in, const char *out, const kat_onnx_rewrite_options *o) {
+static int rewrite(const char *in, const char *out, const kat__onnx_rewrite_options *o) {
   char err[1024], *rep = NULL;
   remove(out);
-  int rc = kat_onnx_rewrite(in, out, o, &rep, err, sizeof err);
+  int rc = kat__onnx_rewrite(in, out, o, &rep, err, sizeof err);
   printf("%s%s%s\n", rep ? rep : "", rc ? "error: " : "", rc ? err : "");
-  kat_onnx_free(rep);
+  kat__onnx_free(rep);
   return rc;
 }
 
-static void opts_with(kat_onnx_rewrite_options *o, const char *pass) {
-  kat_onnx_rewrite_options_init(o);
+static void opts_with(kat__onnx_rewrite_options *o, const char *pass) {
+  kat__onnx_rewrite_options_init(o);
   o->passes[0] = pass;
   o->n_passes = 1;
 }
@@ -107,8 +107,8 @@ KAT_TEST(test_gather_to_split) {
     KAT_CHECK_INT_EQ(count_op(tmp("g.onnx"), "Gather"), 0);
     KAT_CHECK_INT_EQ(count_op(tmp("g.onnx"), "Split"), 2); /* x's three Gathers share one */
     KAT_CHECK_INT_EQ(count_op(tmp("g.onnx"), "Squeeze"), 4);
-    kat_onnx_rewrite_options o;
-    kat_onnx_rewrite_options_init(&o);
+    kat__onnx_rewrite_options o;
+    kat__onnx_rewrite_options_init(&o);
     o.default_dim = 3;
     double a, r;
     run_compare(in, tmp("g.onnx"), &o, &a, &r);
@@ -135,8 +135,8 @@ KAT_TEST(test_scatternd_to_concat) {
     KAT_CHECK_INT_EQ(count_op(tmp("s.onnx"), "Unsqueeze"), 0);
     if (i < 2) KAT_CHECK(count_op(tmp("s.onnx"), "Expand") < count_op(in, "Expand"));
     KAT_CHECK(count_op(tmp("s.onnx"), "Concat") >= 1);
-    kat_onnx_rewrite_options o;
-    kat_onnx_rewrite_options_init(&o);
+    kat__onnx_rewrite_options o;
+    kat__onnx_rewrite_options_init(&o);
     o.dims[0].name = "L";
     o.dims[0].value = 11; /* another length than the export's 8 */
     o.n_dims = 1;
@@ -157,8 +157,8 @@ KAT_TEST(test_no_pattern_is_identical) {
   KAT_CHECK(same_bytes(in, tmp("p.onnx")));
   /* Every pass on a graph without its pattern. */
   const char *passes[] = {"gather-to-split", "scatternd-to-concat", "expose-multimask"};
-  kat_onnx_rewrite_options o;
-  kat_onnx_rewrite_options_init(&o);
+  kat__onnx_rewrite_options o;
+  kat__onnx_rewrite_options_init(&o);
   for (int i = 0; i < 3; i++) o.passes[o.n_passes++] = passes[i];
   KAT_CHECK_INT_EQ(rewrite(in, tmp("p2.onnx"), &o), KAT_OK);
   KAT_CHECK(same_bytes(in, tmp("p2.onnx")));
@@ -166,7 +166,7 @@ KAT_TEST(test_no_pattern_is_identical) {
 
 KAT_TEST(test_expose_multimask) {
   const char *in = data("onnx/multimask.onnx");
-  kat_onnx_rewrite_options o;
+  kat__onnx_rewrite_options o;
   opts_with(&o, "expose-multimask");
   KAT_CHECK_INT_EQ(rewrite(in, tmp("mm.onnx"), &o), KAT_OK);
   kat__onnx_model *m = NULL;
@@ -228,7 +228,7 @@ KAT_TEST(test_expose_multimask) {
 
 KAT_TEST(test_fixed_memory) {
   const char *in = data("onnx/memattn.onnx");
-  kat_onnx_rewrite_options o;
+  kat__onnx_rewrite_options o;
   opts_with(&o, "fixed-memory");
   KAT_CHECK_INT_EQ(rewrite(in, tmp("fm.onnx"), &o), KAT_EINVAL); /* N is required */
   o.fixed_memory = 12;
@@ -246,8 +246,8 @@ KAT_TEST(test_fixed_memory) {
   KAT_CHECK(kat__onnx_shape_of(m->proto->graph, "num_obj_ptr_tokens", &s));
   KAT_CHECK_INT_EQ(s.rank, 0); /* still an input value */
   kat__onnx_destroy(m);
-  kat_onnx_rewrite_options c;
-  kat_onnx_rewrite_options_init(&c);
+  kat__onnx_rewrite_options c;
+  kat__onnx_rewrite_options_init(&c);
   c.dims[0].name = "M";
   c.dims[0].value = 12;
   c.n_dims = 1;
@@ -258,7 +258,7 @@ KAT_TEST(test_fixed_memory) {
 
 KAT_TEST(test_fp16) {
   const char *in = data("onnx/fp16_block.onnx");
-  kat_onnx_rewrite_options o;
+  kat__onnx_rewrite_options o;
   opts_with(&o, "fp16");
   KAT_CHECK_INT_EQ(rewrite(in, tmp("fp.onnx"), &o), KAT_OK);
   kat__onnx_model *m = NULL;
@@ -315,8 +315,8 @@ KAT_TEST(test_external_inline) {
     KAT_CHECK_INT_EQ(m->proto->graph->initializer[i]->n_external_data, 0);
   KAT_CHECK_INT_EQ(kat__onnx_count_op(m->proto->graph, "Gather"), 0);
   kat__onnx_destroy(m);
-  kat_onnx_rewrite_options o;
-  kat_onnx_rewrite_options_init(&o);
+  kat__onnx_rewrite_options o;
+  kat__onnx_rewrite_options_init(&o);
   double a, r;
   run_compare(in, tmp("ext.onnx"), &o, &a, &r);
   KAT_CHECK_NEAR(a, 0.0, 1e-6);
@@ -325,16 +325,16 @@ KAT_TEST(test_external_inline) {
 KAT_TEST(test_coverage_cpu) {
   char err[1024], *rep = NULL;
   KAT_CHECK_INT_EQ(
-      kat_onnx_coverage(data("onnx/scatter_static.onnx"), "cpu", &rep, err, sizeof err), KAT_OK);
+      kat__onnx_coverage(data("onnx/scatter_static.onnx"), "cpu", &rep, err, sizeof err), KAT_OK);
   KAT_CHECK_CONTAINS(rep, "CPUExecutionProvider: ");
   KAT_CHECK_CONTAINS(rep, "1 partition(s) (katana)");
   KAT_CHECK_CONTAINS(rep, "1 ScatterND");
-  kat_onnx_free(rep);
+  kat__onnx_free(rep);
   rep = NULL;
   KAT_CHECK_INT_EQ(
-      kat_onnx_coverage(data("onnx/plain.onnx"), "no-such-preset", &rep, err, sizeof err),
+      kat__onnx_coverage(data("onnx/plain.onnx"), "no-such-preset", &rep, err, sizeof err),
       KAT_EINVAL);
-  kat_onnx_free(rep);
+  kat__onnx_free(rep);
 }
 
 /* Gathers with a rank-0 constant index whose data is not a Shape output, counted here without
@@ -387,8 +387,8 @@ KAT_TEST(test_naive_export) {
   KAT_CHECK_INT_EQ(count_op(tmp("nr.onnx"), "Split"), 9); /* every pair size (2) was inferred */
   const int64_t ms[] = {12, 4, 7, 30};
   for (int i = 0; i < 4; i++) {
-    kat_onnx_rewrite_options o;
-    kat_onnx_rewrite_options_init(&o);
+    kat__onnx_rewrite_options o;
+    kat__onnx_rewrite_options_init(&o);
     o.dims[0].name = "M";
     o.dims[0].value = ms[i];
     o.n_dims = 1;
@@ -399,13 +399,13 @@ KAT_TEST(test_naive_export) {
   }
   /* The static report agrees: the patterns are found before and gone after. */
   char err[1024], *rep = NULL;
-  KAT_CHECK_INT_EQ(kat_onnx_inspect(in, &rep, err, sizeof err), KAT_OK);
+  KAT_CHECK_INT_EQ(kat__onnx_inspect(in, &rep, err, sizeof err), KAT_OK);
   KAT_CHECK_CONTAINS(rep, "patterns: 17 last-axis Gather, 2 ScatterND");
-  kat_onnx_free(rep);
+  kat__onnx_free(rep);
   rep = NULL;
-  KAT_CHECK_INT_EQ(kat_onnx_inspect(tmp("nr.onnx"), &rep, err, sizeof err), KAT_OK);
+  KAT_CHECK_INT_EQ(kat__onnx_inspect(tmp("nr.onnx"), &rep, err, sizeof err), KAT_OK);
   KAT_CHECK_CONTAINS(rep, "patterns: 0 last-axis Gather, 0 ScatterND");
-  kat_onnx_free(rep);
+  kat__onnx_free(rep);
 }
 
 /* Hand-made graphs without value_info: a Reshape to the initializer shape [1,16,4,2] feeding
@@ -425,8 +425,8 @@ KAT_TEST(test_naive_gather) {
     KAT_CHECK_INT_EQ(count_op(tmp("ng.onnx"), "Squeeze"), 4);
     const int64_t ds[] = {5, 1, 2, 9};
     for (int k = 0; k < 4; k++) {
-      kat_onnx_rewrite_options o;
-      kat_onnx_rewrite_options_init(&o);
+      kat__onnx_rewrite_options o;
+      kat__onnx_rewrite_options_init(&o);
       o.dims[0].name = "D";
       o.dims[0].value = ds[k];
       o.n_dims = 1;

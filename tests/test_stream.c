@@ -65,8 +65,8 @@ static void setup(void) {
   snprintf(g_bundle, sizeof g_bundle, "%s", b);
   char root[4150];
   snprintf(root, sizeof root, "%s/stream", kat_test_data(""));
-  kat_synth_options so;
-  kat_synth_options_init(&so);
+  kat__synth_options so;
+  kat__synth_options_init(&so);
   so.suite = KAT_SYNTH_EVAL;
   so.seed = 5;
   so.frames = N_FRAMES;
@@ -75,7 +75,7 @@ static void setup(void) {
   so.out_dir = root;
   char err[512];
   snprintf(g_clip, sizeof g_clip, "%s/eval-000/groundtruth.txt", root);
-  if (access(g_clip, R_OK) != 0 && kat_synth_write(&so, err, sizeof err) != KAT_OK)
+  if (access(g_clip, R_OK) != 0 && kat__synth_write(&so, err, sizeof err) != KAT_OK)
     KAT_SKIP("cannot write the synthetic clip");
   FILE *f = fopen(g_clip, "r");
   if (!f || fscanf(f, "%lf,%lf,%lf,%lf", &g_box[0], &g_box[1], &g_box[2], &g_box[3]) != 4)

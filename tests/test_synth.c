@@ -1,5 +1,5 @@
 /*
- * Tests for the synthetic clip generator (src/tools/synth/render.c, kat_synth_write, `katana
+ * Tests for the synthetic clip generator (src/tools/synth/render.c, kat__synth_write, `katana
  * synth`): determinism by seed, ground truth equal to the mask's bounding box, occlusion and
  * out-of-view frames present, the LaSOT-style files on disk, and the CLI's argument handling.
  */
@@ -21,7 +21,7 @@ static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n) {
 }
 
 /* Renders a whole clip; returns a hash of every frame and mask, and counts events. */
-static uint64_t render_clip(kat_synth_suite suite, uint64_t seed, int w, int h, int frames,
+static uint64_t render_clip(kat__synth_suite suite, uint64_t seed, int w, int h, int frames,
                             int *occluded, int *out_of_view, int *bad_boxes) {
   kat__synth_clip *c = NULL;
   kat__errbuf eb;
@@ -84,7 +84,7 @@ KAT_TEST(test_determinism_and_boxes) {
   int tot_occ[2] = {0, 0}, tot_oov[2] = {0, 0};
   for (int s = 0; s < 2; s++)
     for (uint64_t seed = 1; seed <= 4; seed++) {
-      render_clip((kat_synth_suite)s, seed, 160, 96, 120, &occ, &oov, &bad);
+      render_clip((kat__synth_suite)s, seed, 160, 96, 120, &occ, &oov, &bad);
       KAT_CHECK_INT_EQ(bad, 0);
       tot_occ[s] += occ;
       tot_oov[s] += oov;
@@ -165,8 +165,8 @@ KAT_TEST(test_write_files) {
   char d1[300], d2[300];
   snprintf(d1, sizeof d1, "%s/a", g_tmp);
   snprintf(d2, sizeof d2, "%s/b/c", g_tmp);
-  kat_synth_options o;
-  kat_synth_options_init(&o);
+  kat__synth_options o;
+  kat__synth_options_init(&o);
   o.suite = KAT_SYNTH_EVAL;
   o.seed = 9;
   o.count = 2;
@@ -175,9 +175,9 @@ KAT_TEST(test_write_files) {
   o.height = 80;
   o.out_dir = d1;
   char err[256];
-  KAT_CHECK_INT_EQ(kat_synth_write(&o, err, sizeof err), KAT_OK);
+  KAT_CHECK_INT_EQ(kat__synth_write(&o, err, sizeof err), KAT_OK);
   o.out_dir = d2;
-  KAT_CHECK_INT_EQ(kat_synth_write(&o, err, sizeof err), KAT_OK);
+  KAT_CHECK_INT_EQ(kat__synth_write(&o, err, sizeof err), KAT_OK);
   check_written(d1, 45);
   /* Same options, same bytes: ground truth and a frame PNG. */
   const char *files[] = {"eval-001/groundtruth.txt", "eval-001/img/00030.png",
@@ -193,10 +193,10 @@ KAT_TEST(test_write_files) {
     free(b);
   }
   o.width = 8;
-  KAT_CHECK_INT_EQ(kat_synth_write(&o, err, sizeof err), KAT_EINVAL);
+  KAT_CHECK_INT_EQ(kat__synth_write(&o, err, sizeof err), KAT_EINVAL);
   KAT_CHECK_CONTAINS(err, "bad options");
-  KAT_CHECK_INT_EQ(kat_synth_suite_parse("eval"), KAT_SYNTH_EVAL);
-  KAT_CHECK_INT_EQ(kat_synth_suite_parse("test"), -1);
+  KAT_CHECK_INT_EQ(kat__synth_suite_parse("eval"), KAT_SYNTH_EVAL);
+  KAT_CHECK_INT_EQ(kat__synth_suite_parse("test"), -1);
 }
 
 KAT_TEST(test_cli) {

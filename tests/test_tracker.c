@@ -264,15 +264,15 @@ static void test_cli(const clip *c, const frame_out *lib, int n) {
   KAT_CHECK_INT_EQ(lines, n);
   KAT_CHECK(same);
   snprintf(path, sizeof path, "%s/out", dir);
-  kat_eval_seq *seq = NULL;
+  kat__eval_seq *seq = NULL;
   char err[512];
-  KAT_CHECK_INT_EQ(kat_eval_seq_load_results(path, 0, &seq, err, sizeof err), KAT_OK);
+  KAT_CHECK_INT_EQ(kat__eval_seq_load_results(path, 0, &seq, err, sizeof err), KAT_OK);
   if (seq) {
-    KAT_CHECK_INT_EQ(kat_eval_seq_frames(seq), n);
-    KAT_CHECK(kat_eval_seq_has_masks(seq));
-    KAT_CHECK(kat_eval_seq_has_candidates(seq));
-    KAT_CHECK_INT_EQ(kat_eval_seq_candidate(seq, (size_t)n - 1), lib[n - 1].candidate);
-    kat_eval_seq_destroy(seq);
+    KAT_CHECK_INT_EQ(kat__eval_seq_frames(seq), n);
+    KAT_CHECK(kat__eval_seq_has_masks(seq));
+    KAT_CHECK(kat__eval_seq_has_candidates(seq));
+    KAT_CHECK_INT_EQ(kat__eval_seq_candidate(seq, (size_t)n - 1), lib[n - 1].candidate);
+    kat__eval_seq_destroy(seq);
   } else {
     fprintf(stderr, "eval load: %s\n", err);
   }

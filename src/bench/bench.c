@@ -1,6 +1,6 @@
 /*
  * Benchmarking (src/bench/bench.h): latency statistics, the throttling check, and
- * kat_bench_run, which times each ONNX module alone and the tracker end to end.
+ * kat__bench_run, which times each ONNX module alone and the tracker end to end.
  *
  * Isolated module runs use their own session per module (kat__bundle_create_session with the
  * preset's provider config) with every input and fixed-shape output bound to buffers allocated
@@ -54,7 +54,7 @@ double kat__median(const double *v, size_t n, double *scratch) {
   return kat__percentile_sorted(scratch, n, 50.0);
 }
 
-int kat__bench_stats(const double *samples, size_t n, double *scratch, kat_bench_stats *out) {
+int kat__bench_stats_into(const double *samples, size_t n, double *scratch, kat__bench_stats *out) {
   memset(out, 0, sizeof *out);
   if (n == 0) return KAT_EINVAL;
   double sum = 0.0;
@@ -79,7 +79,7 @@ int kat__bench_stats(const double *samples, size_t n, double *scratch, kat_bench
   return KAT_OK;
 }
 
-int kat_bench_stats_compute(const double *samples, size_t n, kat_bench_stats *out) {
+int kat__bench_stats_compute(const double *samples, size_t n, kat__bench_stats *out) {
   if (!samples || !out || n == 0) {
     if (out) memset(out, 0, sizeof *out);
     return KAT_EINVAL;
@@ -88,12 +88,12 @@ int kat_bench_stats_compute(const double *samples, size_t n, kat_bench_stats *ou
   double *scratch;
   if (!kat__size_mul(n, sizeof(double), &bytes) || !(scratch = kat__malloc(bytes)))
     return KAT_ENOMEM;
-  int status = kat__bench_stats(samples, n, scratch, out);
+  int status = kat__bench_stats_into(samples, n, scratch, out);
   kat__free(scratch);
   return status;
 }
 
-int kat_bench_throttle_check(const double *samples, size_t n, double *ratio) {
+int kat__bench_throttle_check(const double *samples, size_t n, double *ratio) {
   if (ratio) *ratio = 1.0;
   if (!samples || n < 9) return 0;
   size_t third = n / 3;
@@ -107,7 +107,7 @@ int kat_bench_throttle_check(const double *samples, size_t n, double *ratio) {
   return r > 1.10;
 }
 
-void kat_bench_machine(char *buf, size_t size) {
+void kat__bench_machine(char *buf, size_t size) {
   if (!buf || !size) return;
   kat_system_info info;
   if (kat_system_info_get(&info) != KAT_OK) {
@@ -118,14 +118,14 @@ void kat_bench_machine(char *buf, size_t size) {
            info.logical_cores, info.gpu[0] ? info.gpu : "none");
 }
 
-const char *kat_bench_stage_name(int stage) {
+const char *kat__bench_stage_name(int stage) {
   if (stage == KAT_BENCH_STAGE_PREPROCESS) return "preprocess";
   if (stage == KAT_BENCH_STAGE_HOST) return "host";
   if (stage > 0 && stage <= KAT_MODULE_COUNT) return kat_module_name((kat_module)(stage - 1));
   return "?";
 }
 
-void kat_bench_options_init(kat_bench_options *o) {
+void kat__bench_options_init(kat__bench_options *o) {
   memset(o, 0, sizeof *o);
   o->preset = "cpu";
   o->mode = "seq";
@@ -214,8 +214,8 @@ static size_t resolve_shape(const kat__tensor_spec *spec, const kat__manifest *m
 }
 
 static int time_module(const kat__bundle *b, int module, const kat_ep_config *ep,
-                       kat_ep_fallback fallback, const kat_bench_options *opt, kat_bench_stats *out,
-                       kat__errbuf *eb) {
+                       kat_ep_fallback fallback, const kat__bench_options *opt,
+                       kat__bench_stats *out, kat__errbuf *eb) {
   const kat__manifest *m = kat__bundle_manifest(b);
   kat__session *s = NULL;
   void *bufs[2 * KAT_MAX_IO] = {0};
@@ -284,7 +284,7 @@ static int time_module(const kat__bundle *b, int module, const kat_ep_config *ep
     samples[i] = kat__now_ms() - t0;
     if (status != KAT_OK) goto done;
   }
-  status = kat__bench_stats(samples, n, scratch, out);
+  status = kat__bench_stats_into(samples, n, scratch, out);
 done:
   kat__session_destroy(s);
   for (int i = 0; i < nbuf; i++) kat__free(bufs[i]);
@@ -299,7 +299,7 @@ done:
 typedef struct bench_clip {
   kat__image *frames; /* [count] decoded frames, all the size of frame 0 */
   size_t count;
-  kat_eval_seq *gt;     /* groundtruth.txt (+ flags) and masks/ of the folder */
+  kat__eval_seq *gt;    /* groundtruth.txt (+ flags) and masks/ of the folder */
   kat__mask_buf *masks; /* [count] ground-truth masks, decoded before timing (w = 0: none) */
 } bench_clip;
 
@@ -308,7 +308,7 @@ static void clip_cleanup(bench_clip *c) {
   for (size_t i = 0; c->masks && i < c->count; i++) kat__mask_buf_cleanup(&c->masks[i]);
   kat__free(c->frames);
   kat__free(c->masks);
-  kat_eval_seq_destroy(c->gt);
+  kat__eval_seq_destroy(c->gt);
   memset(c, 0, sizeof *c);
 }
 
@@ -320,9 +320,9 @@ static int clip_load(const char *dir, size_t max_frames, bench_clip *c, char *er
   kat__errbuf_clear(&eb);
   kat__file_list files = {0};
   char img[4200];
-  int status = kat_eval_seq_load_results(dir, 0, &c->gt, err, err_size);
+  int status = kat__eval_seq_load_results(dir, 0, &c->gt, err, err_size);
   if (status != KAT_OK) return status;
-  if (!kat_eval_seq_has_boxes(c->gt)) {
+  if (!kat__eval_seq_has_boxes(c->gt)) {
     status = kat__eval_error(err, err_size, KAT_EINVAL, "%s: no groundtruth.txt", dir);
     goto fail;
   }
@@ -352,7 +352,7 @@ static int clip_load(const char *dir, size_t max_frames, bench_clip *c, char *er
       kat__eval_error(err, err_size, status, "%s", eb.msg);
       goto fail;
     }
-    const char *gp = kat_eval_seq_mask_path(c->gt, i);
+    const char *gp = kat__eval_seq_mask_path(c->gt, i);
     if (i > 0 && gp) {
       status = kat__mask_read_png(gp, 0, &c->masks[i], err, err_size);
       if (status == KAT_OK && (c->masks[i].w != (size_t)c->frames[0].width ||
@@ -391,7 +391,7 @@ static void copy_err(char *err, size_t err_size, const char *msg) {
 }
 
 /* One end-to-end run on one stream. The producer side (make_frame, t_push) belongs to the
- * producer thread in "pipe" mode; everything else to the caller of kat_bench_run. */
+ * producer thread in "pipe" mode; everything else to the caller of kat__bench_run. */
 typedef struct e2e_run {
   kat_stream *s;
   const bench_clip *clip; /* NULL: synthetic frames */
@@ -433,20 +433,20 @@ static void *producer_main(void *arg) {
   return NULL;
 }
 
-/* Everything kat_bench_run allocates, freed at its end. */
+/* Everything kat__bench_run allocates, freed at its end. */
 typedef struct bench_work {
   bench_clip clip;
   uint8_t *rgb;
   double *t_push, *t_res; /* [total] */
   double *latency;        /* [repeat * timed] */
   double *scratch;        /* [repeat * timed] */
-  kat_eval_box *boxes;    /* [total] boxes of the first repeat */
+  kat__eval_box *boxes;   /* [total] boxes of the first repeat */
   kat_track_result *res;  /* [objects] the records of one frame */
   kat__bundle *b;
   kat_stream *s;
 } bench_work;
 
-static void report_progress(const kat_bench_options *opt, const char *phase, size_t done,
+static void report_progress(const kat__bench_options *opt, const char *phase, size_t done,
                             size_t total) {
   if (opt->progress) opt->progress(opt->progress_user, phase, done, total);
 }
@@ -455,9 +455,9 @@ static void report_progress(const kat_bench_options *opt, const char *phase, siz
  * Runs repeat `rep` on the open stream w->s: pushes r->total frames, takes every result, and
  * fills out->frame_ms[rep*nf ..], w->latency[rep*nf ..], stage sums and the repeat's FPS.
  */
-static int run_repeat(const kat_bench_options *opt, bench_work *w, e2e_run *r, int pipe, int rep,
+static int run_repeat(const kat__bench_options *opt, bench_work *w, e2e_run *r, int pipe, int rep,
                       size_t warm, size_t nf, double stage_sum[KAT_BENCH_STAGE_COUNT],
-                      double *mask_sum, kat_bench_report *out, char *err, size_t err_size) {
+                      double *mask_sum, kat__bench_report *out, char *err, size_t err_size) {
   pthread_t th;
   int started = 0, status = KAT_OK;
   r->push_status = KAT_OK;
@@ -586,10 +586,10 @@ static int add_objects(kat_stream *s, int n, int width, int height, char *err, s
 /* The end-to-end summary of every repeat: frame-time and latency statistics (scratch: [nall]
  * doubles), FPS, run-to-run spread, per-stage means and shares, peak RSS and throttling. */
 static void summarize_e2e(const double *latency, double *scratch, size_t reps, size_t nall,
-                          const double *stage_sum, kat_bench_report *out) {
+                          const double *stage_sum, kat__bench_report *out) {
   out->peak_rss_mb = peak_rss_mb();
-  kat__bench_stats(out->frame_ms, nall, scratch, &out->frame);
-  kat__bench_stats(latency, nall, scratch, &out->latency);
+  kat__bench_stats_into(out->frame_ms, nall, scratch, &out->frame);
+  kat__bench_stats_into(latency, nall, scratch, &out->latency);
   out->fps_p50 = out->frame.p50 > 0.0 ? 1000.0 / out->frame.p50 : 0.0;
   out->wall_fps = kat__median(out->repeat_wall_fps, reps, scratch);
   if (reps > 1 && out->wall_fps > 0.0) {
@@ -607,27 +607,27 @@ static void summarize_e2e(const double *latency, double *scratch, size_t reps, s
   }
   for (int i = 0; i < KAT_BENCH_STAGE_COUNT; i++)
     out->stage_share[i] = stage_total > 0.0 ? out->stage_ms[i] / stage_total : 0.0;
-  out->throttled = kat_bench_throttle_check(out->frame_ms, nall, &out->throttle_ratio);
+  out->throttled = kat__bench_throttle_check(out->frame_ms, nall, &out->throttle_ratio);
 }
 
 /* Box scores of frames 0..total-1 of the first repeat (boxes: [total]) against the clip's ground
  * truth, and the mean mask IoU from mask_sum; KAT_OK or KAT_ENOMEM. */
-static int score_clip(const bench_clip *clip, const kat_eval_box *boxes, size_t total,
-                      double mask_sum, kat_bench_report *out, char *err, size_t err_size) {
+static int score_clip(const bench_clip *clip, const kat__eval_box *boxes, size_t total,
+                      double mask_sum, kat__bench_report *out, char *err, size_t err_size) {
   /* Box scores of frames 0..total-1 of the first repeat (tools/eval/eval.h rules). */
-  size_t n_gt = kat_eval_seq_frames(clip->gt);
+  size_t n_gt = kat__eval_seq_frames(clip->gt);
   if (n_gt > total) n_gt = total;
-  kat_eval_box *gtb = kat__malloc(n_gt * sizeof *gtb);
+  kat__eval_box *gtb = kat__malloc(n_gt * sizeof *gtb);
   double *work = kat__malloc(3 * n_gt * sizeof *work);
   if (!gtb || !work) {
     kat__free(gtb);
     kat__free(work);
     return kat__eval_error(err, err_size, KAT_ENOMEM, "bench: out of memory");
   }
-  for (size_t i = 0; i < n_gt; i++) kat_eval_seq_box(clip->gt, i, &gtb[i]);
-  kat_eval_options eo;
-  kat_eval_options_default(&eo);
-  kat_eval_score sc;
+  for (size_t i = 0; i < n_gt; i++) kat__eval_seq_box(clip->gt, i, &gtb[i]);
+  kat__eval_options eo;
+  kat__eval_options_default(&eo);
+  kat__eval_score sc;
   memset(&sc, 0, sizeof sc);
   kat__score_boxes(boxes, total, gtb, n_gt, &eo, work, NULL, &sc);
   kat__free(gtb);
@@ -644,8 +644,8 @@ static int score_clip(const bench_clip *clip, const kat_eval_box *boxes, size_t 
 
 /* Each module alone, with the same session options as the end-to-end part (*b: the bundle, owned
  * by the caller once opened); fills out->module and the host overhead ratio. */
-static int time_modules(const kat_bench_options *opt, const kat_ep_profile *ep, kat__bundle **b,
-                        kat_bench_report *out, char *err, size_t err_size) {
+static int time_modules(const kat__bench_options *opt, const kat_ep_profile *ep, kat__bundle **b,
+                        kat__bench_report *out, char *err, size_t err_size) {
   kat__errbuf eb;
   kat__errbuf_clear(&eb);
   kat__bundle_options bo;
@@ -683,7 +683,8 @@ static int time_modules(const kat_bench_options *opt, const kat_ep_profile *ep, 
  * repeat), summarize_e2e, score_clip and time_modules; what is left is option checking, the
  * session options and the buffers. Next step: a setup function that fills bench_work.
  */
-int kat_bench_run(const kat_bench_options *opt, kat_bench_report *out, char *err, size_t err_size) {
+int kat__bench_run(const kat__bench_options *opt, kat__bench_report *out, char *err,
+                   size_t err_size) {
   kat__errbuf eb;
   kat__errbuf_clear(&eb);
   if (out) memset(out, 0, sizeof *out);
@@ -724,11 +725,11 @@ int kat_bench_run(const kat_bench_options *opt, kat_bench_report *out, char *err
     out->model[n] = '\0';
   }
   if (opt->clip_dir) kat__strlcpy(out->clip, opt->clip_dir, sizeof out->clip);
-  kat_bench_machine(out->machine, sizeof out->machine);
+  kat__bench_machine(out->machine, sizeof out->machine);
   {
     char perr[256];
-    if (kat_onnx_bundle_precision(opt->bundle_dir, out->precision, sizeof out->precision, perr,
-                                  sizeof perr) != KAT_OK)
+    if (kat__onnx_bundle_precision(opt->bundle_dir, out->precision, sizeof out->precision, perr,
+                                   sizeof perr) != KAT_OK)
       kat__strlcpy(out->precision, "unknown", sizeof out->precision);
   }
   out->iterations = opt->iterations;
@@ -786,10 +787,10 @@ int kat_bench_run(const kat_bench_options *opt, kat_bench_report *out, char *err
     r.height = w.clip.frames[0].height;
     out->width = r.width;
     out->height = r.height;
-    topt->want_masks = kat_eval_seq_has_masks(w.clip.gt);
+    topt->want_masks = kat__eval_seq_has_masks(w.clip.gt);
     topt->num_frames = (int64_t)w.clip.count;
-    kat_eval_box g;
-    if (kat_eval_seq_box(w.clip.gt, 0, &g) != 1) {
+    kat__eval_box g;
+    if (kat__eval_seq_box(w.clip.gt, 0, &g) != 1) {
       status = kat__eval_error(err, err_size, KAT_EINVAL, "%s: frame 0 has no ground-truth box",
                                opt->clip_dir);
       goto done;
@@ -873,7 +874,7 @@ done:
   return status;
 }
 
-void kat_bench_report_cleanup(kat_bench_report *r) {
+void kat__bench_report_cleanup(kat__bench_report *r) {
   if (!r) return;
   kat__free(r->frame_ms);
   r->frame_ms = NULL;
@@ -882,13 +883,13 @@ void kat_bench_report_cleanup(kat_bench_report *r) {
 
 /* ---- shared by the report writers ---- */
 
-void kat__bench_mode_key(const kat_bench_report *r, char *buf, size_t size) {
+void kat__bench_mode_key(const kat__bench_report *r, char *buf, size_t size) {
   char k[16] = "";
   if (r->objects > 1) snprintf(k, sizeof k, "-k%d", r->objects);
   snprintf(buf, size, "%s%s%s", r->mode, strcmp(r->prep, "fast") == 0 ? "-fast" : "", k);
 }
 
-const char *kat__bench_frame_definition(const kat_bench_report *r) {
+const char *kat__bench_frame_definition(const kat__bench_report *r) {
   return strcmp(r->mode, "pipe") == 0 ? "interval between consecutive results"
                                       : "time from pushing a frame to its result";
 }

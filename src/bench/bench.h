@@ -4,7 +4,7 @@
  * UNSTABLE: an internal header of katana_tools (the CLI and the tests), not installed and not part
  * of libkatana's API; it changes without notice.
  *
- * kat_bench_run measures one bundle under one execution-provider preset, one execution mode
+ * kat__bench_run measures one bundle under one execution-provider preset, one execution mode
  * ("seq": every stage on the caller's thread; "pipe": the three-stage pipelined stream of
  * katana/stream.h) and one preprocessing choice:
  *   - each ONNX module alone (its own session, inputs of the steady-state tracking shapes, warm:
@@ -24,7 +24,7 @@
  * Preprocessing: "exact" (Pillow-exact resize, boxes from upsampled masks, as the reference) and
  * "fast" (bilinear resize, boxes from low-res masks).
  *
- * Thread-safety: the statistics and report writers are reentrant. kat_bench_run uses the CPU (or
+ * Thread-safety: the statistics and report writers are reentrant. kat__bench_run uses the CPU (or
  * the provider) heavily; run one at a time.
  */
 #ifndef KAT_BENCH_BENCH_H
@@ -43,7 +43,7 @@ extern "C" {
 #endif
 
 /* Summary of a sample of timings (any unit; katana uses milliseconds). */
-typedef struct kat_bench_stats {
+typedef struct kat__bench_stats {
   size_t count;
   double min, max, mean;
   double p50, p95, p99; /* percentiles by linear interpolation between order statistics (numpy's
@@ -51,10 +51,10 @@ typedef struct kat_bench_stats {
   double stddev;        /* population standard deviation */
   double cv;            /* stddev / mean (0 when mean is 0) */
   double iqr;           /* p75 - p25 */
-} kat_bench_stats;
+} kat__bench_stats;
 
 /* Fills *out from samples[0..n). KAT_EINVAL when n is 0 or a sample is not finite; KAT_ENOMEM. */
-int kat_bench_stats_compute(const double *samples, size_t n, kat_bench_stats *out);
+int kat__bench_stats_compute(const double *samples, size_t n, kat__bench_stats *out);
 
 /*
  * Throttling check over samples in time order: *ratio (if not NULL) = median of the last third /
@@ -62,10 +62,10 @@ int kat_bench_stats_compute(const double *samples, size_t n, kat_bench_stats *ou
  * than 10%: thermal or power throttling, or other load), 0 when not, or when n < 9 (too few
  * samples to say; *ratio is then 1).
  */
-int kat_bench_throttle_check(const double *samples, size_t n, double *ratio);
+int kat__bench_throttle_check(const double *samples, size_t n, double *ratio);
 
 /* Writes "<CPU model>, <N> cores, GPU: <name or none>" into buf (NUL-terminated). */
-void kat_bench_machine(char *buf, size_t size);
+void kat__bench_machine(char *buf, size_t size);
 
 /* Stages of a frame, for the per-stage shares: preprocessing, the four modules, host work. */
 enum {
@@ -75,18 +75,18 @@ enum {
   KAT_BENCH_STAGE_COUNT
 };
 /* "preprocess", the module names, "host"; "?" out of range. Static string. */
-const char *kat_bench_stage_name(int stage);
+const char *kat__bench_stage_name(int stage);
 
 /*
  * Progress of a run: `phase` ("init", "frames", "modules"), `done` of `total` units. Called on
- * the thread that called kat_bench_run, often (throttle the display yourself).
+ * the thread that called kat__bench_run, often (throttle the display yourself).
  */
-typedef void (*kat_bench_progress_fn)(void *user, const char *phase, size_t done, size_t total);
+typedef void (*kat__bench_progress_fn)(void *user, const char *phase, size_t done, size_t total);
 
 #define KAT_BENCH_MAX_REPEAT 64
 #define KAT_BENCH_MAX_OBJECTS 64
 
-typedef struct kat_bench_options {
+typedef struct kat__bench_options {
   const char *bundle_dir; /* borrowed for the call */
   const char *model_name; /* label in reports (NULL: the bundle folder's last component) */
   const char *preset;     /* execution-provider preset: "cpu", "cuda", "tensorrt", "mac" */
@@ -111,14 +111,14 @@ typedef struct kat_bench_options {
                   as above, objects 1.. from boxes spread over the frame, all prompted on frame 0
                   and tracked on one image-encoder pass per frame (katana/stream.h
                   kat_stream_next_objects); the stage shares then sum every object's modules */
-  kat_bench_progress_fn progress; /* NULL: none */
+  kat__bench_progress_fn progress; /* NULL: none */
   void *progress_user;
-} kat_bench_options;
+} kat__bench_options;
 
 /* Fills the defaults above (bundle_dir NULL, preset "cpu", mode "seq", prep "exact"). */
-void kat_bench_options_init(kat_bench_options *o);
+void kat__bench_options_init(kat__bench_options *o);
 
-typedef struct kat_bench_report {
+typedef struct kat__bench_report {
   char model[128];
   char bundle[512];
   char clip[512]; /* "" for the synthetic clip */
@@ -127,15 +127,15 @@ typedef struct kat_bench_report {
   char prep[16]; /* "exact" or "fast" */
   char machine[256];
   char threads[64];    /* intra-op threads per module session, "IE,MA,MD,ME" (0: ORT's default) */
-  char precision[256]; /* per-module precision from the manifest (kat_onnx_bundle_precision) */
+  char precision[256]; /* per-module precision from the manifest (kat__onnx_bundle_precision) */
   int frames, iterations, warmup, repeat, width, height;
-  int objects;                      /* objects tracked per frame (kat_bench_options.objects) */
+  int objects;                      /* objects tracked per frame (kat__bench_options.objects) */
   int module_ran[KAT_MODULE_COUNT]; /* 1 where the module was timed alone */
-  kat_bench_stats module[KAT_MODULE_COUNT]; /* ms per isolated run */
-  kat_bench_stats frame;   /* ms per frame, all repeats pooled (see the top of this file) */
-  kat_bench_stats latency; /* ms from handing a frame in to its result */
-  double fps_p50;          /* 1000 / frame.p50 */
-  double wall_fps;         /* median over repeats of frames / wall seconds of the timed frames */
+  kat__bench_stats module[KAT_MODULE_COUNT]; /* ms per isolated run */
+  kat__bench_stats frame;   /* ms per frame, all repeats pooled (see the top of this file) */
+  kat__bench_stats latency; /* ms from handing a frame in to its result */
+  double fps_p50;           /* 1000 / frame.p50 */
+  double wall_fps;          /* median over repeats of frames / wall seconds of the timed frames */
   double repeat_wall_fps[KAT_BENCH_MAX_REPEAT]; /* [repeat] each repeat's wall FPS */
   double repeat_fps_p50[KAT_BENCH_MAX_REPEAT];  /* [repeat] each repeat's 1000 / median frame */
   double wall_fps_spread; /* (max - min) / median of repeat_wall_fps (0 with one repeat) */
@@ -147,7 +147,7 @@ typedef struct kat_bench_report {
   double host_overhead_ratio; /* frame.p50 / (image encoder p50 + objects x the other isolated
                                  modules' p50) (NaN without module timings): 1 = the frame
                                  costs exactly its modules */
-  int throttled;              /* kat_bench_throttle_check on frame_ms (all repeats, in order) */
+  int throttled;              /* kat__bench_throttle_check on frame_ms (all repeats, in order) */
   double throttle_ratio;
   double *frame_ms;      /* [frame_ms_count] every timed frame's time, in time order; owned */
   size_t frame_ms_count; /* repeat * frames (fewer with a short clip) */
@@ -158,17 +158,18 @@ typedef struct kat_bench_report {
   double auc, precision_20, norm_precision, mean_box_iou;
   size_t mask_frames; /* frames with a ground-truth mask (0: no masks/) */
   double miou;        /* NaN without masks */
-} kat_bench_report;
+} kat__bench_report;
 
 /*
  * Runs the measurement described at the top of this file into *out (call
- * kat_bench_report_cleanup on it afterwards, also after a failure). Returns 0, or a negative
+ * kat__bench_report_cleanup on it afterwards, also after a failure). Returns 0, or a negative
  * status with a message in `err` (a bundle that does not open, a provider that is unavailable).
  */
-int kat_bench_run(const kat_bench_options *opt, kat_bench_report *out, char *err, size_t err_size);
+int kat__bench_run(const kat__bench_options *opt, kat__bench_report *out, char *err,
+                   size_t err_size);
 
 /* Frees frame_ms and zeroes it; the rest of the report stays readable. NULL is a no-op. */
-void kat_bench_report_cleanup(kat_bench_report *r);
+void kat__bench_report_cleanup(kat__bench_report *r);
 
 /*
  * Writes reports[0..n) as JSON to `path` ("-": stdout): the machine, and per model, preset and
@@ -177,39 +178,39 @@ void kat_bench_report_cleanup(kat_bench_report *r);
  * frame, latency, fps_p50, wall_fps, repeats, stages, init_ms, peak_rss_mb, host_overhead_ratio,
  * throttling and accuracy. 0, or KAT_EIO with a message in err.
  */
-int kat_bench_write_json(const char *path, const kat_bench_report *reports, size_t n, char *err,
-                         size_t err_size);
+int kat__bench_write_json(const char *path, const kat__bench_report *reports, size_t n, char *err,
+                          size_t err_size);
 
 /*
  * Writes reports[0..n) as one self-contained HTML page (inline SVG and CSS, no script, no
  * external assets) to `path`: the machine, a side-by-side table, per configuration a per-stage
  * bar chart and the frame time over the frames (p50 and p95 lines, so spikes show). 0 or KAT_EIO.
  */
-int kat_bench_write_html(const char *path, const kat_bench_report *reports, size_t n, char *err,
-                         size_t err_size);
+int kat__bench_write_html(const char *path, const kat__bench_report *reports, size_t n, char *err,
+                          size_t err_size);
 
-/* Internals of kat_bench_run and its reports, shared by src/bench/ and tests/test_bench.c. */
+/* Internals of kat__bench_run and its reports, shared by src/bench/ and tests/test_bench.c. */
 
 /* Median of v[0..n) (n >= 1); sorts `scratch` (n doubles, may not alias v). */
 double kat__median(const double *v, size_t n, double *scratch);
 
 /*
  * Statistics of samples[0..n) using `scratch` (n doubles) for the sort. Same contract as
- * kat_bench_stats_compute, without allocating.
+ * kat__bench_stats_compute, without allocating.
  */
-int kat__bench_stats(const double *samples, size_t n, double *scratch, kat_bench_stats *out);
+int kat__bench_stats_into(const double *samples, size_t n, double *scratch, kat__bench_stats *out);
 
 /*
  * The key of a report under results.<model>.<preset> in the JSON and the label in the HTML:
  * "seq" / "pipe", with "-fast" appended for fast preprocessing. Writes into buf (NUL-terminated).
  */
-void kat__bench_mode_key(const kat_bench_report *r, char *buf, size_t size);
+void kat__bench_mode_key(const kat__bench_report *r, char *buf, size_t size);
 
 /*
  * What a report's frame time is, in words: "time from pushing a frame to its result" ("seq") or
  * "interval between consecutive results" ("pipe"). Static string.
  */
-const char *kat__bench_frame_definition(const kat_bench_report *r);
+const char *kat__bench_frame_definition(const kat__bench_report *r);
 
 /* Opens `path` for writing ("-": stdout); NULL with a message in err on failure. */
 FILE *kat__bench_open_out(const char *path, char *err, size_t err_size);

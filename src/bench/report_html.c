@@ -1,5 +1,5 @@
 /*
- * `katana bench` reports as one self-contained HTML page (kat_bench_write_html,
+ * `katana bench` reports as one self-contained HTML page (kat__bench_write_html,
  * src/bench/bench.h): inline CSS and SVG, no script, no external asset, so the file can be
  * committed or mailed and opens offline.
  *
@@ -41,7 +41,7 @@ static void html_num(FILE *f, int dec, double v) {
   }
 }
 
-static void config_label(FILE *f, const kat_bench_report *r) {
+static void config_label(FILE *f, const kat__bench_report *r) {
   char key[48];
   kat__bench_mode_key(r, key, sizeof key);
   html_text(f, r->model);
@@ -127,7 +127,7 @@ static void svg_bars(FILE *f, const char *title, const char *const *labels, cons
 #define PLOT_T 26.0
 
 /* Frame time over the timed frames: a polyline, p50 and p95 lines, repeat boundaries. */
-static void svg_timeline(FILE *f, const kat_bench_report *r) {
+static void svg_timeline(FILE *f, const kat__bench_report *r) {
   size_t n = r->frame_ms ? r->frame_ms_count : 0;
   double w = PLOT_L + PLOT_W + 80.0, h = PLOT_T + PLOT_H + 40.0;
   fprintf(f, "<svg width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\">\n", w, h,
@@ -198,7 +198,7 @@ static const char *const css =
     ".series{fill:none;stroke:#4e79a7;stroke-width:1.2}"
     ".p50{stroke:#59a14f;stroke-dasharray:6,3}.p95{stroke:#e15759;stroke-dasharray:6,3}";
 
-static void summary_table(FILE *f, const kat_bench_report *reports, size_t n) {
+static void summary_table(FILE *f, const kat__bench_report *reports, size_t n) {
   fputs(
       "<table>\n<tr><th>model / preset / mode</th><th>threads</th><th>frames x repeat</th>"
       "<th>frame p50 / p95 / p99 (ms)</th><th>FPS p50</th><th>wall FPS</th>"
@@ -206,7 +206,7 @@ static void summary_table(FILE *f, const kat_bench_report *reports, size_t n) {
       "<th>peak RSS (MiB)</th><th>host overhead ratio</th><th>throttling</th></tr>\n",
       f);
   for (size_t i = 0; i < n; i++) {
-    const kat_bench_report *r = &reports[i];
+    const kat__bench_report *r = &reports[i];
     fputs("<tr><td class=\"k\">", f);
     config_label(f, r);
     fputs("</td><td>", f);
@@ -252,7 +252,7 @@ static void summary_table(FILE *f, const kat_bench_report *reports, size_t n) {
 }
 
 /* The FPS chart across configurations: FPS p50 bars, wall FPS as ticks. */
-static int fps_chart(FILE *f, const kat_bench_report *reports, size_t n) {
+static int fps_chart(FILE *f, const kat__bench_report *reports, size_t n) {
   char(*labels)[160] = kat__calloc(n, sizeof *labels);
   const char **lp = kat__calloc(n, sizeof *lp);
   double *fps = kat__calloc(n, sizeof *fps), *wall = kat__calloc(n, sizeof *wall);
@@ -282,7 +282,7 @@ done:
   return status;
 }
 
-static void config_section(FILE *f, const kat_bench_report *r) {
+static void config_section(FILE *f, const kat__bench_report *r) {
   fputs("<section>\n<h2>", f);
   config_label(f, r);
   fputs("</h2>\n<p>bundle <code>", f);
@@ -323,7 +323,7 @@ static void config_section(FILE *f, const kat_bench_report *r) {
     svg_bars(f, title, labels, v, t, "p95", NULL, nm, "ms");
   }
   for (int s = 0; s < KAT_BENCH_STAGE_COUNT; s++) {
-    labels[s] = kat_bench_stage_name(s);
+    labels[s] = kat__bench_stage_name(s);
     v[s] = r->stage_ms[s];
   }
   svg_bars(f, "Stages of a frame end to end: mean compute ms and share", labels, v, NULL, NULL,
@@ -338,8 +338,8 @@ static void config_section(FILE *f, const kat_bench_report *r) {
   fputs("</section>\n", f);
 }
 
-int kat_bench_write_html(const char *path, const kat_bench_report *reports, size_t n, char *err,
-                         size_t err_size) {
+int kat__bench_write_html(const char *path, const kat__bench_report *reports, size_t n, char *err,
+                          size_t err_size) {
   if (!reports || n == 0)
     return kat__eval_error(err, err_size, KAT_EINVAL, "bench: no reports to write");
   FILE *f = kat__bench_open_out(path, err, err_size);

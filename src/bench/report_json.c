@@ -1,5 +1,5 @@
 /*
- * `katana bench` reports as JSON (kat_bench_write_json, src/bench/bench.h).
+ * `katana bench` reports as JSON (kat__bench_write_json, src/bench/bench.h).
  *
  * Layout: {"katana_version", "machine", "results": {<model>: {<preset>: {<mode key>: {...}}}}},
  * grouped in the order the reports first name each model and preset. Every run object repeats
@@ -26,7 +26,7 @@ static void json_kv(FILE *f, const char *key, double v) {
   json_num(f, v);
 }
 
-static void json_stats(FILE *f, const kat_bench_stats *s) {
+static void json_stats(FILE *f, const kat__bench_stats *s) {
   fprintf(f, "{\"count\": %zu", s->count);
   json_kv(f, "min_ms", s->min);
   json_kv(f, "p50_ms", s->p50);
@@ -52,7 +52,7 @@ static void json_array(FILE *f, const double *v, size_t n, int dec) {
   fputc(']', f);
 }
 
-static void json_run(FILE *f, const kat_bench_report *r) {
+static void json_run(FILE *f, const kat__bench_report *r) {
   const char *ind = "\n        ";
   fprintf(f, "{%s\"model\": ", ind);
   kat__json_write_str(f, r->model);
@@ -107,7 +107,7 @@ static void json_run(FILE *f, const kat_bench_report *r) {
   fprintf(f, "},%s\"stages\": {", ind);
   for (int s = 0; s < KAT_BENCH_STAGE_COUNT; s++) {
     fprintf(f, "%s", s ? ", " : "");
-    kat__json_write_str(f, kat_bench_stage_name(s));
+    kat__json_write_str(f, kat__bench_stage_name(s));
     fputs(": {\"ms\": ", f);
     json_num(f, r->stage_ms[s]);
     json_kv(f, "share", r->stage_share[s]);
@@ -137,7 +137,7 @@ static void json_run(FILE *f, const kat_bench_report *r) {
 }
 
 /* 1 when reports[i] is the first one with its model (and, with `preset`, its preset). */
-static int first_of(const kat_bench_report *reports, size_t i, int preset) {
+static int first_of(const kat__bench_report *reports, size_t i, int preset) {
   for (size_t j = 0; j < i; j++) {
     if (strcmp(reports[j].model, reports[i].model) != 0) continue;
     if (!preset || strcmp(reports[j].preset, reports[i].preset) == 0) return 0;
@@ -145,8 +145,8 @@ static int first_of(const kat_bench_report *reports, size_t i, int preset) {
   return 1;
 }
 
-int kat_bench_write_json(const char *path, const kat_bench_report *reports, size_t n, char *err,
-                         size_t err_size) {
+int kat__bench_write_json(const char *path, const kat__bench_report *reports, size_t n, char *err,
+                          size_t err_size) {
   if (!reports || n == 0)
     return kat__eval_error(err, err_size, KAT_EINVAL, "bench: no reports to write");
   FILE *f = kat__bench_open_out(path, err, err_size);

@@ -1,6 +1,6 @@
 /*
  * Order statistics shared by every part of katana that reports a percentile (the stream's
- * kat_stream_get_stats, the benchmark's kat_bench_stats, and through them the CLI), so that
+ * kat_stream_get_stats, the benchmark's kat__bench_stats, and through them the CLI), so that
  * "p95" means the same number everywhere.
  *
  * The one definition: percentile p (0..100) of n ascending samples is the linear interpolation

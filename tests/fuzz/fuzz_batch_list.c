@@ -22,11 +22,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memcpy(text, data, size);
     text[size] = '\0';
     char err[256];
-    kat_batch_manifest *m = NULL;
+    kat__batch_manifest *m = NULL;
     if (kat__batch_manifest_parse(text, size, names[k], &m, err, sizeof err) == KAT_OK) {
       size_t sum = 0;
-      for (size_t i = 0; i < kat_batch_manifest_count(m); i++) {
-        const kat_batch_entry *e = kat_batch_manifest_entry(m, i);
+      for (size_t i = 0; i < kat__batch_manifest_count(m); i++) {
+        const kat__batch_entry *e = kat__batch_manifest_entry(m, i);
         const size_t np = e->prompts ? e->prompts->count : 0;
         sum += strlen(e->id) + (e->source ? strlen(e->source) : 0) + np;
         for (size_t p = 0; p < np; p++) {
@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       }
       (void)sum;
     }
-    kat_batch_manifest_destroy(m);
+    kat__batch_manifest_destroy(m);
   }
   kat__free(text);
   return 0;

@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *text = (const char *)data;
   char err[256];
-  kat_eval_box *boxes = NULL;
+  kat__eval_box *boxes = NULL;
   size_t n = 0;
   if (kat__boxfile_parse(text, size, "fuzz", &boxes, &n, err, sizeof err) == KAT_OK)
     kat__free(boxes);

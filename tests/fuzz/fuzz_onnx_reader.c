@@ -21,8 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   kat__onnx_inspect_text(m, &sb);
   kat__onnx_types *t = NULL;
   if (kat__onnx_types_infer(m->proto->graph, &t, &eb) == KAT_OK) kat__onnx_types_destroy(t);
-  kat_onnx_rewrite_options o;
-  kat_onnx_rewrite_options_init(&o);
+  kat__onnx_rewrite_options o;
+  kat__onnx_rewrite_options_init(&o);
   kat__pass_ctx c = {.opt = &o, .log = &sb};
   int changed = 0;
   kat__pass_gather_to_split(m, &c, &changed, &eb);

@@ -268,7 +268,7 @@ static void on_signal(int sig) {
 
 typedef struct batch_run {
   const batch_opts *o;
-  const kat_batch_manifest *m;
+  const kat__batch_manifest *m;
   kat_ep_profile ep; /* the preset with the per-line thread split applied */
   kat_model *model;  /* opened once; every line's stream shares it */
   size_t *todo;      /* [n_todo] manifest indices of this shard */
@@ -372,7 +372,7 @@ static int line_fail(line_result *lr, const char *fmt, ...) {
   return -1;
 }
 
-static double box_iou(const double a[4], const kat_eval_box *b) {
+static double box_iou(const double a[4], const kat__eval_box *b) {
   const double x0 = fmax(a[0], b->x), y0 = fmax(a[1], b->y);
   const double x1 = fmin(a[0] + a[2], b->x + b->w), y1 = fmin(a[1] + a[3], b->y + b->h);
   const double inter = fmax(0.0, x1 - x0) * fmax(0.0, y1 - y0);
@@ -389,7 +389,7 @@ typedef struct line_prompts {
   int classic;        /* one box for object 0 on frame 0 and nothing else: katana track --box */
 } line_prompts;
 
-static int line_prompts_load(const kat_batch_entry *e, line_prompts *lp, line_result *lr) {
+static int line_prompts_load(const kat__batch_entry *e, line_prompts *lp, line_result *lr) {
   char err[KAT_ERROR_SIZE];
   memset(lp, 0, sizeof *lp);
   lp->list = e->prompts;
@@ -420,8 +420,8 @@ static void line_prompts_free(line_prompts *lp) {
 typedef struct line_ctx {
   batch_run *r;
   int slot;
-  const kat_eval_seq *gt; /* the line's groundtruth, or NULL */
-  int score_id;           /* the object scored against it: the smallest id */
+  const kat__eval_seq *gt; /* the line's groundtruth, or NULL */
+  int score_id;            /* the object scored against it: the smallest id */
   line_result *lr;
   double iou_sum, hits;
 } line_ctx;
@@ -442,9 +442,9 @@ static int line_interrupted(void *ctx) {
 /* Scores frame i against the groundtruth and moves the progress line. */
 static void line_on_frame(void *ctx, size_t i, long total, const kat_track_result *res, int count) {
   line_ctx *c = ctx;
-  kat_eval_box g;
+  kat__eval_box g;
   (void)total;
-  if (c->gt && kat_eval_seq_box(c->gt, i, &g) == 1) {
+  if (c->gt && kat__eval_seq_box(c->gt, i, &g) == 1) {
     double iou = 0.0;
     for (int k = 0; k < count; k++)
       if (res[k].obj_id == c->score_id && res[k].box[2] > 0 && res[k].box[3] > 0)
@@ -487,10 +487,10 @@ static int sync_results(const char *dir, int depth) {
 
 /* Runs one line into `dir` (already cleared) with the katana track run on the shared model. 0,
  * or -1 with lr->error; KAT_ECANCELED when the batch was interrupted (nothing is recorded). */
-static int line_run(batch_run *r, int slot, const kat_batch_entry *e, const char *dir,
+static int line_run(batch_run *r, int slot, const kat__batch_entry *e, const char *dir,
                     line_result *lr) {
   const batch_opts *o = r->o;
-  kat_eval_seq *gt = NULL;
+  kat__eval_seq *gt = NULL;
   kat_cli_track_outcome *out = NULL;
   line_prompts lp;
   int status = -1, rc;
@@ -499,7 +499,7 @@ static int line_run(batch_run *r, int slot, const kat_batch_entry *e, const char
   if (e->error)
     return line_fail(lr, "KAT_EFORMAT: manifest line %lld: %s", (long long)e->line, e->error);
   if (line_prompts_load(e, &lp, lr)) goto cleanup;
-  if (e->groundtruth && (rc = kat_eval_seq_load_boxes(e->groundtruth, &gt, err, sizeof err))) {
+  if (e->groundtruth && (rc = kat__eval_seq_load_boxes(e->groundtruth, &gt, err, sizeof err))) {
     line_fail(lr, "%s: groundtruth: %s", kat_status_name(rc), err);
     goto cleanup;
   }
@@ -554,7 +554,7 @@ static int line_run(batch_run *r, int slot, const kat_batch_entry *e, const char
 cleanup:
   free(out);
   line_prompts_free(&lp);
-  kat_eval_seq_destroy(gt);
+  kat__eval_seq_destroy(gt);
   return status;
 }
 
@@ -567,7 +567,7 @@ typedef enum line_outcome {
 } line_outcome;
 
 /* Takes the line's lock, skips it when DONE, else clears it, runs it and records DONE/ERROR. */
-static line_outcome line_process(batch_run *r, int slot, const kat_batch_entry *e) {
+static line_outcome line_process(batch_run *r, int slot, const kat__batch_entry *e) {
   const batch_opts *o = r->o;
   char dir[4200], path[4300], why[4600], text[KAT_ERROR_SIZE + 4800];
   line_result lr;
@@ -647,7 +647,7 @@ static void *worker_main(void *arg) {
     const size_t k = r->next < r->n_todo && !g_signo ? r->next++ : r->n_todo;
     pthread_mutex_unlock(&r->mu);
     if (k >= r->n_todo) return NULL;
-    const kat_batch_entry *e = kat_batch_manifest_entry(r->m, r->todo[k]);
+    const kat__batch_entry *e = kat__batch_manifest_entry(r->m, r->todo[k]);
     line_outcome out = line_process(r, w->slot, e);
     pthread_mutex_lock(&r->mu);
     if (out != LINE_CANCELED) r->n_finished_lines++;
@@ -683,7 +683,7 @@ static int batch_model_open(batch_run *r, long jobs) {
 
 static int batch_run_all(const batch_opts *o) {
   batch_run r;
-  kat_batch_manifest *m = NULL;
+  kat__batch_manifest *m = NULL;
   worker workers[MAX_JOBS];
   pthread_t watcher;
   int watching = 0, n_workers = 0, status = EXIT_NOSTART;
@@ -692,13 +692,13 @@ static int batch_run_all(const batch_opts *o) {
   memset(&r, 0, sizeof r);
   r.o = o;
   pthread_mutex_init(&r.mu, NULL);
-  int rc = kat_batch_manifest_read(o->manifest, &m, err, sizeof err);
+  int rc = kat__batch_manifest_read(o->manifest, &m, err, sizeof err);
   if (rc) {
     fprintf(stderr, "katana batch: %s: %s\n", kat_status_name(rc), err);
     goto cleanup;
   }
   r.m = m;
-  const size_t count = kat_batch_manifest_count(m);
+  const size_t count = kat__batch_manifest_count(m);
   r.todo = calloc(count ? count : 1, sizeof *r.todo);
   if (!r.todo) {
     fprintf(stderr, "katana batch: out of memory\n");
@@ -775,7 +775,7 @@ cleanup:
   g_wake[0] = g_wake[1] = -1;
   free(r.todo);
   kat_model_release(r.model);
-  kat_batch_manifest_destroy(m);
+  kat__batch_manifest_destroy(m);
   pthread_mutex_destroy(&r.mu);
   return status;
 }

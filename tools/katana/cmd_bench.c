@@ -143,7 +143,7 @@ static void progress_clear(progress *p) {
 
 /* ---- terminal report ---- */
 
-static void print_report(const kat_bench_report *r) {
+static void print_report(const kat__bench_report *r) {
   printf("machine: %s\n", r->machine);
   printf("model: %s (%s)   preset: %s   mode: %s   prep: %s   threads: %s   objects: %d\n",
          r->model, r->bundle, r->preset, r->mode, r->prep, r->threads, r->objects);
@@ -161,7 +161,7 @@ static void print_report(const kat_bench_report *r) {
   if (any) {
     for (int m = 0; m < KAT_MODULE_COUNT; m++) {
       if (!r->module_ran[m]) continue;
-      const kat_bench_stats *s = &r->module[m];
+      const kat__bench_stats *s = &r->module[m];
       printf("  %-18s %9.3f %9.3f %9.3f %9.3f   (alone, %d timed runs)\n",
              kat_module_name((kat_module)m), s->min, s->p50, s->p95, s->p99, r->iterations);
     }
@@ -179,7 +179,7 @@ static void print_report(const kat_bench_report *r) {
   }
   printf("\n  stages (mean ms, share of the frame's compute):");
   for (int s = 0; s < KAT_BENCH_STAGE_COUNT; s++)
-    printf("%s %s %.2f (%.1f%%)", s ? "," : "", kat_bench_stage_name(s), r->stage_ms[s],
+    printf("%s %s %.2f (%.1f%%)", s ? "," : "", kat__bench_stage_name(s), r->stage_ms[s],
            100.0 * r->stage_share[s]);
   printf("\n  init cold %.1f ms, warm %.1f ms   peak RSS %.1f MiB", r->init_cold_ms,
          r->init_warm_ms, r->peak_rss_mb);
@@ -199,12 +199,12 @@ static void print_report(const kat_bench_report *r) {
         100.0 * (r->throttle_ratio - 1.0));
 }
 
-static void print_comparison(const kat_bench_report *reps, int n) {
+static void print_comparison(const kat__bench_report *reps, int n) {
   printf("\n%-40s %10s %10s %9s %9s %12s %8s %9s  %s\n", "model / preset / mode[-prep]",
          "frame p50", "frame p95", "fps_p50", "wall_fps", "init c/w", "RSS MiB", "overhead",
          "int8 modules");
   for (int i = 0; i < n; i++) {
-    const kat_bench_report *r = &reps[i];
+    const kat__bench_report *r = &reps[i];
     char label[200], init[40];
     char k[16] = "";
     if (r->objects > 1) snprintf(k, sizeof k, " K=%d", r->objects);
@@ -234,10 +234,10 @@ static void print_comparison(const kat_bench_report *reps, int n) {
  * the library runs the objects' modules one after another (no batch dimension in bundle format
  * 1 or 2), so that is the sequential per-object cost.
  */
-static void print_objects(const kat_bench_report *reps, int n) {
+static void print_objects(const kat__bench_report *reps, int n) {
   int shown = 0;
   for (int i = 0; i < n; i++) {
-    const kat_bench_report *b = &reps[i];
+    const kat__bench_report *b = &reps[i];
     if (b->objects != 1) continue;
     int more = 0;
     for (int j = i + 1; j < n && reps[j].objects > 1 && strcmp(reps[j].mode, b->mode) == 0; j++)
@@ -250,7 +250,7 @@ static void print_objects(const kat_bench_report *reps, int n) {
     printf("  %3s %10s %10s %12s %8s %14s %14s %9s %12s\n", "K", "frame", "IE", "per-object",
            "target", "frame/target", "marginal/obj", "RSS MiB", "RSS +/obj");
     for (int j = i; j <= i + more; j++) {
-      const kat_bench_report *r = &reps[j];
+      const kat__bench_report *r = &reps[j];
       const double ie = r->module[KAT_MODULE_IMAGE_ENCODER].p50;
       const double per = r->module[KAT_MODULE_MEMORY_ATTENTION].p50 +
                          r->module[KAT_MODULE_MASK_DECODER].p50 +
@@ -307,7 +307,7 @@ static int read_all(int fd, void *buf, size_t n) {
 #define BENCH_MAX_FRAME_MS ((size_t)1 << 26)
 
 /* Runs one configuration in a forked child; its report comes back through a pipe. */
-static int run_isolated(const kat_bench_options *o, kat_bench_report *r, char *err,
+static int run_isolated(const kat__bench_options *o, kat__bench_report *r, char *err,
                         size_t err_size) {
   int fds[2];
   memset(r, 0, sizeof *r);
@@ -326,8 +326,8 @@ static int run_isolated(const kat_bench_options *o, kat_bench_report *r, char *e
   if (pid == 0) {
     close(fds[0]);
     char cerr[KAT_ERROR_SIZE] = "";
-    kat_bench_report cr;
-    int32_t st = kat_bench_run(o, &cr, cerr, sizeof cerr);
+    kat__bench_report cr;
+    int32_t st = kat__bench_run(o, &cr, cerr, sizeof cerr);
     cerr[sizeof cerr - 1] = '\0';
     const uint32_t magic = BENCH_PIPE_MAGIC, len = (uint32_t)strlen(cerr);
     int ok = write_all(fds[1], &magic, sizeof magic) == 0 &&
@@ -335,7 +335,7 @@ static int run_isolated(const kat_bench_options *o, kat_bench_report *r, char *e
              write_all(fds[1], cerr, len) == 0 && write_all(fds[1], &cr, sizeof cr) == 0 &&
              (st != KAT_OK ||
               write_all(fds[1], cr.frame_ms, cr.frame_ms_count * sizeof *cr.frame_ms) == 0);
-    kat_bench_report_cleanup(&cr);
+    kat__bench_report_cleanup(&cr);
     close(fds[1]);
     _exit(ok ? 0 : 1);
   }
@@ -388,7 +388,7 @@ static int run_isolated(const kat_bench_options *o, kat_bench_report *r, char *e
 
 /* The options of one katana bench call (parse_args). */
 typedef struct kat__bench_cli {
-  kat_bench_options o;
+  kat__bench_options o;
   name_list models, presets, modes, preps, objects;
   int obj_k[MAX_LIST]; /* the --objects counts, parsed */
   const char *json_path, *html_path;
@@ -398,7 +398,7 @@ typedef struct kat__bench_cli {
 /* Fills *cl from argv. Returns -1 to go on, else the exit status (0 after --help, 2 on misuse). */
 static int parse_args(int argc, char **argv, kat__bench_cli *cl) {
   memset(cl, 0, sizeof *cl);
-  kat_bench_options_init(&cl->o);
+  kat__bench_options_init(&cl->o);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -500,7 +500,7 @@ int kat_cmd_bench(int argc, char **argv) {
   int prc = parse_args(argc, argv, cl);
   if (prc >= 0) return prc;
   int total = cl->models.n * cl->presets.n * cl->preps.n * cl->modes.n * cl->objects.n;
-  kat_bench_report *reps = calloc((size_t)total, sizeof *reps);
+  kat__bench_report *reps = calloc((size_t)total, sizeof *reps);
   if (!reps) {
     fprintf(stderr, "katana bench: out of memory\n");
     return 1;
@@ -528,16 +528,16 @@ int kat_cmd_bench(int argc, char **argv) {
                    cl->presets.item[p], cl->modes.item[m],
                    strcmp(cl->preps.item[q], "fast") == 0 ? "-fast" : "", cl->o.objects);
           pr.last_ms = 0.0;
-          kat_bench_report *r = &reps[n];
+          kat__bench_report *r = &reps[n];
           err[0] = '\0';
-          int st = cl->same_process ? kat_bench_run(&cl->o, r, err, sizeof err)
+          int st = cl->same_process ? kat__bench_run(&cl->o, r, err, sizeof err)
                                     : run_isolated(&cl->o, r, err, sizeof err);
           progress_clear(&pr);
           if (st != KAT_OK) {
             fprintf(stderr, "katana bench: %s %s %s/%s: %s (%s)\n", cl->models.item[b],
                     cl->presets.item[p], cl->modes.item[m], cl->preps.item[q], err,
                     kat_status_name(st));
-            kat_bench_report_cleanup(r);
+            kat__bench_report_cleanup(r);
             rc = 1;
             break;
           }
@@ -552,16 +552,16 @@ int kat_cmd_bench(int argc, char **argv) {
   if (rc == 0 && n > 1) print_comparison(reps, n);
   if (rc == 0) print_objects(reps, n);
   if (rc == 0 && cl->json_path &&
-      kat_bench_write_json(cl->json_path, reps, (size_t)n, err, sizeof err)) {
+      kat__bench_write_json(cl->json_path, reps, (size_t)n, err, sizeof err)) {
     fprintf(stderr, "katana bench: %s\n", err);
     rc = 1;
   }
   if (rc == 0 && cl->html_path &&
-      kat_bench_write_html(cl->html_path, reps, (size_t)n, err, sizeof err)) {
+      kat__bench_write_html(cl->html_path, reps, (size_t)n, err, sizeof err)) {
     fprintf(stderr, "katana bench: %s\n", err);
     rc = 1;
   }
-  for (int i = 0; i < n; i++) kat_bench_report_cleanup(&reps[i]);
+  for (int i = 0; i < n; i++) kat__bench_report_cleanup(&reps[i]);
   free(reps);
   return rc;
 }

@@ -46,7 +46,7 @@ int kat_cmd_doctor(int argc, char **argv) {
   int model_rc = 0;
   if (model) {
     char prec[512], err[1024];
-    if (kat_onnx_bundle_precision(model, prec, sizeof prec, err, sizeof err) == KAT_OK) {
+    if (kat__onnx_bundle_precision(model, prec, sizeof prec, err, sizeof err) == KAT_OK) {
       printf("model         %s\n  precision:  %s\n", model, prec);
     } else {
       printf("model         %s: %s\n", model, err);

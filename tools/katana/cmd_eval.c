@@ -102,7 +102,7 @@ static void json_curve(FILE *f, const double *c, size_t n) {
   fputc(']', f);
 }
 
-static void json_worst(FILE *f, const kat_eval_frame *w, size_t n, const char *indent) {
+static void json_worst(FILE *f, const kat__eval_frame *w, size_t n, const char *indent) {
   fputc('[', f);
   for (size_t i = 0; i < n; i++) {
     fprintf(f, "%s\n%s  {\"frame\": %zu, \"box_iou\": ", i ? "," : "", indent, w[i].frame);
@@ -133,14 +133,14 @@ static const char *short_name(const char *path) {
 }
 
 /* The first frame with a mask file. */
-static size_t first_mask(const kat_eval_seq *seq) {
-  size_t n = kat_eval_seq_frames(seq);
+static size_t first_mask(const kat__eval_seq *seq) {
+  size_t n = kat__eval_seq_frames(seq);
   for (size_t i = 0; i < n; i++)
-    if (kat_eval_seq_mask_path(seq, i)) return i;
+    if (kat__eval_seq_mask_path(seq, i)) return i;
   return n;
 }
 
-static void print_worst(const kat_eval_frame *w, size_t n, size_t limit, int two_runs) {
+static void print_worst(const kat__eval_frame *w, size_t n, size_t limit, int two_runs) {
   if (n > limit) n = limit;
   if (!n) return;
   printf("  worst frames:%s\n",
@@ -223,13 +223,13 @@ static int find_sequences(const char *dir, int depth, seq_entry **list, size_t *
 
 /* Scores every --results root on every sequence of the --gt root; averages per sequence. */
 static int run_dataset(const char *gt_root, const char **results, size_t nres, int object_id,
-                       const kat_eval_options *opt, const char *json_path, int per_sequence) {
+                       const kat__eval_options *opt, const char *json_path, int per_sequence) {
   seq_entry *seqs = NULL;
   size_t nseq = 0, cap = 0;
   int rc = 1;
   FILE *jf = NULL;
-  kat_eval_score *sc = NULL;
-  kat_eval_seq **gts = NULL;
+  kat__eval_score *sc = NULL;
+  kat__eval_seq **gts = NULL;
   char err[1024];
   if (find_sequences(gt_root, 1, &seqs, &nseq, &cap) != 0 || nseq == 0) {
     fprintf(stderr, "katana eval: %s: no sequence folders (with groundtruth.txt or masks/)\n",
@@ -244,7 +244,7 @@ static int run_dataset(const char *gt_root, const char **results, size_t nres, i
     goto done;
   }
   for (size_t q = 0; q < nseq; q++) {
-    if (kat_eval_seq_load(seqs[q].path, object_id, &gts[q], err, sizeof err) != KAT_OK) {
+    if (kat__eval_seq_load(seqs[q].path, object_id, &gts[q], err, sizeof err) != KAT_OK) {
       fprintf(stderr, "katana eval: ground truth: %s\n", err);
       goto done;
     }
@@ -253,21 +253,21 @@ static int run_dataset(const char *gt_root, const char **results, size_t nres, i
     for (size_t q = 0; q < nseq; q++) {
       char p[4400];
       snprintf(p, sizeof p, "%s/%s", results[r], seqs[q].name);
-      kat_eval_seq *run = NULL;
-      if (kat_eval_seq_load(p, 0, &run, err, sizeof err) != KAT_OK) {
+      kat__eval_seq *run = NULL;
+      if (kat__eval_seq_load(p, 0, &run, err, sizeof err) != KAT_OK) {
         fprintf(stderr, "katana eval: results for sequence %s: %s\n", seqs[q].name, err);
         goto done;
       }
-      if (kat_eval_seq_frames(gts[q]) < kat_eval_seq_frames(run)) {
+      if (kat__eval_seq_frames(gts[q]) < kat__eval_seq_frames(run)) {
         fprintf(stderr,
                 "katana eval: sequence %s: the ground truth has %zu frames but the run %s has "
                 "%zu; refusing to score frames without ground truth\n",
-                seqs[q].name, kat_eval_seq_frames(gts[q]), p, kat_eval_seq_frames(run));
-        kat_eval_seq_destroy(run);
+                seqs[q].name, kat__eval_seq_frames(gts[q]), p, kat__eval_seq_frames(run));
+        kat__eval_seq_destroy(run);
         goto done;
       }
-      int st = kat_eval_score_run(run, gts[q], opt, &sc[r * nseq + q], err, sizeof err);
-      kat_eval_seq_destroy(run);
+      int st = kat__eval_score_run(run, gts[q], opt, &sc[r * nseq + q], err, sizeof err);
+      kat__eval_seq_destroy(run);
       if (st != KAT_OK) {
         fprintf(stderr, "katana eval: %s: %s\n", p, err);
         goto done;
@@ -296,7 +296,7 @@ static int run_dataset(const char *gt_root, const char **results, size_t nres, i
     double succ[KAT_EVAL_SUCCESS_POINTS] = {0};
     size_t box_seqs = 0, mask_seqs = 0, frames = 0;
     for (size_t q = 0; q < nseq; q++) {
-      const kat_eval_score *s = &sc[r * nseq + q];
+      const kat__eval_score *s = &sc[r * nseq + q];
       frames += s->box_frames;
       if (s->has_boxes && s->box_frames) {
         auc += s->auc;
@@ -323,7 +323,7 @@ static int run_dataset(const char *gt_root, const char **results, size_t nres, i
     printf("%-24.24s %5zu %7zu %7s %7s %7s %7s %8s %9s\n", short_name(results[r]), nseq, frames, c1,
            c2, c3, c4, c5, c6);
     for (size_t q = 0; per_sequence && q < nseq; q++) {
-      const kat_eval_score *s = &sc[r * nseq + q];
+      const kat__eval_score *s = &sc[r * nseq + q];
       cell(c1, sizeof c1, s->has_boxes, s->auc);
       cell(c2, sizeof c2, s->has_boxes, s->precision_20);
       cell(c3, sizeof c3, s->has_boxes, s->norm_precision_020);
@@ -355,7 +355,7 @@ static int run_dataset(const char *gt_root, const char **results, size_t nres, i
       json_curve(jf, succ, KAT_EVAL_SUCCESS_POINTS);
       fprintf(jf, ",\n     \"per_sequence\": [");
       for (size_t q = 0; q < nseq; q++) {
-        const kat_eval_score *s = &sc[r * nseq + q];
+        const kat__eval_score *s = &sc[r * nseq + q];
         fprintf(jf, "%s\n       {\"name\": ", q ? "," : "");
         kat__json_write_str(jf, seqs[q].name);
         fprintf(jf, ", \"frames\": %zu, \"box_frames\": %zu, \"auc\": ", s->frames, s->box_frames);
@@ -386,7 +386,7 @@ static int run_dataset(const char *gt_root, const char **results, size_t nres, i
   rc = 0;
 done:
   if (jf) fclose(jf);
-  for (size_t q = 0; gts && q < nseq; q++) kat_eval_seq_destroy(gts[q]);
+  for (size_t q = 0; gts && q < nseq; q++) kat__eval_seq_destroy(gts[q]);
   free(gts);
   free(sc);
   free(seqs);
@@ -499,11 +499,11 @@ static int load_mot(const char *path, int base, const char *tmpdir, size_t frame
 
 /* Scores DIR/objects/<id> (DIR itself for id 0 of a single-object run) against each gts[k]. */
 static int run_objects(const char *dir, obj_gt *gts, int ngt, const char *mot, int mot_base,
-                       int object_id, const kat_eval_options *opt, const char *json_path) {
+                       int object_id, const kat__eval_options *opt, const char *json_path) {
   char err[1024], tmpdir[] = "/tmp/katana-eval-XXXXXX", objdir[4200];
   int rc = 1, have_tmp = 0;
   FILE *jf = NULL;
-  kat_eval_score *scores = calloc(MAX_OBJECTS, sizeof *scores);
+  kat__eval_score *scores = calloc(MAX_OBJECTS, sizeof *scores);
   if (!scores) {
     fprintf(stderr, "katana eval: out of memory\n");
     return 1;
@@ -517,12 +517,12 @@ static int run_objects(const char *dir, obj_gt *gts, int ngt, const char *mot, i
     for (struct dirent *e; d && (e = readdir(d));) {
       if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
       char p[4600];
-      kat_eval_seq *seq = NULL;
+      kat__eval_seq *seq = NULL;
       snprintf(p, sizeof p, "%s/%s", objdir, e->d_name);
-      if (kat_eval_seq_load(p, 0, &seq, err, sizeof err) == KAT_OK &&
-          kat_eval_seq_frames(seq) > frames)
-        frames = kat_eval_seq_frames(seq);
-      kat_eval_seq_destroy(seq);
+      if (kat__eval_seq_load(p, 0, &seq, err, sizeof err) == KAT_OK &&
+          kat__eval_seq_frames(seq) > frames)
+        frames = kat__eval_seq_frames(seq);
+      kat__eval_seq_destroy(seq);
     }
     if (d) closedir(d);
     if (!mkdtemp(tmpdir)) {
@@ -566,26 +566,26 @@ static int run_objects(const char *dir, obj_gt *gts, int ngt, const char *mot, i
       rc = 2;
       goto done;
     }
-    kat_eval_seq *run = NULL, *gt = NULL;
-    int st = kat_eval_seq_load(rdir, 0, &run, err, sizeof err);
+    kat__eval_seq *run = NULL, *gt = NULL;
+    int st = kat__eval_seq_load(rdir, 0, &run, err, sizeof err);
     if (st != KAT_OK) {
       fprintf(stderr, "katana eval: object %d: results: %s\n", gts[k].id, err);
-    } else if ((st = kat_eval_seq_load(gts[k].path, object_id, &gt, err, sizeof err)) != KAT_OK) {
+    } else if ((st = kat__eval_seq_load(gts[k].path, object_id, &gt, err, sizeof err)) != KAT_OK) {
       fprintf(stderr, "katana eval: object %d: ground truth: %s\n", gts[k].id, err);
-    } else if (kat_eval_seq_frames(gt) < kat_eval_seq_frames(run)) {
+    } else if (kat__eval_seq_frames(gt) < kat__eval_seq_frames(run)) {
       fprintf(stderr,
               "katana eval: object %d: the ground truth %s has %zu frames but the run has %zu; "
               "refusing to score frames without ground truth\n",
-              gts[k].id, mot ? mot : gts[k].path, kat_eval_seq_frames(gt),
-              kat_eval_seq_frames(run));
+              gts[k].id, mot ? mot : gts[k].path, kat__eval_seq_frames(gt),
+              kat__eval_seq_frames(run));
       st = KAT_EINVAL;
-    } else if ((st = kat_eval_score_run(run, gt, opt, &scores[k], err, sizeof err)) != KAT_OK) {
+    } else if ((st = kat__eval_score_run(run, gt, opt, &scores[k], err, sizeof err)) != KAT_OK) {
       fprintf(stderr, "katana eval: object %d: %s\n", gts[k].id, err);
     }
-    kat_eval_seq_destroy(run);
-    kat_eval_seq_destroy(gt);
+    kat__eval_seq_destroy(run);
+    kat__eval_seq_destroy(gt);
     if (st != KAT_OK) goto done;
-    const kat_eval_score *s = &scores[k];
+    const kat__eval_score *s = &scores[k];
     char c_auc[16], c_p[16], c_ao[16], c_m[16];
     cell(c_auc, sizeof c_auc, s->has_boxes, s->auc);
     cell(c_p, sizeof c_p, s->has_boxes, s->precision_20);
@@ -617,7 +617,7 @@ static int run_objects(const char *dir, obj_gt *gts, int ngt, const char *mot, i
     kat__json_write_str(jf, dir);
     fprintf(jf, ",\n  \"objects\": [");
     for (int k = 0; k < ngt; k++) {
-      const kat_eval_score *s = &scores[k];
+      const kat__eval_score *s = &scores[k];
       fprintf(jf, "%s\n    {\"obj\": %d, \"gt\": ", k ? "," : "", gts[k].id);
       kat__json_write_str(jf, mot ? mot : gts[k].path);
       fprintf(jf,
@@ -672,21 +672,21 @@ typedef struct kat__eval_args {
   int n_obj_gts, gt_plain;
   long mot_base;
   const char *gt_mot;
-  kat_eval_options opt;
+  kat__eval_options opt;
 } kat__eval_args;
 
 /* What one run-vs-ground-truth/--against evaluation loaded and computed (eval_cleanup frees). */
 typedef struct kat__eval_state {
-  kat_eval_seq *gt, *other;
-  kat_eval_seq *runs[MAX_RUNS];
-  kat_eval_score *scores; /* [nres] */
-  kat_eval_compare *cmps; /* [nres] */
+  kat__eval_seq *gt, *other;
+  kat__eval_seq *runs[MAX_RUNS];
+  kat__eval_score *scores; /* [nres] */
+  kat__eval_compare *cmps; /* [nres] */
 } kat__eval_state;
 
 static void eval_cleanup(kat__eval_state *st, size_t nres) {
-  kat_eval_seq_destroy(st->gt);
-  kat_eval_seq_destroy(st->other);
-  for (size_t r = 0; r < nres; r++) kat_eval_seq_destroy(st->runs[r]);
+  kat__eval_seq_destroy(st->gt);
+  kat__eval_seq_destroy(st->other);
+  for (size_t r = 0; r < nres; r++) kat__eval_seq_destroy(st->runs[r]);
   free(st->scores);
   free(st->cmps);
 }
@@ -695,7 +695,7 @@ static void eval_cleanup(kat__eval_state *st, size_t nres) {
 static int parse_args(int argc, char **argv, kat__eval_args *o) {
   memset(o, 0, sizeof *o);
   o->worst = -1;
-  kat_eval_options_default(&o->opt);
+  kat__eval_options_default(&o->opt);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -786,35 +786,35 @@ static int load_and_score(const kat__eval_args *o, kat__eval_state *st) {
     return 1;
   }
   if (o->gt_path &&
-      kat_eval_seq_load(o->gt_path, (int)o->object_id, &st->gt, err, sizeof err) != KAT_OK) {
+      kat__eval_seq_load(o->gt_path, (int)o->object_id, &st->gt, err, sizeof err) != KAT_OK) {
     fprintf(stderr, "katana eval: ground truth: %s\n", err);
     return 1;
   }
   if (o->against_path &&
-      kat_eval_seq_load(o->against_path, 0, &st->other, err, sizeof err) != KAT_OK) {
+      kat__eval_seq_load(o->against_path, 0, &st->other, err, sizeof err) != KAT_OK) {
     fprintf(stderr, "katana eval: --against: %s\n", err);
     return 1;
   }
   for (size_t r = 0; r < o->nres; r++) {
-    if (kat_eval_seq_load(o->results[r], 0, &st->runs[r], err, sizeof err) != KAT_OK) {
+    if (kat__eval_seq_load(o->results[r], 0, &st->runs[r], err, sizeof err) != KAT_OK) {
       fprintf(stderr, "katana eval: results: %s\n", err);
       return 1;
     }
-    if (st->gt && kat_eval_seq_frames(st->gt) < kat_eval_seq_frames(st->runs[r])) {
+    if (st->gt && kat__eval_seq_frames(st->gt) < kat__eval_seq_frames(st->runs[r])) {
       fprintf(stderr,
               "katana eval: %s: the ground truth %s has %zu frames but the run has %zu; refusing "
               "to score frames without ground truth\n",
-              o->results[r], o->gt_path, kat_eval_seq_frames(st->gt),
-              kat_eval_seq_frames(st->runs[r]));
+              o->results[r], o->gt_path, kat__eval_seq_frames(st->gt),
+              kat__eval_seq_frames(st->runs[r]));
       return 1;
     }
-    if (st->gt && kat_eval_score_run(st->runs[r], st->gt, &o->opt, &st->scores[r], err,
-                                     sizeof err) != KAT_OK) {
+    if (st->gt && kat__eval_score_run(st->runs[r], st->gt, &o->opt, &st->scores[r], err,
+                                      sizeof err) != KAT_OK) {
       fprintf(stderr, "katana eval: %s: %s\n", o->results[r], err);
       return 1;
     }
-    if (st->other && kat_eval_compare_runs(st->runs[r], st->other, &o->opt, &st->cmps[r], err,
-                                           sizeof err) != KAT_OK) {
+    if (st->other && kat__eval_compare_runs(st->runs[r], st->other, &o->opt, &st->cmps[r], err,
+                                            sizeof err) != KAT_OK) {
       fprintf(stderr, "katana eval: %s vs %s: %s\n", o->results[r], o->against_path, err);
       return 1;
     }
@@ -827,11 +827,11 @@ static int load_and_score(const kat__eval_args *o, kat__eval_state *st) {
 static void print_scores(const kat__eval_args *o, const kat__eval_state *st, size_t term_worst) {
   if (st->gt) {
     printf("ground truth: %s (%zu frames, boxes from %s%s)\n", o->gt_path,
-           kat_eval_seq_frames(st->gt), kat_eval_seq_box_source(st->gt),
-           kat_eval_seq_has_masks(st->gt) ? ", masks" : "");
-    if (kat_eval_seq_absent_flags(st->gt))
+           kat__eval_seq_frames(st->gt), kat__eval_seq_box_source(st->gt),
+           kat__eval_seq_has_masks(st->gt) ? ", masks" : "");
+    if (kat__eval_seq_absent_flags(st->gt))
       printf("  %zu frames with a box are marked absent by full_occlusion.txt/out_of_view.txt\n",
-             kat_eval_seq_absent_flags(st->gt));
+             kat__eval_seq_absent_flags(st->gt));
     printf("rules: absent gt frames %s; frame 0 %s; invalid predictions %s\n",
            o->opt.absent_as_failure ? "count as failures" : "left out",
            o->opt.first_frame_gt ? "= ground truth" : "scored as predicted",
@@ -839,7 +839,7 @@ static void print_scores(const kat__eval_args *o, const kat__eval_state *st, siz
     printf("%-24s %6s %6s %6s %7s %7s %7s %7s %8s %9s %7s\n", "run", "frames", "scored", "absent",
            "AUC", "P@20", "NP@.2", "NP-AUC", "AO(box)", "mIoU(msk)", "invalid");
     for (size_t r = 0; r < o->nres; r++) {
-      const kat_eval_score *s = &st->scores[r];
+      const kat__eval_score *s = &st->scores[r];
       char c_auc[16], c_p[16], c_np[16], c_npa[16], c_ao[16], c_m[16];
       cell(c_auc, sizeof c_auc, s->has_boxes, s->auc);
       cell(c_p, sizeof c_p, s->has_boxes, s->precision_20);
@@ -863,9 +863,9 @@ static void print_scores(const kat__eval_args *o, const kat__eval_state *st, siz
               "matched by the number in their file names)\n",
               g0, r0);
       }
-      if (kat_eval_seq_frames(st->runs[r]) < s->frames)
+      if (kat__eval_seq_frames(st->runs[r]) < s->frames)
         printf("  note: the run has %zu frames, the ground truth %zu\n",
-               kat_eval_seq_frames(st->runs[r]), s->frames);
+               kat__eval_seq_frames(st->runs[r]), s->frames);
       print_worst(s->worst, s->worst_count, term_worst, 0);
       if (o->curves && s->has_boxes) {
         printf("  success (IoU > t, t = 0:0.05:1):");
@@ -891,7 +891,7 @@ static void print_comparisons(const kat__eval_args *o, const kat__eval_state *st
     printf("%-24s %6s %9s %9s %8s %10s %10s %10s\n", "run", "frames", "box IoU", "min box",
            "IoU>=.9", "mask IoU", "min mask", "same cand");
     for (size_t r = 0; r < o->nres; r++) {
-      const kat_eval_compare *c = &st->cmps[r];
+      const kat__eval_compare *c = &st->cmps[r];
       char c_b[16], c_bm[16], c_m[16], c_mm[16], c_s[16];
       cell(c_b, sizeof c_b, c->box_frames > 0, c->mean_box_iou);
       cell(c_bm, sizeof c_bm, c->box_frames > 0, c->min_box_iou);
@@ -924,19 +924,20 @@ static int write_json(const kat__eval_args *o, const kat__eval_state *st) {
     if (st->gt) {
       fprintf(jf, "  \"gt\": {\"path\": ");
       kat__json_write_str(jf, o->gt_path);
-      fprintf(jf, ", \"frames\": %zu, \"box_source\": ", kat_eval_seq_frames(st->gt));
-      kat__json_write_str(jf, kat_eval_seq_box_source(st->gt));
+      fprintf(jf, ", \"frames\": %zu, \"box_source\": ", kat__eval_seq_frames(st->gt));
+      kat__json_write_str(jf, kat__eval_seq_box_source(st->gt));
       fprintf(jf, ", \"masks\": %s, \"absent_flags\": %zu},\n",
-              kat_eval_seq_has_masks(st->gt) ? "true" : "false", kat_eval_seq_absent_flags(st->gt));
+              kat__eval_seq_has_masks(st->gt) ? "true" : "false",
+              kat__eval_seq_absent_flags(st->gt));
       fprintf(jf, "  \"runs\": [");
       for (size_t r = 0; r < o->nres; r++) {
-        const kat_eval_score *s = &st->scores[r];
+        const kat__eval_score *s = &st->scores[r];
         fprintf(jf, "%s\n    {\"results\": ", r ? "," : "");
         kat__json_write_str(jf, o->results[r]);
         fprintf(jf, ", \"box_source\": ");
-        kat__json_write_str(jf, kat_eval_seq_box_source(st->runs[r]));
+        kat__json_write_str(jf, kat__eval_seq_box_source(st->runs[r]));
         fprintf(jf, ", \"run_frames\": %zu,\n     \"frames\": %zu, \"has_boxes\": %s, ",
-                kat_eval_seq_frames(st->runs[r]), s->frames, s->has_boxes ? "true" : "false");
+                kat__eval_seq_frames(st->runs[r]), s->frames, s->has_boxes ? "true" : "false");
         fprintf(jf, "\"box_frames\": %zu, \"absent_frames\": %zu, \"invalid_pred\": %zu,\n",
                 s->box_frames, s->absent_frames, s->invalid_pred);
         fprintf(jf, "     \"auc\": ");
@@ -972,7 +973,7 @@ static int write_json(const kat__eval_args *o, const kat__eval_state *st) {
     if (st->other) {
       fprintf(jf, "  \"comparisons\": [");
       for (size_t r = 0; r < o->nres; r++) {
-        const kat_eval_compare *c = &st->cmps[r];
+        const kat__eval_compare *c = &st->cmps[r];
         fprintf(jf, "%s\n    {\"a\": ", r ? "," : "");
         kat__json_write_str(jf, o->results[r]);
         fprintf(jf, ", \"b\": ");

@@ -70,7 +70,7 @@ static bool parse_f64(const char *s, double *v) {
 
 static int emit(int rc, char *report, const char *err) {
   if (report && *report) fputs(report, stdout);
-  kat_onnx_free(report);
+  kat__onnx_free(report);
   if (rc) {
     fprintf(stderr, "katana onnx: %s (%s)\n", err, kat_status_name(rc));
     return 1;
@@ -79,8 +79,8 @@ static int emit(int rc, char *report, const char *err) {
 }
 
 static int cmd_rewrite(int argc, char **argv) {
-  kat_onnx_rewrite_options o;
-  kat_onnx_rewrite_options_init(&o);
+  kat__onnx_rewrite_options o;
+  kat__onnx_rewrite_options_init(&o);
   const char *in = NULL, *out = NULL;
   /* Storage for NAME of --dim NAME=N (argv strings are split in place). */
   for (int i = 0; i < argc; i++) {
@@ -94,7 +94,7 @@ static int cmd_rewrite(int argc, char **argv) {
       i++;
     } else if (!strcmp(a, "--pass")) {
       if (!v) goto missing;
-      if (!kat_onnx_pass_known(v)) {
+      if (!kat__onnx_pass_known(v)) {
         fprintf(stderr, "katana onnx rewrite: unknown pass '%s'\n", v);
         return 2;
       }
@@ -179,13 +179,13 @@ static int cmd_rewrite(int argc, char **argv) {
     return 2;
   }
   char *report = NULL, err[1024];
-  int rc = kat_onnx_rewrite(in, out, &o, &report, err, sizeof err);
+  int rc = kat__onnx_rewrite(in, out, &o, &report, err, sizeof err);
   return emit(rc, report, err);
 }
 
 static int cmd_quantize(int argc, char **argv) {
-  kat_onnx_quantize_options o;
-  kat_onnx_quantize_options_init(&o);
+  kat__onnx_quantize_options o;
+  kat__onnx_quantize_options_init(&o);
   const char *in = NULL, *out = NULL;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
@@ -253,7 +253,7 @@ static int cmd_quantize(int argc, char **argv) {
     return 2;
   }
   char *report = NULL, err[1024];
-  int rc = kat_onnx_quantize(in, out, &o, &report, err, sizeof err);
+  int rc = kat__onnx_quantize(in, out, &o, &report, err, sizeof err);
   return emit(rc, report, err);
 }
 
@@ -269,7 +269,7 @@ int kat_cmd_onnx(int argc, char **argv) {
       usage(stderr);
       return 2;
     }
-    int rc = kat_onnx_inspect(argv[2], &report, err, sizeof err);
+    int rc = kat__onnx_inspect(argv[2], &report, err, sizeof err);
     return emit(rc, report, err);
   }
   if (!strcmp(sub, "coverage")) {
@@ -288,7 +288,7 @@ int kat_cmd_onnx(int argc, char **argv) {
       usage(stderr);
       return 2;
     }
-    int rc = kat_onnx_coverage(target, preset, &report, err, sizeof err);
+    int rc = kat__onnx_coverage(target, preset, &report, err, sizeof err);
     return emit(rc, report, err);
   }
   if (!strcmp(sub, "rewrite")) return cmd_rewrite(argc - 2, argv + 2);

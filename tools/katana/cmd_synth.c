@@ -23,8 +23,8 @@ static void synth_usage(FILE *f) {
 }
 
 int kat_cmd_synth(int argc, char **argv) {
-  kat_synth_options o;
-  kat_synth_options_init(&o);
+  kat__synth_options o;
+  kat__synth_options_init(&o);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -44,12 +44,12 @@ int kat_cmd_synth(int argc, char **argv) {
     if (strcmp(a, "--out") == 0) {
       o.out_dir = v;
     } else if (strcmp(a, "--suite") == 0) {
-      int s = kat_synth_suite_parse(v);
+      int s = kat__synth_suite_parse(v);
       if (s < 0) {
         fprintf(stderr, "katana synth: --suite must be train or eval, not '%s'\n", v);
         return 2;
       }
-      o.suite = (kat_synth_suite)s;
+      o.suite = (kat__synth_suite)s;
     } else if (strcmp(a, "--seed") == 0) {
       char *end;
       errno = 0;
@@ -86,7 +86,7 @@ int kat_cmd_synth(int argc, char **argv) {
     return 2;
   }
   char err[1024];
-  int rc = kat_synth_write(&o, err, sizeof err);
+  int rc = kat__synth_write(&o, err, sizeof err);
   if (rc != 0) {
     fprintf(stderr, "katana synth: %s (%s)\n", err, kat_strerror(rc));
     return 1;

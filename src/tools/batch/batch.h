@@ -40,7 +40,7 @@ extern "C" {
 #endif
 
 /* One manifest line. Every pointer is owned by the manifest and valid until it is destroyed. */
-typedef struct kat_batch_entry {
+typedef struct kat__batch_entry {
   size_t index;                   /* 0-based among entries: the shard key */
   int64_t line;                   /* 1-based line number in the file */
   const char *id;                 /* the results folder's name (never NULL) */
@@ -52,24 +52,25 @@ typedef struct kat_batch_entry {
   const kat_prompt_list *prompts; /* inline prompts (a box or points: one entry, frame 0, obj
                                      0; or a prompts list), NULL with prompts_file or error */
   const char *error;              /* NULL, or why the line cannot run */
-} kat_batch_entry;
+} kat__batch_entry;
 
-typedef struct kat_batch_manifest kat_batch_manifest;
+typedef struct kat__batch_manifest kat__batch_manifest;
 
 /*
  * Reads the manifest at `path`: JSONL when the name ends in .jsonl/.ndjson/.json, CSV when it ends
  * in .csv, otherwise JSONL if the first non-blank character is '{' and CSV if not. On success
- * *out owns the manifest (free with kat_batch_manifest_destroy). Fails with KAT_ENOENT/KAT_EIO
+ * *out owns the manifest (free with kat__batch_manifest_destroy). Fails with KAT_ENOENT/KAT_EIO
  * (unreadable), KAT_EFORMAT (too large: over 64 MiB or 1,000,000 lines; a bad CSV header) or
  * KAT_ENOMEM, the message in err[err_size], *out NULL. Thread-safe (no shared state).
  */
-int kat_batch_manifest_read(const char *path, kat_batch_manifest **out, char *err, size_t err_size);
+int kat__batch_manifest_read(const char *path, kat__batch_manifest **out, char *err,
+                             size_t err_size);
 /* Number of entries. */
-size_t kat_batch_manifest_count(const kat_batch_manifest *m);
+size_t kat__batch_manifest_count(const kat__batch_manifest *m);
 /* Entry i (i < count), borrowed from the manifest; NULL when out of range. */
-const kat_batch_entry *kat_batch_manifest_entry(const kat_batch_manifest *m, size_t i);
+const kat__batch_entry *kat__batch_manifest_entry(const kat__batch_manifest *m, size_t i);
 /* Frees the manifest and everything it owns; NULL is a no-op. */
-void kat_batch_manifest_destroy(kat_batch_manifest *m);
+void kat__batch_manifest_destroy(kat__batch_manifest *m);
 
 #ifdef __cplusplus
 }

@@ -6,7 +6,7 @@
  * The whole file is read at once (at most 64 MiB) and split into lines; each line becomes an
  * entry whether or not it parses, so entry indices, and with them the shards, do not move when
  * one line is broken. A broken line keeps its message in `error`. Every string and array an
- * entry points to is its own allocation, freed by kat_batch_manifest_destroy.
+ * entry points to is its own allocation, freed by kat__batch_manifest_destroy.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -27,8 +27,8 @@
 #define MAX_ID 64
 #define MAX_CSV_COLS 16
 
-struct kat_batch_manifest {
-  kat_batch_entry *entries; /* [n] */
+struct kat__batch_manifest {
+  kat__batch_entry *entries; /* [n] */
   size_t n;
 };
 
@@ -387,7 +387,7 @@ static int csv_line(char *s, const int *colmap, int ncols, line_fields *f, why_b
 }
 
 /* Moves what `f` says into entry e (copying strings); 0, or -1 when out of memory. */
-static int entry_fill(kat_batch_entry *e, line_fields *f, const char *base) {
+static int entry_fill(kat__batch_entry *e, line_fields *f, const char *base) {
   char idbuf[32];
   if (!f->id) {
     snprintf(idbuf, sizeof idbuf, "%06zu", e->index);
@@ -407,7 +407,7 @@ static int entry_fill(kat_batch_entry *e, line_fields *f, const char *base) {
   return 0;
 }
 
-static void entry_free(kat_batch_entry *e) {
+static void entry_free(kat__batch_entry *e) {
   kat__free((void *)e->id);
   kat__free((void *)e->source);
   kat__free((void *)e->prompts_file);
@@ -417,18 +417,18 @@ static void entry_free(kat_batch_entry *e) {
   kat_prompts_free((kat_prompt_list *)e->prompts);
 }
 
-void kat_batch_manifest_destroy(kat_batch_manifest *m) {
+void kat__batch_manifest_destroy(kat__batch_manifest *m) {
   if (!m) return;
   for (size_t i = 0; i < m->n; i++) entry_free(&m->entries[i]);
   kat__free(m->entries);
   kat__free(m);
 }
 
-size_t kat_batch_manifest_count(const kat_batch_manifest *m) {
+size_t kat__batch_manifest_count(const kat__batch_manifest *m) {
   return m ? m->n : 0;
 }
 
-const kat_batch_entry *kat_batch_manifest_entry(const kat_batch_manifest *m, size_t i) {
+const kat__batch_entry *kat__batch_manifest_entry(const kat__batch_manifest *m, size_t i) {
   return m && i < m->n ? &m->entries[i] : NULL;
 }
 
@@ -438,16 +438,16 @@ static int ends_with(const char *s, const char *suffix) {
 }
 
 static int cmp_id(const void *a, const void *b) {
-  const kat_batch_entry *x = *(const kat_batch_entry *const *)a;
-  const kat_batch_entry *y = *(const kat_batch_entry *const *)b;
+  const kat__batch_entry *x = *(const kat__batch_entry *const *)a;
+  const kat__batch_entry *y = *(const kat__batch_entry *const *)b;
   int c = strcmp(x->id, y->id);
   return c ? c : (x->index < y->index ? -1 : x->index > y->index);
 }
 
 /* Marks every entry whose id an earlier entry already has. */
-static int mark_duplicates(kat_batch_manifest *m) {
+static int mark_duplicates(kat__batch_manifest *m) {
   if (m->n < 2) return 0;
-  const kat_batch_entry **v = kat__malloc(m->n * sizeof *v);
+  const kat__batch_entry **v = kat__malloc(m->n * sizeof *v);
   if (!v) return -1;
   for (size_t i = 0; i < m->n; i++) v[i] = &m->entries[i];
   qsort(v, m->n, sizeof *v, cmp_id);
@@ -457,7 +457,7 @@ static int mark_duplicates(kat_batch_manifest *m) {
       first = i;
       continue;
     }
-    kat_batch_entry *e = &m->entries[v[i]->index];
+    kat__batch_entry *e = &m->entries[v[i]->index];
     char msg[200];
     snprintf(msg, sizeof msg, "the id '%s' is also the id of line %lld", e->id,
              (long long)v[first]->line);
@@ -477,11 +477,11 @@ static int mark_duplicates(kat_batch_manifest *m) {
   return 0;
 }
 
-int kat__batch_manifest_parse(char *text, size_t len, const char *path, kat_batch_manifest **out,
+int kat__batch_manifest_parse(char *text, size_t len, const char *path, kat__batch_manifest **out,
                               char *err, size_t err_size) {
   char *base = NULL;
   char msg[700];
-  kat_batch_manifest *m = NULL;
+  kat__batch_manifest *m = NULL;
   int colmap[MAX_CSV_COLS], ncols = 0;
   int rc = KAT_ENOMEM;
   *out = NULL;
@@ -553,7 +553,7 @@ int kat__batch_manifest_parse(char *text, size_t len, const char *path, kat_batc
       goto next;
     }
     {
-      kat_batch_entry *e = &m->entries[m->n];
+      kat__batch_entry *e = &m->entries[m->n];
       line_fields f;
       why_buf w;
       kat__json_doc *doc = NULL;
@@ -589,13 +589,13 @@ bad_header:
   rc = KAT_EFORMAT;
 cleanup:
   if (rc == KAT_ENOMEM) err_put(err, err_size, "out of memory reading the manifest");
-  kat_batch_manifest_destroy(m);
+  kat__batch_manifest_destroy(m);
   kat__free(base);
   return rc;
 }
 
-int kat_batch_manifest_read(const char *path, kat_batch_manifest **out, char *err,
-                            size_t err_size) {
+int kat__batch_manifest_read(const char *path, kat__batch_manifest **out, char *err,
+                             size_t err_size) {
   char *text = NULL;
   size_t len = 0;
   *out = NULL;

@@ -19,7 +19,7 @@ static bool is_blank(char c) {
 }
 
 /* Parses the four numbers of one NUL-terminated line. Returns 0 or KAT_EFORMAT with a message. */
-static int parse_box_line(const char *line, const char *name, size_t lineno, kat_eval_box *out,
+static int parse_box_line(const char *line, const char *name, size_t lineno, kat__eval_box *out,
                           char *err, size_t err_size) {
   double v[4];
   size_t n = 0;
@@ -67,7 +67,7 @@ static int parse_box_line(const char *line, const char *name, size_t lineno, kat
   return KAT_OK;
 }
 
-int kat__boxfile_parse(const char *text, size_t len, const char *name, kat_eval_box **boxes,
+int kat__boxfile_parse(const char *text, size_t len, const char *name, kat__eval_box **boxes,
                        size_t *count, char *err, size_t err_size) {
   *boxes = NULL;
   *count = 0;
@@ -75,7 +75,7 @@ int kat__boxfile_parse(const char *text, size_t len, const char *name, kat_eval_
   size_t lines = 1;
   for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
   size_t bytes;
-  kat_eval_box *out = NULL;
+  kat__eval_box *out = NULL;
   if (!kat__size_mul(lines, sizeof *out, &bytes) || !(out = kat__malloc(bytes)))
     return kat__eval_error(err, err_size, KAT_ENOMEM, "%s: out of memory", name);
 

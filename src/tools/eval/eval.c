@@ -11,7 +11,7 @@
 #include "tools/eval/metrics.h"
 #include "tools/eval/results.h"
 
-void kat_eval_options_default(kat_eval_options *opt) {
+void kat__eval_options_default(kat__eval_options *opt) {
   memset(opt, 0, sizeof *opt);
   opt->first_frame_gt = 1;
   opt->hold_last_box = 1;
@@ -19,26 +19,26 @@ void kat_eval_options_default(kat_eval_options *opt) {
   opt->worst_count = 10;
 }
 
-size_t kat_eval_seq_frames(const kat_eval_seq *seq) {
+size_t kat__eval_seq_frames(const kat__eval_seq *seq) {
   return seq ? seq->frames : 0;
 }
-int kat_eval_seq_has_boxes(const kat_eval_seq *seq) {
+int kat__eval_seq_has_boxes(const kat__eval_seq *seq) {
   return seq && seq->boxes;
 }
-int kat_eval_seq_has_masks(const kat_eval_seq *seq) {
+int kat__eval_seq_has_masks(const kat__eval_seq *seq) {
   return seq && seq->mask_paths;
 }
-int kat_eval_seq_has_candidates(const kat_eval_seq *seq) {
+int kat__eval_seq_has_candidates(const kat__eval_seq *seq) {
   return seq && seq->candidates;
 }
-size_t kat_eval_seq_absent_flags(const kat_eval_seq *seq) {
+size_t kat__eval_seq_absent_flags(const kat__eval_seq *seq) {
   return seq ? seq->absent_flags : 0;
 }
-const char *kat_eval_seq_box_source(const kat_eval_seq *seq) {
+const char *kat__eval_seq_box_source(const kat__eval_seq *seq) {
   return seq ? seq->box_source : "none";
 }
 
-int kat_eval_seq_box(const kat_eval_seq *seq, size_t frame, kat_eval_box *out) {
+int kat__eval_seq_box(const kat__eval_seq *seq, size_t frame, kat__eval_box *out) {
   if (!seq || frame >= seq->frames) return KAT_ERANGE;
   if (!seq->boxes) {
     out->x = out->y = out->w = out->h = NAN;
@@ -50,17 +50,17 @@ int kat_eval_seq_box(const kat_eval_seq *seq, size_t frame, kat_eval_box *out) {
   return 0;
 }
 
-const char *kat_eval_seq_mask_path(const kat_eval_seq *seq, size_t frame) {
+const char *kat__eval_seq_mask_path(const kat__eval_seq *seq, size_t frame) {
   if (!seq || !seq->mask_paths || frame >= seq->frames) return NULL;
   return seq->mask_paths[frame];
 }
 
-int kat_eval_seq_candidate(const kat_eval_seq *seq, size_t frame) {
+int kat__eval_seq_candidate(const kat__eval_seq *seq, size_t frame) {
   if (!seq || !seq->candidates || frame >= seq->frames) return -1;
   return seq->candidates[frame];
 }
 
-double kat_eval_box_iou(const kat_eval_box *a, const kat_eval_box *b) {
+double kat__eval_box_iou(const kat__eval_box *a, const kat__eval_box *b) {
   return kat__box_iou(a, b);
 }
 
@@ -97,15 +97,16 @@ static int pair_mask_iou(const char *path_a, const char *path_b, int object_id_a
   return KAT_OK;
 }
 
-static size_t worst_cap(const kat_eval_options *opt) {
+static size_t worst_cap(const kat__eval_options *opt) {
   return opt->worst_count < KAT_EVAL_WORST_MAX ? opt->worst_count : KAT_EVAL_WORST_MAX;
 }
 
-int kat_eval_score_run(const kat_eval_seq *run, const kat_eval_seq *gt, const kat_eval_options *opt,
-                       kat_eval_score *out, char *err, size_t err_size) {
-  kat_eval_options defaults;
+int kat__eval_score_run(const kat__eval_seq *run, const kat__eval_seq *gt,
+                        const kat__eval_options *opt, kat__eval_score *out, char *err,
+                        size_t err_size) {
+  kat__eval_options defaults;
   if (!opt) {
-    kat_eval_options_default(&defaults);
+    kat__eval_options_default(&defaults);
     opt = &defaults;
   }
   memset(out, 0, sizeof *out);
@@ -136,7 +137,7 @@ int kat_eval_score_run(const kat_eval_seq *run, const kat_eval_seq *gt, const ka
   double mask_sum = 0.0;
   size_t cap = worst_cap(opt);
   for (size_t f = 0; f < n; f++) {
-    kat_eval_frame fr = {f, iou_box[f], NAN, kat_eval_seq_candidate(run, f), -1};
+    kat__eval_frame fr = {f, iou_box[f], NAN, kat__eval_seq_candidate(run, f), -1};
     if (out->has_masks && gt->mask_paths[f]) {
       const char *pred = f < run->frames ? run->mask_paths[f] : NULL;
       if (!pred) out->missing_masks++;
@@ -160,11 +161,12 @@ done:
   return status;
 }
 
-int kat_eval_compare_runs(const kat_eval_seq *a, const kat_eval_seq *b, const kat_eval_options *opt,
-                          kat_eval_compare *out, char *err, size_t err_size) {
-  kat_eval_options defaults;
+int kat__eval_compare_runs(const kat__eval_seq *a, const kat__eval_seq *b,
+                           const kat__eval_options *opt, kat__eval_compare *out, char *err,
+                           size_t err_size) {
+  kat__eval_options defaults;
   if (!opt) {
-    kat_eval_options_default(&defaults);
+    kat__eval_options_default(&defaults);
     opt = &defaults;
   }
   memset(out, 0, sizeof *out);
@@ -182,7 +184,8 @@ int kat_eval_compare_runs(const kat_eval_seq *a, const kat_eval_seq *b, const ka
   double box_sum = 0.0, mask_sum = 0.0;
   size_t same = 0, cap = worst_cap(opt);
   for (size_t f = 0; f < n; f++) {
-    kat_eval_frame fr = {f, NAN, NAN, kat_eval_seq_candidate(a, f), kat_eval_seq_candidate(b, f)};
+    kat__eval_frame fr = {f, NAN, NAN, kat__eval_seq_candidate(a, f),
+                          kat__eval_seq_candidate(b, f)};
     if (boxes) {
       bool va = kat__box_valid(&a->boxes[f]), vb = kat__box_valid(&b->boxes[f]);
       /* Agreement: both say "absent" is full agreement, one of them is none. */

@@ -8,12 +8,12 @@
 #include <math.h>
 #include <string.h>
 
-bool kat__box_valid(const kat_eval_box *b) {
+bool kat__box_valid(const kat__eval_box *b) {
   return isfinite(b->x) && isfinite(b->y) && isfinite(b->w) && isfinite(b->h) && b->w > 0.0 &&
          b->h > 0.0;
 }
 
-double kat__box_iou(const kat_eval_box *a, const kat_eval_box *b) {
+double kat__box_iou(const kat__eval_box *a, const kat__eval_box *b) {
   if (!kat__box_valid(a) || !kat__box_valid(b)) return 0.0;
   /* Identical boxes are exactly 1 ((x + w) - x need not round back to w). */
   if (a->x == b->x && a->y == b->y && a->w == b->w && a->h == b->h) return 1.0;
@@ -27,26 +27,26 @@ double kat__box_iou(const kat_eval_box *a, const kat_eval_box *b) {
   return uni > 0.0 ? inter / uni : 0.0;
 }
 
-static void box_center(const kat_eval_box *b, double *cx, double *cy) {
+static void box_center(const kat__eval_box *b, double *cx, double *cy) {
   *cx = b->x + (b->w - 1.0) / 2.0;
   *cy = b->y + (b->h - 1.0) / 2.0;
 }
 
-double kat__box_center_error(const kat_eval_box *pred, const kat_eval_box *gt) {
+double kat__box_center_error(const kat__eval_box *pred, const kat__eval_box *gt) {
   double px, py, gx, gy;
   box_center(pred, &px, &py);
   box_center(gt, &gx, &gy);
   return hypot(px - gx, py - gy);
 }
 
-double kat__box_center_error_norm(const kat_eval_box *pred, const kat_eval_box *gt) {
+double kat__box_center_error_norm(const kat__eval_box *pred, const kat__eval_box *gt) {
   double px, py, gx, gy;
   box_center(pred, &px, &py);
   box_center(gt, &gx, &gy);
   return hypot((px - gx) / gt->w, (py - gy) / gt->h);
 }
 
-bool kat__mask_bbox(const uint8_t *mask, size_t w, size_t h, kat_eval_box *out) {
+bool kat__mask_bbox(const uint8_t *mask, size_t w, size_t h, kat__eval_box *out) {
   size_t x0 = w, y0 = h, x1 = 0, y1 = 0;
   bool any = false;
   for (size_t y = 0; y < h; y++) {
@@ -131,19 +131,19 @@ double kat__curve_mean(const double *curve, size_t count) {
   return sum / (double)count;
 }
 
-size_t kat__score_boxes(const kat_eval_box *pred, size_t n_pred, const kat_eval_box *gt,
-                        size_t n_gt, const kat_eval_options *opt, double *work, double *iou_out,
-                        kat_eval_score *out) {
+size_t kat__score_boxes(const kat__eval_box *pred, size_t n_pred, const kat__eval_box *gt,
+                        size_t n_gt, const kat__eval_options *opt, double *work, double *iou_out,
+                        kat__eval_score *out) {
   double *ious = work;            /* [n_gt] f64: IoU of each scored frame */
   double *cerr = work + n_gt;     /* [n_gt] f64: center error, px (inf: no prediction) */
   double *nerr = work + 2 * n_gt; /* [n_gt] f64: normalised center error */
-  const kat_eval_box none = {NAN, NAN, NAN, NAN};
-  kat_eval_box held = none;
+  const kat__eval_box none = {NAN, NAN, NAN, NAN};
+  kat__eval_box held = none;
   size_t scored = 0, absent = 0, invalid = 0;
   double iou_sum = 0.0;
 
   for (size_t f = 0; f < n_gt; f++) {
-    kat_eval_box p = f < n_pred ? pred[f] : none;
+    kat__eval_box p = f < n_pred ? pred[f] : none;
     /* LaSOT toolkit: rect_mat(1,:) = rect_anno(1,:); pytracking: pred_bb[0,:] = anno_bb[0,:]. */
     if (f == 0 && opt->first_frame_gt) p = gt[0];
     bool own_valid = kat__box_valid(&p);
@@ -184,13 +184,13 @@ size_t kat__score_boxes(const kat_eval_box *pred, size_t n_pred, const kat_eval_
 }
 
 /* The lower of the two IoUs where both are numbers, else whichever is; NaN if neither. */
-static double frame_key(const kat_eval_frame *f) {
+static double frame_key(const kat__eval_frame *f) {
   if (isnan(f->mask_iou)) return f->box_iou;
   if (isnan(f->box_iou)) return f->mask_iou;
   return fmin(f->box_iou, f->mask_iou);
 }
 
-void kat__worst_insert(kat_eval_frame *list, size_t *count, size_t cap, const kat_eval_frame *f) {
+void kat__worst_insert(kat__eval_frame *list, size_t *count, size_t cap, const kat__eval_frame *f) {
   double key = frame_key(f);
   /* Frames in full agreement (to rounding) are not "worst" frames. */
   if (isnan(key) || key >= 1.0 - 1e-9 || cap == 0) return;

@@ -14,26 +14,26 @@
 #include "tools/eval/eval.h"
 
 /* True if the box is finite with w > 0 and h > 0 (a present target / a usable prediction). */
-bool kat__box_valid(const kat_eval_box *b);
+bool kat__box_valid(const kat__eval_box *b);
 
 /*
  * IoU of two boxes, 0 if either is invalid. Boxes cover [x, x+w) x [y, y+h); this equals the
  * LaSOT toolkit's pixel-inclusive formula (right = x + w - 1, width = right - left + 1), so boxes
  * that only touch along an edge have IoU 0.
  */
-double kat__box_iou(const kat_eval_box *a, const kat_eval_box *b);
+double kat__box_iou(const kat__eval_box *a, const kat__eval_box *b);
 
 /* Euclidean distance between the centers (x + (w-1)/2, y + (h-1)/2), in pixels. */
-double kat__box_center_error(const kat_eval_box *pred, const kat_eval_box *gt);
+double kat__box_center_error(const kat__eval_box *pred, const kat__eval_box *gt);
 
 /*
  * Center error with each axis divided by the ground truth's size: sqrt(((cxp-cxg)/wg)^2 +
  * ((cyp-cyg)/hg)^2), as LaSOT's normalised precision. `gt` must be valid.
  */
-double kat__box_center_error_norm(const kat_eval_box *pred, const kat_eval_box *gt);
+double kat__box_center_error_norm(const kat__eval_box *pred, const kat__eval_box *gt);
 
 /* Tight bounding box of the non-zero bytes of a [h,w] u8 mask; false (box NaN) when empty. */
-bool kat__mask_bbox(const uint8_t *mask, size_t w, size_t h, kat_eval_box *out);
+bool kat__mask_bbox(const uint8_t *mask, size_t w, size_t h, kat__eval_box *out);
 
 /*
  * IoU of two [n] u8 masks (non-zero = foreground). Both empty gives 1 (DAVIS). `inter` and
@@ -72,9 +72,9 @@ double kat__curve_mean(const double *curve, size_t count);
  * frame's IoU to iou_out[0..n_gt) if not NULL (NaN on absent-gt frames). `work` is scratch of
  * 3 * n_gt doubles. Returns the number of scored frames.
  */
-size_t kat__score_boxes(const kat_eval_box *pred, size_t n_pred, const kat_eval_box *gt,
-                        size_t n_gt, const kat_eval_options *opt, double *work, double *iou_out,
-                        kat_eval_score *out);
+size_t kat__score_boxes(const kat__eval_box *pred, size_t n_pred, const kat__eval_box *gt,
+                        size_t n_gt, const kat__eval_options *opt, double *work, double *iou_out,
+                        kat__eval_score *out);
 
 /*
  * Keeps the `cap` frames with the lowest key, ordered by key then frame number. The key is the
@@ -82,6 +82,6 @@ size_t kat__score_boxes(const kat_eval_box *pred, size_t n_pred, const kat_eval_
  * and frames whose key is 1 (to 1e-9: full agreement), never enter. `list` holds
  * *count entries; call once per frame.
  */
-void kat__worst_insert(kat_eval_frame *list, size_t *count, size_t cap, const kat_eval_frame *f);
+void kat__worst_insert(kat__eval_frame *list, size_t *count, size_t cap, const kat__eval_frame *f);
 
 #endif /* KAT_EVAL_METRICS_H */

@@ -1,6 +1,6 @@
 /*
  * Readers for evaluation inputs: LaSOT-style box files, katana results folders (boxes.txt,
- * results.jsonl, masks/NNNNN.png) and folders of mask PNGs, into a kat_eval_seq.
+ * results.jsonl, masks/NNNNN.png) and folders of mask PNGs, into a kat__eval_seq.
  *
  * Errors are written as one line ("path:line: what") into a caller buffer `err` of `err_size`
  * bytes (may be NULL), and the function returns a negative kat_status.
@@ -19,15 +19,15 @@
 #define KAT_EVAL_MAX_FRAME 1999999
 
 /* The sequence behind the public opaque handle. Every array has `frames` entries or is NULL. */
-struct kat_eval_seq {
+struct kat__eval_seq {
   size_t frames;
-  kat_eval_box *boxes; /* [frames] owned; NaN or invalid where absent/unknown; NULL if no boxes */
-  char **mask_paths;   /* [frames] owned strings, NULL entries for frames without a mask file;
-                          the array is NULL if the source has no masks */
-  size_t mask_count;   /* non-NULL entries of mask_paths */
-  int *candidates;     /* [frames] owned; -1 unknown; NULL if no frame reported a candidate */
+  kat__eval_box *boxes; /* [frames] owned; NaN or invalid where absent/unknown; NULL if no boxes */
+  char **mask_paths;    /* [frames] owned strings, NULL entries for frames without a mask file;
+                           the array is NULL if the source has no masks */
+  size_t mask_count;    /* non-NULL entries of mask_paths */
+  int *candidates;      /* [frames] owned; -1 unknown; NULL if no frame reported a candidate */
   const char *box_source; /* static string */
-  int object_id;          /* mask foreground selector (see kat_eval_seq_load) */
+  int object_id;          /* mask foreground selector (see kat__eval_seq_load) */
   size_t absent_flags;    /* frames made absent by full_occlusion.txt / out_of_view.txt */
 };
 
@@ -43,7 +43,7 @@ int kat__eval_error(char *err, size_t err_size, int status, const char *fmt, ...
  * On success *boxes is a kat__malloc'ed [*count] array (caller frees with kat__free; NULL when
  * the file has no line). Returns 0, KAT_EFORMAT or KAT_ENOMEM.
  */
-int kat__boxfile_parse(const char *text, size_t len, const char *name, kat_eval_box **boxes,
+int kat__boxfile_parse(const char *text, size_t len, const char *name, kat__eval_box **boxes,
                        size_t *count, char *err, size_t err_size);
 
 /*
@@ -64,8 +64,8 @@ int kat__flags_parse(const char *text, size_t len, const char *name, uint8_t *fl
 typedef struct kat__jsonl_record {
   long long frame;
   bool has_box;
-  kat_eval_box box; /* NaN when present is false or box is null */
-  int candidate;    /* -1 if absent */
+  kat__eval_box box; /* NaN when present is false or box is null */
+  int candidate;     /* -1 if absent */
 } kat__jsonl_record;
 
 /*

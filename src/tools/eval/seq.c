@@ -1,5 +1,5 @@
 /*
- * The kat_eval_seq loaders: a box file, a mask folder or a katana results folder into one sequence
+ * The kat__eval_seq loaders: a box file, a mask folder or a katana results folder into one sequence
  * (the readers of each file kind: boxfile.c, jsonl.c, mask.c, read.c).
  *
  * Box files follow LaSOT's groundtruth.txt: one box per line, x,y,w,h, absent frames as 0,0,0,0
@@ -35,7 +35,7 @@ static bool is_file(const char *path) {
   return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-void kat_eval_seq_destroy(kat_eval_seq *seq) {
+void kat__eval_seq_destroy(kat__eval_seq *seq) {
   if (!seq) return;
   kat__free(seq->boxes);
   kat__mask_paths_free(seq->mask_paths, seq->frames);
@@ -43,18 +43,18 @@ void kat_eval_seq_destroy(kat_eval_seq *seq) {
   kat__free(seq);
 }
 
-static kat_eval_seq *seq_new(void) {
-  kat_eval_seq *s = kat__calloc(1, sizeof *s);
+static kat__eval_seq *seq_new(void) {
+  kat__eval_seq *s = kat__calloc(1, sizeof *s);
   if (s) s->box_source = "none";
   return s;
 }
 
 /* Grows every per-frame array of `s` to `frames` entries (new boxes NaN, candidates -1). */
-static int seq_resize(kat_eval_seq *s, size_t frames) {
+static int seq_resize(kat__eval_seq *s, size_t frames) {
   if (frames <= s->frames) return KAT_OK;
   size_t old = s->frames;
   if (s->boxes) {
-    kat_eval_box *nb = kat__realloc(s->boxes, frames * sizeof *nb);
+    kat__eval_box *nb = kat__realloc(s->boxes, frames * sizeof *nb);
     if (!nb) return KAT_ENOMEM;
     for (size_t i = old; i < frames; i++) nb[i].x = nb[i].y = nb[i].w = nb[i].h = NAN;
     s->boxes = nb;
@@ -75,12 +75,12 @@ static int seq_resize(kat_eval_seq *s, size_t frames) {
   return KAT_OK;
 }
 
-static int load_box_file_into(kat_eval_seq *s, const char *path, char *err, size_t err_size) {
+static int load_box_file_into(kat__eval_seq *s, const char *path, char *err, size_t err_size) {
   char *text = NULL;
   size_t len = 0;
   int status = kat__read_file(path, &text, &len, err, err_size);
   if (status != KAT_OK) return status;
-  kat_eval_box *boxes = NULL;
+  kat__eval_box *boxes = NULL;
   size_t n = 0;
   status = kat__boxfile_parse(text, len, path, &boxes, &n, err, err_size);
   kat__free(text);
@@ -95,7 +95,7 @@ static int load_box_file_into(kat_eval_seq *s, const char *path, char *err, size
       return kat__eval_error(err, err_size, status, "%s: out of memory", path);
     }
   } else if (n < s->frames) {
-    kat_eval_box *nb = kat__realloc(boxes, s->frames * sizeof *nb);
+    kat__eval_box *nb = kat__realloc(boxes, s->frames * sizeof *nb);
     if (!nb) {
       kat__free(boxes);
       return kat__eval_error(err, err_size, KAT_ENOMEM, "%s: out of memory", path);
@@ -109,7 +109,7 @@ static int load_box_file_into(kat_eval_seq *s, const char *path, char *err, size
 
 /* Applies LaSOT's full_occlusion.txt and out_of_view.txt beside `path`, if present: flagged
  * frames become absent (NaN boxes). */
-static int apply_absent_flags(kat_eval_seq *s, const char *path, char *err, size_t err_size) {
+static int apply_absent_flags(kat__eval_seq *s, const char *path, char *err, size_t err_size) {
   const char *slash = strrchr(path, '/');
   size_t dir_len = slash ? (size_t)(slash - path) + 1 : 0;
   const char *names[] = {"full_occlusion.txt", "out_of_view.txt"};
@@ -144,9 +144,9 @@ static int apply_absent_flags(kat_eval_seq *s, const char *path, char *err, size
   return status;
 }
 
-int kat_eval_seq_load_boxes(const char *path, kat_eval_seq **out, char *err, size_t err_size) {
+int kat__eval_seq_load_boxes(const char *path, kat__eval_seq **out, char *err, size_t err_size) {
   *out = NULL;
-  kat_eval_seq *s = seq_new();
+  kat__eval_seq *s = seq_new();
   if (!s) return kat__eval_error(err, err_size, KAT_ENOMEM, "out of memory");
   int status = load_box_file_into(s, path, err, err_size);
   if (status != KAT_OK) goto fail;
@@ -160,12 +160,12 @@ int kat_eval_seq_load_boxes(const char *path, kat_eval_seq **out, char *err, siz
   *out = s;
   return KAT_OK;
 fail:
-  kat_eval_seq_destroy(s);
+  kat__eval_seq_destroy(s);
   return status;
 }
 
 /* Attaches a mask folder's files to `s` (no-op if it has none). */
-static int attach_masks(kat_eval_seq *s, const char *dir, char *err, size_t err_size) {
+static int attach_masks(kat__eval_seq *s, const char *dir, char *err, size_t err_size) {
   char **paths = NULL;
   size_t frames = 0, count = 0;
   int status = kat__mask_dir_list(dir, &paths, &frames, &count, err, err_size);
@@ -191,9 +191,9 @@ static int attach_masks(kat_eval_seq *s, const char *dir, char *err, size_t err_
 }
 
 /* Fills s->boxes from the masks' tight bounding boxes (empty or missing mask: NaN). */
-static int boxes_from_masks(kat_eval_seq *s, char *err, size_t err_size) {
+static int boxes_from_masks(kat__eval_seq *s, char *err, size_t err_size) {
   if (!s->mask_paths || !s->frames) return KAT_OK;
-  kat_eval_box *boxes = kat__malloc(s->frames * sizeof *boxes);
+  kat__eval_box *boxes = kat__malloc(s->frames * sizeof *boxes);
   if (!boxes) return kat__eval_error(err, err_size, KAT_ENOMEM, "out of memory");
   kat__mask_buf mb = {0};
   int status = KAT_OK;
@@ -215,10 +215,10 @@ static int boxes_from_masks(kat_eval_seq *s, char *err, size_t err_size) {
   return KAT_OK;
 }
 
-int kat_eval_seq_load_masks(const char *dir, int object_id, kat_eval_seq **out, char *err,
-                            size_t err_size) {
+int kat__eval_seq_load_masks(const char *dir, int object_id, kat__eval_seq **out, char *err,
+                             size_t err_size) {
   *out = NULL;
-  kat_eval_seq *s = seq_new();
+  kat__eval_seq *s = seq_new();
   if (!s) return kat__eval_error(err, err_size, KAT_ENOMEM, "out of memory");
   s->object_id = object_id;
   int status = attach_masks(s, dir, err, err_size);
@@ -233,13 +233,13 @@ int kat_eval_seq_load_masks(const char *dir, int object_id, kat_eval_seq **out, 
   *out = s;
   return KAT_OK;
 fail:
-  kat_eval_seq_destroy(s);
+  kat__eval_seq_destroy(s);
   return status;
 }
 
 /* Adds results.jsonl's candidates (and boxes, with want_boxes) to s; with check_boxes, s's boxes
  * (from boxes.txt) must agree with the file's: same frame count, same boxes within 0.5 px. */
-static int load_jsonl_into(kat_eval_seq *s, const char *path, bool want_boxes, bool check_boxes,
+static int load_jsonl_into(kat__eval_seq *s, const char *path, bool want_boxes, bool check_boxes,
                            char *err, size_t err_size) {
   char *text = NULL;
   size_t len = 0;
@@ -262,10 +262,10 @@ static int load_jsonl_into(kat_eval_seq *s, const char *path, bool want_boxes, b
       return status;
     }
     for (size_t i = 0; i < n; i++) {
-      const kat_eval_box *a = &rec[i].box;
+      const kat__eval_box *a = &rec[i].box;
       size_t f = (size_t)rec[i].frame;
       if (!rec[i].has_box || !isfinite(a->x) || !isfinite(a->w) || f >= s->frames) continue;
-      const kat_eval_box *b = &s->boxes[f];
+      const kat__eval_box *b = &s->boxes[f];
       if (fabs(a->x - b->x) > 0.5 || fabs(a->y - b->y) > 0.5 || fabs(a->w - b->w) > 0.5 ||
           fabs(a->h - b->h) > 0.5 || !isfinite(b->x)) {
         status = kat__eval_error(err, err_size, KAT_EFORMAT,
@@ -311,14 +311,14 @@ static int load_jsonl_into(kat_eval_seq *s, const char *path, bool want_boxes, b
   return KAT_OK;
 }
 
-int kat_eval_seq_load_results(const char *dir, int object_id, kat_eval_seq **out, char *err,
-                              size_t err_size) {
+int kat__eval_seq_load_results(const char *dir, int object_id, kat__eval_seq **out, char *err,
+                               size_t err_size) {
   *out = NULL;
   char *boxes = kat__eval_path_join(dir, "boxes.txt");
   char *gtbox = kat__eval_path_join(dir, "groundtruth.txt");
   char *jsonl = kat__eval_path_join(dir, "results.jsonl");
   char *masks = kat__eval_path_join(dir, "masks");
-  kat_eval_seq *s = seq_new();
+  kat__eval_seq *s = seq_new();
   int status = KAT_OK;
   if (!boxes || !gtbox || !jsonl || !masks || !s) {
     status = kat__eval_error(err, err_size, KAT_ENOMEM, "out of memory");
@@ -364,7 +364,7 @@ int kat_eval_seq_load_results(const char *dir, int object_id, kat_eval_seq **out
   *out = s;
   goto done;
 fail:
-  kat_eval_seq_destroy(s);
+  kat__eval_seq_destroy(s);
 done:
   kat__free(boxes);
   kat__free(gtbox);
@@ -373,10 +373,10 @@ done:
   return status;
 }
 
-int kat_eval_seq_load(const char *path, int object_id, kat_eval_seq **out, char *err,
-                      size_t err_size) {
+int kat__eval_seq_load(const char *path, int object_id, kat__eval_seq **out, char *err,
+                       size_t err_size) {
   *out = NULL;
-  if (is_file(path)) return kat_eval_seq_load_boxes(path, out, err, err_size);
+  if (is_file(path)) return kat__eval_seq_load_boxes(path, out, err, err_size);
   if (!is_dir(path)) return kat__eval_error(err, err_size, KAT_ENOENT, "%s: no such file", path);
   const char *names[] = {"boxes.txt", "groundtruth.txt", "results.jsonl", "masks"};
   for (size_t i = 0; i < 4; i++) {
@@ -384,7 +384,7 @@ int kat_eval_seq_load(const char *path, int object_id, kat_eval_seq **out, char 
     if (!p) return kat__eval_error(err, err_size, KAT_ENOMEM, "out of memory");
     bool hit = i < 3 ? is_file(p) : is_dir(p);
     kat__free(p);
-    if (hit) return kat_eval_seq_load_results(path, object_id, out, err, err_size);
+    if (hit) return kat__eval_seq_load_results(path, object_id, out, err, err_size);
   }
-  return kat_eval_seq_load_masks(path, object_id, out, err, err_size);
+  return kat__eval_seq_load_masks(path, object_id, out, err, err_size);
 }

@@ -40,7 +40,7 @@ static int find_pass(const char *name) {
   return -1;
 }
 
-void kat_onnx_rewrite_options_init(kat_onnx_rewrite_options *o) {
+void kat__onnx_rewrite_options_init(kat__onnx_rewrite_options *o) {
   memset(o, 0, sizeof *o);
   o->default_dim = 4;
   o->seed = 1;
@@ -50,11 +50,11 @@ void kat_onnx_rewrite_options_init(kat_onnx_rewrite_options *o) {
   o->int8_reduce_range = -1;
 }
 
-int kat_onnx_pass_known(const char *name) {
+int kat__onnx_pass_known(const char *name) {
   return find_pass(name) >= 0;
 }
 
-void kat_onnx_free(char *report) {
+void kat__onnx_free(char *report) {
   kat__free(report);
 }
 
@@ -70,7 +70,7 @@ static int finish(int rc, kat__errbuf *eb, kat__sb *b, char **report, char *err,
   return rc;
 }
 
-int kat_onnx_inspect(const char *path, char **report, char *err, size_t err_size) {
+int kat__onnx_inspect(const char *path, char **report, char *err, size_t err_size) {
   kat__errbuf eb = {{0}};
   kat__sb b = {0};
   kat__onnx_model *m = NULL;
@@ -88,8 +88,8 @@ int kat_onnx_inspect(const char *path, char **report, char *err, size_t err_size
 
 /* ---- coverage ---- */
 
-int kat_onnx_coverage(const char *target, const char *preset, char **report, char *err,
-                      size_t err_size) {
+int kat__onnx_coverage(const char *target, const char *preset, char **report, char *err,
+                       size_t err_size) {
   kat__errbuf eb = {{0}};
   kat__sb b = {0};
   kat_ep_profile prof;
@@ -165,7 +165,7 @@ static bool same_file(const char *a, const char *b) {
 
 /* Runs `before` and `after` and compares them. */
 static int check_pass(const uint8_t *before, size_t nb, const uint8_t *after, size_t na,
-                      const char *path, const kat_onnx_rewrite_options *o, double *max_abs,
+                      const char *path, const kat__onnx_rewrite_options *o, double *max_abs,
                       double *max_rel, char *worst, size_t worst_size, kat__errbuf *eb) {
   kat__onnx_model *decl = NULL;
   kat__onnx_run_result ra, rb;
@@ -184,11 +184,12 @@ static int check_pass(const uint8_t *before, size_t nb, const uint8_t *after, si
   return rc;
 }
 
-int kat_onnx_rewrite(const char *in_path, const char *out_path, const kat_onnx_rewrite_options *opt,
-                     char **report, char *err, size_t err_size) {
+int kat__onnx_rewrite(const char *in_path, const char *out_path,
+                      const kat__onnx_rewrite_options *opt, char **report, char *err,
+                      size_t err_size) {
   kat__errbuf eb = {{0}};
   kat__sb b = {0};
-  kat_onnx_rewrite_options o;
+  kat__onnx_rewrite_options o;
   kat__onnx_model *m = NULL;
   uint8_t *cur = NULL, *next = NULL;
   size_t ncur = 0, nnext = 0;
@@ -197,7 +198,7 @@ int kat_onnx_rewrite(const char *in_path, const char *out_path, const kat_onnx_r
   if (opt)
     o = *opt;
   else
-    kat_onnx_rewrite_options_init(&o);
+    kat__onnx_rewrite_options_init(&o);
   if (!in_path || !out_path) {
     rc = kat__fail(&eb, KAT_EINVAL, "rewrite: input and output paths are required");
     goto done;
@@ -229,7 +230,7 @@ int kat_onnx_rewrite(const char *in_path, const char *out_path, const kat_onnx_r
   if (!(o.tol_abs > 0)) o.tol_abs = 1e-5;
   if (!(o.fp16_tol_rel > 0)) o.fp16_tol_rel = 1e-2;
   if (!(o.int8_tol_rel > 0)) o.int8_tol_rel = 0.1;
-  /* Auto: 7-bit weights where the CPU's U8S8 kernels would saturate (kat_onnx_quantize's rule). */
+  /* Auto: 7-bit weights where the CPU's U8S8 kernels would saturate (kat__onnx_quantize's rule). */
   if (o.int8_reduce_range < 0) o.int8_reduce_range = kat__cpu_int8_reduce_range(NULL, 0);
   rc = kat__onnx_load(in_path, true, &m, &eb);
   if (rc) goto done;
@@ -249,7 +250,7 @@ int kat_onnx_rewrite(const char *in_path, const char *out_path, const kat_onnx_r
     }
     rc = kat__onnx_serialize(m, &next, &nnext, &eb);
     if (rc) goto done;
-    kat_onnx_rewrite_options co = o;
+    kat__onnx_rewrite_options co = o;
     if (!strcmp(k_passes[p].name, "fixed-memory") && co.n_dims < KAT_ONNX_MAX_DIMS) {
       co.dims[co.n_dims].name = ctx.pinned_dim;
       co.dims[co.n_dims++].value = o.fixed_memory;

@@ -26,7 +26,7 @@ static uint64_t name_hash(const char *s) {
 }
 
 /* Size for a symbolic dim named `param` (NULL when unnamed). */
-static int64_t dim_size(const kat_onnx_rewrite_options *o, const char *param) {
+static int64_t dim_size(const kat__onnx_rewrite_options *o, const char *param) {
   if (param)
     for (int i = 0; i < o->n_dims; i++)
       if (o->dims[i].name && strcmp(o->dims[i].name, param) == 0) return o->dims[i].value;
@@ -58,7 +58,8 @@ void kat__onnx_run_result_cleanup(kat__onnx_run_result *res) {
 }
 
 int kat__onnx_run(const uint8_t *bytes, size_t size, const kat__onnx_model *decl,
-                  const kat_onnx_rewrite_options *opt, kat__onnx_run_result *res, kat__errbuf *eb) {
+                  const kat__onnx_rewrite_options *opt, kat__onnx_run_result *res,
+                  kat__errbuf *eb) {
   memset(res, 0, sizeof *res);
   int rc = KAT_OK;
   kat__session *s = NULL;

@@ -143,7 +143,7 @@ static const Onnx__TensorProto *constant_through_identity(const Onnx__GraphProto
   return NULL;
 }
 
-static bool excluded(const Onnx__NodeProto *nd, const kat_onnx_rewrite_options *o) {
+static bool excluded(const Onnx__NodeProto *nd, const kat__onnx_rewrite_options *o) {
   for (int i = 0; i < o->n_int8_exclude; i++)
     if (o->int8_exclude[i] && o->int8_exclude[i][0] && nd->name &&
         strstr(nd->name, o->int8_exclude[i]))
@@ -281,7 +281,7 @@ typedef struct qcache {
 /* Emits the quantized replacement of node `nd` (site `s`) into the new node list. */
 static int emit(Onnx__GraphProto *g, kat__pass_ctx *c, const Onnx__NodeProto *nd, const site *s,
                 qcache *qc, Onnx__NodeProto ***list, size_t *len, size_t *cap) {
-  const kat_onnx_rewrite_options *o = c->opt;
+  const kat__onnx_rewrite_options *o = c->opt;
   size_t kn = (size_t)s->K * (size_t)s->N, N = (size_t)s->N;
   int8_t *q = NULL, *zp = NULL;
   float *scale = NULL;

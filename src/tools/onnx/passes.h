@@ -36,7 +36,7 @@ bool kat__op_is_complex(const char *op_type);
 
 /* ---- passes: each sets *changed to the number of sites rewritten ---- */
 typedef struct kat__pass_ctx {
-  const kat_onnx_rewrite_options *opt;
+  const kat__onnx_rewrite_options *opt;
   kat__sb *log;         /* pass notes for the report */
   unsigned names;       /* counter for fresh names */
   char pinned_dim[128]; /* fixed-memory: the symbolic dim it pinned (for the check) */
@@ -78,7 +78,7 @@ typedef struct kat__onnx_run_result {
  * are uniform in [-1, 1); integer inputs uniform in {0, 1}; bool inputs random. Outputs are copied.
  */
 int kat__onnx_run(const uint8_t *bytes, size_t size, const kat__onnx_model *decl,
-                  const kat_onnx_rewrite_options *opt, kat__onnx_run_result *res, kat__errbuf *eb);
+                  const kat__onnx_rewrite_options *opt, kat__onnx_run_result *res, kat__errbuf *eb);
 void kat__onnx_run_result_cleanup(kat__onnx_run_result *res);
 
 /* Compares the outputs `a` and `b` have in common by name: max abs difference and the max of

@@ -1,5 +1,5 @@
 /*
- * kat_onnx_quantize: writes an INT8 copy of a bundle. The chosen modules go through the verified
+ * kat__onnx_quantize: writes an INT8 copy of a bundle. The chosen modules go through the verified
  * int8 rewrite pass (pass_int8.c); the others and constants.bin are copied byte for byte; the
  * manifest is the input's text with, per quantized module, the new sha256, "precision": "int8"
  * and a "quantization" object recording the settings. Edits are made at the byte offsets the
@@ -19,7 +19,7 @@
 #include "tools/onnx/passes.h"
 #include "runtime/system.h"
 
-void kat_onnx_quantize_options_init(kat_onnx_quantize_options *o) {
+void kat__onnx_quantize_options_init(kat__onnx_quantize_options *o) {
   memset(o, 0, sizeof *o);
   o->reduce_range = -1;
   o->tol_rel = 0.1;
@@ -110,7 +110,7 @@ static int cmp_edit(const void *a, const void *b) {
   return x->at < y->at ? 1 : x->at > y->at ? -1 : 0; /* from the end */
 }
 
-static bool selected(const kat_onnx_quantize_options *o, const char *name) {
+static bool selected(const kat__onnx_quantize_options *o, const char *name) {
   if (o->n_modules == 0) {
     static const char *const def[] = {KAT_ONNX_QUANTIZE_DEFAULT_MODULES};
     for (size_t i = 0; i < sizeof def / sizeof *def; i++)
@@ -134,12 +134,12 @@ static int finish(int rc, kat__errbuf *eb, kat__sb *b, char **report, char *err,
   return rc;
 }
 
-int kat_onnx_quantize(const char *bundle_dir, const char *out_dir,
-                      const kat_onnx_quantize_options *opt, char **report, char *err,
-                      size_t err_size) {
+int kat__onnx_quantize(const char *bundle_dir, const char *out_dir,
+                       const kat__onnx_quantize_options *opt, char **report, char *err,
+                       size_t err_size) {
   kat__errbuf eb = {{0}};
   kat__sb b = {0};
-  kat_onnx_quantize_options o;
+  kat__onnx_quantize_options o;
   kat__manifest *man = NULL;
   kat__json_doc *doc = NULL;
   char *text = NULL, *out_text = NULL;
@@ -152,7 +152,7 @@ int kat_onnx_quantize(const char *bundle_dir, const char *out_dir,
   if (opt)
     o = *opt;
   else
-    kat_onnx_quantize_options_init(&o);
+    kat__onnx_quantize_options_init(&o);
   if (!bundle_dir || !out_dir) {
     rc = kat__fail(&eb, KAT_EINVAL, "quantize: a bundle folder and an output folder are required");
     goto done;
@@ -231,8 +231,8 @@ int kat_onnx_quantize(const char *bundle_dir, const char *out_dir,
         kat__sb_printf(&b, "%s: %s, copied\n", mname, mm->precision);
       continue;
     }
-    kat_onnx_rewrite_options ro;
-    kat_onnx_rewrite_options_init(&ro);
+    kat__onnx_rewrite_options ro;
+    kat__onnx_rewrite_options_init(&ro);
     ro.passes[0] = "int8";
     ro.n_passes = 1;
     ro.int8_reduce_range = rr;
@@ -242,9 +242,9 @@ int kat_onnx_quantize(const char *bundle_dir, const char *out_dir,
     for (int i = 0; i < o.n_exclude && i < KAT_ONNX_MAX_KEEP; i++)
       ro.int8_exclude[ro.n_int8_exclude++] = o.exclude[i];
     char *rep = NULL, rerr[1024];
-    rc = kat_onnx_rewrite(in_path, out_path, &ro, &rep, rerr, sizeof rerr);
+    rc = kat__onnx_rewrite(in_path, out_path, &ro, &rep, rerr, sizeof rerr);
     if (rep) kat__sb_printf(&b, "%s", rep);
-    kat_onnx_free(rep);
+    kat__onnx_free(rep);
     if (rc) {
       rc = kat__fail(&eb, rc, "quantize: %s: %s", mname, rerr);
       goto done;
@@ -333,8 +333,8 @@ done:
   return finish(rc, &eb, &b, report, err, err_size);
 }
 
-int kat_onnx_bundle_precision(const char *bundle_dir, char *buf, size_t size, char *err,
-                              size_t err_size) {
+int kat__onnx_bundle_precision(const char *bundle_dir, char *buf, size_t size, char *err,
+                               size_t err_size) {
   kat__errbuf eb = {{0}};
   kat__manifest *man = NULL;
   kat__json_doc *doc = NULL;

@@ -53,7 +53,7 @@ typedef struct placement {
 
 struct kat__synth_clip {
   int w, h, frames;
-  kat_synth_suite suite;
+  kat__synth_suite suite;
   /* Background: [bg_h, bg_w*3] u8 RGB with `margin` pixels around the frame for panning. */
   uint8_t *bg;
   int bg_w, bg_h, margin;
@@ -316,7 +316,7 @@ static int target_inside(const kat__synth_clip *c, int t) {
   return p.cx >= r && p.cx <= c->w - r && p.cy >= r && p.cy <= c->h - r;
 }
 
-int kat__synth_clip_create(kat_synth_suite suite, uint64_t seed, int width, int height, int frames,
+int kat__synth_clip_create(kat__synth_suite suite, uint64_t seed, int width, int height, int frames,
                            kat__synth_clip **out, kat__errbuf *eb) {
   if (!out) return kat__fail(eb, KAT_EINVAL, "synth: out is NULL");
   *out = NULL;

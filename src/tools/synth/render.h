@@ -33,7 +33,7 @@ uint64_t kat__splitmix64(uint64_t *state);
  * Returns KAT_OK, KAT_EINVAL or KAT_ENOMEM (message in eb); *out is NULL on failure and owned by
  * the caller otherwise (kat__synth_clip_destroy).
  */
-int kat__synth_clip_create(kat_synth_suite suite, uint64_t seed, int width, int height, int frames,
+int kat__synth_clip_create(kat__synth_suite suite, uint64_t seed, int width, int height, int frames,
                            kat__synth_clip **out, kat__errbuf *eb);
 /* Frees the clip; a no-op on NULL. */
 void kat__synth_clip_destroy(kat__synth_clip *clip);

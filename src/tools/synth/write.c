@@ -1,5 +1,5 @@
 /*
- * kat_synth_write (tools/synth/synth.h): renders planned clips (render.c) and writes them as
+ * kat__synth_write (tools/synth/synth.h): renders planned clips (render.c) and writes them as
  * LaSOT-style folders: PNG frames and masks, groundtruth.txt, full_occlusion.txt,
  * out_of_view.txt and optionally video.mp4.
  */
@@ -13,7 +13,7 @@
 #include "media/image_io.h"
 #include "tools/synth/render.h"
 
-void kat_synth_options_init(kat_synth_options *opts) {
+void kat__synth_options_init(kat__synth_options *opts) {
   if (!opts) return;
   memset(opts, 0, sizeof *opts);
   opts->suite = KAT_SYNTH_TRAIN;
@@ -24,7 +24,7 @@ void kat_synth_options_init(kat_synth_options *opts) {
   opts->height = 360;
 }
 
-int kat_synth_suite_parse(const char *name) {
+int kat__synth_suite_parse(const char *name) {
   if (!name) return -1;
   if (strcmp(name, "train") == 0) return KAT_SYNTH_TRAIN;
   if (strcmp(name, "eval") == 0) return KAT_SYNTH_EVAL;
@@ -61,7 +61,7 @@ static uint64_t clip_seed(uint64_t seed, int i) {
   return kat__splitmix64(&st);
 }
 
-static int write_clip(const kat_synth_options *o, int index, uint8_t *rgb, uint8_t *mask,
+static int write_clip(const kat__synth_options *o, int index, uint8_t *rgb, uint8_t *mask,
                       kat__errbuf *eb) {
   static const char *const suite_names[] = {"train", "eval"};
   char dir[4096], sub[4096], path[4096], name[64];
@@ -127,7 +127,7 @@ done:
   return rc;
 }
 
-int kat_synth_write(const kat_synth_options *o, char *err, size_t err_size) {
+int kat__synth_write(const kat__synth_options *o, char *err, size_t err_size) {
   kat__errbuf eb;
   int rc = KAT_OK;
   uint8_t *rgb = NULL, *mask = NULL;
