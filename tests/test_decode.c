@@ -299,14 +299,20 @@ static void write_moovless(const char *path) {
   fclose(f);
 }
 
+/* One opening thread: the file (set before the thread starts, read only) and its failures. */
+typedef struct moovless_job {
+  const char *path;
+  int bad;
+} moovless_job;
+
 static void *open_moovless_loop(void *arg) {
-  int *bad = arg;
+  moovless_job *job = arg;
   for (int i = 0; i < 20; i++) {
     kat__source *src = NULL;
     kat__errbuf eb;
-    int rc = kat__source_open(tmp_path("moovless.mp4"), NULL, &src, &eb);
+    int rc = kat__source_open(job->path, NULL, &src, &eb);
     const char *first = strstr(eb.msg, "moov atom not found");
-    if (rc != KAT_EMEDIA || !first || strstr(first + 1, "moov atom not found")) (*bad)++;
+    if (rc != KAT_EMEDIA || !first || strstr(first + 1, "moov atom not found")) job->bad++;
     kat__source_close(src);
   }
   return NULL;
@@ -329,11 +335,13 @@ KAT_TEST(test_ffmpeg_log_in_message) {
   KAT_CHECK_INT_EQ(g_ffmpeg_lines, 0);
   /* Two threads opening at once: each message has its own line once, none the other's. */
   pthread_t t[2];
-  int bad[2] = {0, 0};
+  char path[600];
+  snprintf(path, sizeof path, "%s", tmp_path("moovless.mp4")); /* tmp_path is not thread-safe */
+  moovless_job jobs[2] = {{path, 0}, {path, 0}};
   for (int k = 0; k < 2; k++)
-    KAT_CHECK_INT_EQ(pthread_create(&t[k], NULL, open_moovless_loop, &bad[k]), 0);
+    KAT_CHECK_INT_EQ(pthread_create(&t[k], NULL, open_moovless_loop, &jobs[k]), 0);
   for (int k = 0; k < 2; k++) pthread_join(t[k], NULL);
-  KAT_CHECK_INT_EQ(bad[0] + bad[1], 0);
+  KAT_CHECK_INT_EQ(jobs[0].bad + jobs[1].bad, 0);
   KAT_CHECK_INT_EQ(g_ffmpeg_lines, 0);
   kat_log_set(NULL, NULL, before);
 }
