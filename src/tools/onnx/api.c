@@ -58,7 +58,7 @@ void kat__onnx_free(char *report) {
   kat__free(report);
 }
 
-static int finish(int rc, kat__errbuf *eb, kat__sb *b, char **report, char *err, size_t err_size) {
+int kat__sb_finish(int rc, kat__errbuf *eb, kat__sb *b, char **report, char *err, size_t err_size) {
   if (err && err_size) {
     err[0] = 0;
     if (rc) kat__strlcpy(err, eb->msg[0] ? eb->msg : kat_strerror(rc), err_size);
@@ -76,14 +76,15 @@ int kat__onnx_inspect(const char *path, char **report, char *err, size_t err_siz
   kat__onnx_model *m = NULL;
   if (report) *report = NULL;
   if (!path)
-    return finish(kat__fail(&eb, KAT_EINVAL, "no model path"), &eb, &b, report, err, err_size);
+    return kat__sb_finish(kat__fail(&eb, KAT_EINVAL, "no model path"), &eb, &b, report, err,
+                          err_size);
   /* Read external data when it is there (the patterns need constant values); else report it
    * missing from the file as stored. */
   int rc = kat__onnx_load(path, true, &m, &eb);
   if (rc && rc != KAT_EFORMAT) rc = kat__onnx_load(path, false, &m, &eb);
   if (!rc) rc = kat__onnx_inspect_text(m, &b);
   kat__onnx_destroy(m);
-  return finish(rc, &eb, &b, report, err, err_size);
+  return kat__sb_finish(rc, &eb, &b, report, err, err_size);
 }
 
 /* ---- coverage ---- */
@@ -96,12 +97,12 @@ int kat__onnx_coverage(const char *target, const char *preset, char **report, ch
   kat__manifest *man = NULL;
   if (report) *report = NULL;
   if (!target || !preset)
-    return finish(kat__fail(&eb, KAT_EINVAL, "coverage: model and preset are required"), &eb, &b,
-                  report, err, err_size);
+    return kat__sb_finish(kat__fail(&eb, KAT_EINVAL, "coverage: model and preset are required"),
+                          &eb, &b, report, err, err_size);
   int rc = kat_ep_profile_preset(preset, &prof);
   if (rc) {
     kat__fail(&eb, rc, "unknown EP preset '%s' (cpu, cuda, tensorrt, mac)", preset);
-    return finish(rc, &eb, &b, report, err, err_size);
+    return kat__sb_finish(rc, &eb, &b, report, err, err_size);
   }
   kat__sb_printf(&b, "coverage with preset %s\n", preset);
   struct stat st;
@@ -152,7 +153,7 @@ int kat__onnx_coverage(const char *target, const char *preset, char **report, ch
                                 &eb);
   }
   kat__free(man);
-  return finish(rc, &eb, &b, report, err, err_size);
+  return kat__sb_finish(rc, &eb, &b, report, err, err_size);
 }
 
 /* ---- rewrite ---- */
@@ -311,5 +312,5 @@ done:
   kat__free(cur);
   kat__free(next);
   kat__onnx_destroy(m);
-  return finish(rc, &eb, &b, report, err, err_size);
+  return kat__sb_finish(rc, &eb, &b, report, err, err_size);
 }

@@ -20,6 +20,9 @@ typedef struct kat__sb {
 void kat__sb_printf(kat__sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Hands the text to the caller (kat__free) and resets the buffer. */
 char *kat__sb_take(kat__sb *b);
+/* Ends a tool call: copies eb's message (or the status text) into `err` when rc fails, hands the
+ * text to *report (or frees it when report is NULL), and returns rc. */
+int kat__sb_finish(int rc, kat__errbuf *eb, kat__sb *b, char **report, char *err, size_t err_size);
 
 /* ---- matchers (pure: they never edit the graph) ---- */
 

@@ -122,18 +122,6 @@ static bool selected(const kat__onnx_quantize_options *o, const char *name) {
   return false;
 }
 
-static int finish(int rc, kat__errbuf *eb, kat__sb *b, char **report, char *err, size_t err_size) {
-  if (err && err_size) {
-    err[0] = 0;
-    if (rc) kat__strlcpy(err, eb->msg[0] ? eb->msg : kat_strerror(rc), err_size);
-  }
-  if (report)
-    *report = kat__sb_take(b);
-  else
-    kat__free(kat__sb_take(b));
-  return rc;
-}
-
 int kat__onnx_quantize(const char *bundle_dir, const char *out_dir,
                        const kat__onnx_quantize_options *opt, char **report, char *err,
                        size_t err_size) {
@@ -330,7 +318,7 @@ done:
   kat__free(out_text);
   kat__free(edits);
   kat__free(man);
-  return finish(rc, &eb, &b, report, err, err_size);
+  return kat__sb_finish(rc, &eb, &b, report, err, err_size);
 }
 
 int kat__onnx_bundle_precision(const char *bundle_dir, char *buf, size_t size, char *err,
